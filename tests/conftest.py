@@ -1,0 +1,168 @@
+"""Shared fixtures: one real chDB store per test session, the real app over HTTP, tokens,
+and `journeys` — readable per-visitor event lists inserted through ingest's own row builder.
+
+chDB opens one data dir per process, so every test shares one `Runtime`; tests isolate
+themselves by using their own site ids (`new_site`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from starlette.testclient import TestClient
+
+from tracker.app import create_app
+from tracker.config import Settings
+from tracker.ingest.rows import Context, encode_row
+from tracker.ingest.schema import parse_event
+from tracker.runtime import Runtime
+
+BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+T0 = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
+_site_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory) -> Settings:
+    data = tmp_path_factory.mktemp("tracker-data")
+    return Settings.load(
+        {"data_dir": str(data), "flush_interval": 0.2, "rate_collect_per_prefix": 0, "rate_collect_per_site": 0, "rate_reports_per_token": 0},
+        env={},
+    )
+
+
+@pytest.fixture(scope="session")
+def runtime(settings):
+    rt = Runtime.open(settings)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture(scope="session")
+def storage(runtime):
+    return runtime.storage
+
+
+@pytest.fixture(scope="session")
+def app(settings, runtime):
+    return create_app(settings, runtime=runtime)
+
+
+@pytest.fixture(scope="session")
+def client(app):
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+def _token(runtime, role: str, sites=None) -> str:
+    token, _ = runtime.tokens.create(role=role, name=f"test-{role}-{uuid.uuid4().hex[:6]}", sites=sites)
+    return token
+
+
+@pytest.fixture(scope="session")
+def admin_token(runtime) -> str:
+    return _token(runtime, "admin")
+
+
+@pytest.fixture(scope="session")
+def marketer_token(runtime) -> str:
+    return _token(runtime, "marketer")
+
+
+@pytest.fixture(scope="session")
+def fraud_token(runtime) -> str:
+    return _token(runtime, "fraud")
+
+
+@pytest.fixture
+def new_site(runtime):
+    """A fresh registered site id per test (origins: https://shop.example)."""
+
+    def make(*origins: str) -> str:
+        site = f"t{next(_site_counter)}-{uuid.uuid4().hex[:6]}"
+        runtime.sites.add(site, list(origins) or ["https://shop.example"])
+        return site
+
+    return make
+
+
+def flush(runtime) -> None:
+    assert runtime.flusher.drain(30), "spool did not drain"
+
+
+def _event_dict(kind: str, target, extra: dict) -> dict:
+    event = {"type": kind, "id": extra.pop("id", uuid.uuid4().hex), "url": extra.pop("url", None)}
+    path = "/"
+    if kind in ("promo_view", "promo_click"):
+        event["promo"] = {"id": target, **{k: extra.pop(k) for k in ("name", "creative", "slot", "variant") if k in extra}}
+        path = extra.pop("path", "/")
+    elif kind == "purchase":
+        order_id, revenue = target if isinstance(target, tuple) else (target, extra.pop("revenue", 10.0))
+        event["order"] = {"id": order_id, "revenue": revenue, **{k: extra.pop(k) for k in ("currency", "coupon") if k in extra}}
+        path = extra.pop("path", "/thank-you")
+    elif kind == "custom":
+        event["name"] = target
+        path = extra.pop("path", "/")
+    else:
+        path = target or "/"
+    if event["url"] is None:
+        event["url"] = "https://shop.example" + path + extra.pop("query", "")
+    event.update(extra)
+    return event
+
+
+def journey_rows(site: str, spec: dict[str, list[tuple]], *, ua: str = BROWSER_UA, ip: str = "198.51.100.7", runtime=None) -> bytes:
+    """Rows for `{vid: [(type, target, when[, extras]), ...]}`.
+
+    target: a path (pageview, add_to_cart, checkout), a promo id (promo_view/_click), an
+    (order id, revenue) pair (purchase), a name (custom). `when` is a datetime or seconds after
+    T0. extras: any event field (`id`, `url`, `ref`, `env`, `props`, `variant`, `coupon`, ...) plus
+    `ua` and `ip` for that event.
+    """
+    rows = []
+    for vid, steps in spec.items():
+        for step in steps:
+            kind, target, when = step[:3]
+            extra = dict(step[3]) if len(step) > 3 else {}
+            at = T0 + timedelta(seconds=when) if isinstance(when, (int, float)) else when
+            step_ua = extra.pop("ua", ua)
+            step_ip = extra.pop("ip", ip)
+            signed = extra.pop("signed", True)
+            event = parse_event(_event_dict(kind, target, extra))
+            ts_ms = int(at.timestamp() * 1000)
+            prefix, ip_hash = runtime.network.describe(step_ip) if runtime else ("", "")
+            agent = runtime.agents.parse(step_ua) if runtime else None
+            ctx = Context(
+                site=site,
+                received_ms=ts_ms,
+                vid=vid if signed else "",
+                id_source="import" if signed else "cookie",
+                minted=not signed,
+                ip_prefix=prefix,
+                ip_hash=ip_hash,
+                has_origin=True,
+                **({"agent": agent} if agent else {}),
+            )
+            if not signed:
+                event = parse_event({**_event_dict(kind, target, {}), "id": event.id, "url": event.url, "vid": vid})
+            rows.append(encode_row(event, ctx, ts_ms=ts_ms))
+    return b"".join(rows)
+
+
+@pytest.fixture
+def journeys(runtime):
+    """Insert journeys straight into ClickHouse (same rows ingest writes); returns the site."""
+
+    def insert(site: str, spec: dict[str, list[tuple]], **kwargs) -> str:
+        runtime.storage.insert_jsonl("events", journey_rows(site, spec, runtime=runtime, **kwargs))
+        return site
+
+    return insert
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

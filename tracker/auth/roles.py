@@ -1,0 +1,40 @@
+"""Who may do what. Every protected handler calls `authorize` first.
+
+marketer: reports. fraud: reports + trust. admin: everything (privacy, tokens, sites, promos).
+A token limited to some sites gets 404 for other sites (not 403: a marketer of shop A must
+not learn that site B exists).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from tracker.auth.tokens import Principal
+from tracker.errors import Forbidden, NotFound, Unauthorized
+
+REPORTS = frozenset({"marketer", "fraud", "admin"})
+TRUST = frozenset({"fraud", "admin"})
+ADMIN = frozenset({"admin"})
+
+
+def bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def authorize(request: Request, roles: frozenset[str], site: str | None = None) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        token = bearer(request)
+        principal = request.app.state.tokens.verify(token) if token else None
+        if principal is None:
+            raise Unauthorized("a valid bearer token is required" if token is None else "this token is not valid")
+        request.state.principal = principal
+    if principal.role not in roles:
+        raise Forbidden(f"role {principal.role} may not use this")
+    if site is not None and not principal.may_see_site(site):
+        raise NotFound(f"no site {site!r}")
+    return principal

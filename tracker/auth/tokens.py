@@ -1,0 +1,119 @@
+"""API tokens: `trk_<id>_<secret>`, stored as id + sha256(secret), compared in constant time.
+
+The id is public (it names the token in lists and the audit log); only the hash of the secret
+is stored, so a leaked database does not leak working tokens. Verification results are cached
+for a few seconds so a dashboard's burst of requests costs one lookup; revocation through this
+process clears the cache at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from tracker.errors import BadRequest, NotFound
+from tracker.storage.client import Storage
+
+ROLES = ("marketer", "fraud", "admin")
+TOKEN_RE = re.compile(r"^trk_([a-f0-9]{12})_([A-Za-z0-9_-]{20,64})$")
+NAME_RE = re.compile(r"^[\w .@:-]{1,64}$")
+CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str
+    name: str
+    role: str
+    sites: tuple[str, ...]  # empty: every site
+
+    def may_see_site(self, site: str) -> bool:
+        return not self.sites or site in self.sites
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Tokens:
+    def __init__(self, storage: Storage):
+        self.storage = storage
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def create(self, *, role: str, name: str, sites: list[str] | None = None) -> tuple[str, Principal]:
+        if role not in ROLES:
+            raise BadRequest(f"role must be one of {', '.join(ROLES)}")
+        if not NAME_RE.match(name or ""):
+            raise BadRequest("name must be 1-64 letters, digits, spaces or . @ : - _")
+        token_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        self.storage.command(
+            "INSERT INTO tokens (token_id, name, role, sites, secret_hash, created_at, revoked_at, updated_at) VALUES "
+            "({id:String}, {name:String}, {role:String}, {sites:Array(String)}, {hash:String}, {now:DateTime64(3)}, NULL, {now:DateTime64(3)})",
+            {"id": token_id, "name": name, "role": role, "sites": list(sites or []), "hash": _hash(secret), "now": now},
+            what="creating a token",
+        )
+        return f"trk_{token_id}_{secret}", Principal(token_id, name, role, tuple(sites or ()))
+
+    def verify(self, token: str | None) -> Principal | None:
+        if not token:
+            return None
+        match = TOKEN_RE.match(token.strip())
+        if not match:
+            return None
+        now = time.monotonic()
+        cached = self._cache.get(token)
+        if cached and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        token_id, secret = match.groups()
+        row = self.storage.query(
+            "SELECT name, role, sites, secret_hash FROM tokens FINAL WHERE token_id = {id:String} AND revoked_at IS NULL",
+            {"id": token_id},
+            what="checking a token",
+        ).first()
+        principal = None
+        if row and hmac.compare_digest(row["secret_hash"], _hash(secret)):
+            principal = Principal(token_id, row["name"], row["role"], tuple(row["sites"]))
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[token] = (now, principal)
+        return principal
+
+    def list(self) -> list[dict]:
+        return self.storage.dicts(
+            "SELECT token_id, name, role, sites, created_at, revoked_at FROM tokens FINAL ORDER BY created_at",
+            what="listing tokens",
+        )
+
+    def revoke(self, token_id_or_name: str) -> int:
+        rows = self.storage.dicts(
+            "SELECT token_id, name, role, sites, secret_hash, created_at FROM tokens FINAL "
+            "WHERE (token_id = {x:String} OR name = {x:String}) AND revoked_at IS NULL",
+            {"x": token_id_or_name},
+            what="finding a token",
+        )
+        if not rows:
+            raise NotFound(f"no active token with id or name {token_id_or_name!r}")
+        now = datetime.now(UTC)
+        for row in rows:
+            self.storage.command(
+                "INSERT INTO tokens (token_id, name, role, sites, secret_hash, created_at, revoked_at, updated_at) VALUES "
+                "({id:String}, {name:String}, {role:String}, {sites:Array(String)}, {hash:String}, {created:DateTime64(3)}, {now:DateTime64(3)}, {now:DateTime64(3)})",
+                {**{k: row[k] for k in ("name", "role", "sites")}, "id": row["token_id"], "hash": row["secret_hash"], "created": row["created_at"], "now": now},
+                what="revoking a token",
+            )
+        with self._lock:
+            self._cache.clear()
+        return len(rows)
+
+    def count_admins(self) -> int:
+        return int(self.storage.scalar("SELECT count() FROM tokens FINAL WHERE role = 'admin' AND revoked_at IS NULL", what="counting tokens") or 0)

@@ -1,0 +1,89 @@
+"""tracker serve: run the service (and own the embedded data dir while it runs)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from tracker.cli import CliError, add_data_args, settings_from
+
+
+def register(sub) -> None:
+    p = sub.add_parser("serve", help="start the service")
+    p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    p.add_argument("--demo", action="store_true", default=None, help="seed the demo site with synthetic traffic if it has none")
+    add_data_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import uvicorn
+
+    from tracker.app import create_app
+    from tracker.cli._api import ensure_cli_token, running_server, write_server_file
+    from tracker.errors import DataDirBusy
+    from tracker.runtime import Runtime
+
+    settings = settings_from(args, host=args.host, port=args.port, demo=args.demo)
+    logging.getLogger("tracker").setLevel(settings.log_level.upper())
+    data_dir = settings.data_dir.resolve()
+    if settings.embedded:
+        holder = running_server(data_dir)
+        if holder:
+            raise CliError(f"{data_dir} is already served by tracker serve (pid {holder['pid']}) at {holder['url']}")
+    try:
+        runtime = Runtime.open(settings)
+    except DataDirBusy:
+        raise CliError(f"the data dir {data_dir} is in use by another process; stop it first") from None
+    url = f"http://{_url_host(settings.host)}:{settings.port}"
+    server_file = None
+    try:
+        first_admin = None
+        if runtime.tokens.count_admins() == 0:
+            first_admin, _ = runtime.tokens.create(role="admin", name="admin")
+        ensure_cli_token(runtime)
+        demo_origins = [url, f"http://localhost:{settings.port}", f"http://127.0.0.1:{settings.port}"]
+        if settings.public_url:
+            demo_origins.append(settings.public_url)
+        runtime.sites.ensure("demo", demo_origins)
+        if settings.demo:
+            _seed_demo(runtime)
+        if first_admin:
+            print("Created the first admin token (shown once; keep it safe):", flush=True)
+            print(f"  {first_admin}", flush=True)
+        print(f"tracker listening on {url}  (demo shop: {url}/demo, dashboard: {url}/dashboard)", flush=True)
+        if settings.embedded:
+            server_file = write_server_file(data_dir, url)
+        app = create_app(settings, runtime=runtime)
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            proxy_headers=False,  # the client IP comes from tracker's own trusted-proxy rule
+            access_log=False,
+            log_level=settings.log_level,
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+        uvicorn.Server(config).run()
+    finally:
+        if server_file is not None:
+            server_file.unlink(missing_ok=True)
+        runtime.close()
+    return 0
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _seed_demo(runtime) -> None:
+    try:
+        from tracker.seed import seed_if_empty
+    except ImportError:
+        print("tracker: demo seeding is not available in this build", file=sys.stderr)
+        return
+    seed_if_empty(runtime, site="demo")

@@ -1,0 +1,50 @@
+"""tracker token create|list|revoke."""
+
+from __future__ import annotations
+
+from tracker.cli import add_data_args, settings_from
+from tracker.cli._api import connect
+
+
+def register(sub) -> None:
+    p = sub.add_parser("token", help="manage API tokens")
+    s = p.add_subparsers(dest="token_command", metavar="ACTION")
+    s.required = True
+    create = s.add_parser("create", help="create a token; it is printed alone on the last line")
+    create.add_argument("--role", required=True, choices=["marketer", "fraud", "admin"])
+    create.add_argument("--name", required=True)
+    create.add_argument("--site", action="append", default=[], help="limit the token to this site (repeatable)")
+    add_data_args(create)
+    create.set_defaults(func=run_create)
+    ls = s.add_parser("list", help="list tokens (never their secrets)")
+    add_data_args(ls)
+    ls.set_defaults(func=run_list)
+    revoke = s.add_parser("revoke", help="revoke a token by id or name")
+    revoke.add_argument("token")
+    add_data_args(revoke)
+    revoke.set_defaults(func=run_revoke)
+
+
+def run_create(args) -> int:
+    with connect(settings_from(args)) as api:
+        made = api.request("POST", "/api/admin/tokens", json={"role": args.role, "name": args.name, "sites": args.site})
+    scope = ", ".join(made["sites"]) or "all sites"
+    print(f"created {made['role']} token {made['token_id']} ({made['name']}, {scope}); it is shown only now:")
+    print(made["token"])
+    return 0
+
+
+def run_list(args) -> int:
+    with connect(settings_from(args)) as api:
+        rows = api.request("GET", "/api/admin/tokens")["rows"]
+    print(f"{'ID':<14}{'ROLE':<10}{'NAME':<24}{'SITES':<20}{'CREATED':<26}REVOKED")
+    for r in rows:
+        print(f"{r['token_id']:<14}{r['role']:<10}{r['name']:<24}{','.join(r['sites']) or '*':<20}{str(r['created_at'])[:19]:<26}{str(r['revoked_at'] or '')[:19]}")
+    return 0
+
+
+def run_revoke(args) -> int:
+    with connect(settings_from(args)) as api:
+        result = api.request("DELETE", f"/api/admin/tokens/{args.token}")
+    print(f"revoked {result['revoked']} token(s)")
+    return 0

@@ -1,0 +1,114 @@
+"""Settings: one frozen, typed object built once at startup.
+
+Every field has a default and a help string; `docs/settings.md` documents each one (a test
+checks that). Values come from CLI flags first, then `TRACKER_*` environment variables, then
+the default. Nothing else in tracker reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tracker.errors import ConfigError
+
+
+def _setting(default: Any, help: str, env: str | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "env": env})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- where things live -----------------------------------------------------------------
+    data_dir: Path = _setting(Path("./var"), "Data directory: embedded ClickHouse, spool, secrets.", "TRACKER_DATA")
+    dsn: str = _setting("", "ClickHouse DSN. Empty means `chdb:///<data_dir>/clickhouse` (embedded).", "TRACKER_DSN")
+    cluster: str = _setting("", "ClickHouse cluster name: DDL runs ON CLUSTER with Replicated/Distributed tables.", "TRACKER_CLUSTER")
+    database: str = _setting("tracker", "ClickHouse database holding tracker's tables.", "TRACKER_DATABASE")
+    host: str = _setting("127.0.0.1", "Address `tracker serve` listens on.", "TRACKER_HOST")
+    port: int = _setting(8000, "Port `tracker serve` listens on.", "TRACKER_PORT")
+    public_url: str = _setting("", "Public base URL of this tracker (for snippet tags); empty: derived from requests.", "TRACKER_PUBLIC_URL")
+    log_level: str = _setting("info", "Log level (debug, info, warning, error).", "TRACKER_LOG_LEVEL")
+
+    # --- ingest ------------------------------------------------------------------------------
+    cookie_secret: str = _setting("", "Comma-separated HMAC keys for the `_tid` cookie, newest first; empty: keys kept in the data dir.", "TRACKER_COOKIE_SECRET")
+    trusted_proxies: tuple[str, ...] = _setting((), "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed.", "TRACKER_TRUSTED_PROXIES")
+    respect_dnt: bool = _setting(True, "Treat `DNT: 1` like `Sec-GPC: 1` (store nothing).", "TRACKER_RESPECT_DNT")
+    ipv4_prefix: int = _setting(24, "IPv4 prefix length kept (the rest of the address is dropped).", "TRACKER_IPV4_PREFIX")
+    ipv6_prefix: int = _setting(48, "IPv6 prefix length kept.", "TRACKER_IPV6_PREFIX")
+    spool_fsync: bool = _setting(True, "fsync the spool before answering 202 (group commit). Off only for throwaway benchmarks.", "TRACKER_SPOOL_FSYNC")
+    spool_max_bytes: int = _setting(512 * 1024 * 1024, "Spool cap in bytes; above it /api/collect answers 503 + Retry-After.", "TRACKER_SPOOL_MAX_BYTES")
+    spool_segment_bytes: int = _setting(8 * 1024 * 1024, "Spool segment size at which a segment is sealed for flushing.", "TRACKER_SPOOL_SEGMENT_BYTES")
+    flush_interval: float = _setting(1.0, "Seconds after which a non-empty spool segment is sealed and flushed.", "TRACKER_FLUSH_INTERVAL")
+    flush_max_bytes: int = _setting(64 * 1024 * 1024, "Most spool bytes sent to ClickHouse in one insert.", "TRACKER_FLUSH_MAX_BYTES")
+    rate_collect_per_prefix: float = _setting(2000.0, "Collect requests per second allowed from one IP prefix (burst: twice that); 0 disables.", "TRACKER_RATE_COLLECT_PER_PREFIX")
+    rate_collect_per_site: float = _setting(20000.0, "Collect requests per second allowed for one site (burst: twice that); 0 disables.", "TRACKER_RATE_COLLECT_PER_SITE")
+    rate_reports_per_token: float = _setting(20.0, "Report/API requests per second allowed for one token (burst: twice that); 0 disables.", "TRACKER_RATE_REPORTS_PER_TOKEN")
+    ua_cache_size: int = _setting(50_000, "Entries in the parsed User-Agent LRU cache.", "TRACKER_UA_CACHE_SIZE")
+
+    # --- storage -----------------------------------------------------------------------------
+    retention_days: int = _setting(760, "Events older than this many days are dropped by a ClickHouse TTL (about 25 months).", "TRACKER_RETENTION_DAYS")
+    evidence_retention_days: int = _setting(90, "Trust evidence (scores, signals) older than this is dropped by TTL.", "TRACKER_EVIDENCE_RETENTION_DAYS")
+    query_timeout: float = _setting(30.0, "Seconds a report query may run before it is cancelled (504).", "TRACKER_QUERY_TIMEOUT")
+    max_result_rows: int = _setting(100_000, "Most rows a report query may return.", "TRACKER_MAX_RESULT_ROWS")
+
+    # --- serve -------------------------------------------------------------------------------
+    demo: bool = _setting(False, "Seed the `demo` site with synthetic traffic on first start when it has no events.", "TRACKER_DEMO")
+
+    @property
+    def effective_dsn(self) -> str:
+        return self.dsn or f"chdb:///{self.data_dir.resolve() / 'clickhouse'}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.effective_dsn.startswith("chdb:")
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from flags (`overrides`, None values ignored), then env, then defaults."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw: Any = None
+            if overrides and overrides.get(f.name) is not None:
+                raw = overrides[f.name]
+            elif f.metadata.get("env") and env.get(f.metadata["env"]) not in (None, ""):
+                raw = env[f.metadata["env"]]
+            if raw is not None:
+                values[f.name] = _coerce(f, raw)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(f: dataclasses.Field, raw: Any) -> Any:
+    kind = type(f.default)
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind is tuple:
+            if isinstance(raw, (list, tuple)):
+                return tuple(str(x).strip() for x in raw if str(x).strip())
+            return tuple(x.strip() for x in str(raw).split(",") if x.strip())
+        if isinstance(f.default, Path):
+            return Path(raw)
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        env = f.metadata.get("env") or f.name
+        raise ConfigError(f"setting {f.name} ({env}): cannot read {raw!r} as {kind.__name__}") from exc
+
+
+def documented_fields() -> list[tuple[str, str, str, Any]]:
+    """(name, env var, help, default) of every setting, for docs and the docs test."""
+    return [(f.name, f.metadata.get("env") or "", f.metadata["help"], f.default) for f in dataclasses.fields(Settings)]

@@ -1,0 +1,3 @@
+"""Routes of this wing (filled in by its issue)."""
+
+routes: list = []

@@ -1,0 +1,179 @@
+"""Moves sealed spool segments into ClickHouse, in big inserts, and only then frees them.
+
+One background thread. Each round takes the oldest sealed segments (up to `flush_max_bytes`),
+sends their bytes as one JSONEachRow `raw_insert` with an `insert_deduplication_token` made of
+the segment names (a crash between insert and delete replays the same token, which ClickHouse
+drops; the ReplacingMergeTree on event ids is the second guard), and deletes the files after
+ClickHouse confirmed. Storage errors back off exponentially and retry forever: the spool cap,
+not the flusher, decides when ingest pushes back with 503.
+
+A batch ClickHouse refuses for its content (not for being unreachable) is split in halves until
+the refused records are isolated; those go to `dead_letters` with the error, the rest is stored.
+Rows are never turned into Python objects here, so flushing does not hold the GIL for long.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import orjson
+
+from tracker.errors import DataDirBusy, QueryTimeout, StorageError, TrackerError
+from tracker.ingest.spool import Segment, Spool
+from tracker.storage.client import Storage
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 30.0
+
+
+@dataclass
+class FlushStats:
+    inserts: int = 0
+    rows: int = 0
+    bytes: int = 0
+    failures: int = 0
+    dead_letters: int = 0
+    last_flush_at: float = 0.0
+    last_error: str = ""
+    last_error_at: float = 0.0
+    backoff: float = 0.0
+    insert_seconds: list[float] = field(default_factory=list)
+
+
+class Flusher:
+    def __init__(self, storage: Storage, spool: Spool, *, interval: float, max_bytes: int, table: str = "events"):
+        self.storage = storage
+        self.spool = spool
+        self.interval = interval
+        self.max_bytes = max_bytes
+        self.table = table
+        self.stats = FlushStats()
+        self._stop = threading.Event()
+        self._kick = threading.Event()
+        self._idle = threading.Condition()
+        self._busy = False
+        self._pause = threading.Lock()  # held by callers that need the spool to stand still
+        self._thread: threading.Thread | None = None
+        spool.on_sealed.append(self._kick.set)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="flusher", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Seal what is buffered and try to flush it before returning."""
+        self.spool.request_seal()
+        deadline = time.monotonic() + timeout
+        while self.spool.size_bytes and time.monotonic() < deadline and self.stats.backoff == 0:
+            self._kick.set()
+            time.sleep(0.05)
+        self._stop.set()
+        self._kick.set()
+        if self._thread:
+            self._thread.join(timeout=max(1.0, deadline - time.monotonic()))
+
+    # --- the loop ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._kick.wait(timeout=self.interval / 2)
+            self._kick.clear()
+            self.spool.request_seal() if self.spool._due_for_seal() else None
+            try:
+                while self.flush_once():
+                    pass
+                self.stats.backoff = 0.0
+            except (StorageError, QueryTimeout, DataDirBusy) as exc:
+                self._note_failure(exc)
+                self._stop.wait(self.stats.backoff)
+            except Exception as exc:  # never let the flusher thread die
+                log.exception("flusher round failed")
+                self._note_failure(exc)
+                self._stop.wait(self.stats.backoff)
+
+    def _note_failure(self, exc: BaseException) -> None:
+        self.stats.failures += 1
+        self.stats.last_error = exc.message if isinstance(exc, TrackerError) else type(exc).__name__
+        self.stats.last_error_at = time.time()
+        self.stats.backoff = min(MAX_BACKOFF, max(0.2, self.stats.backoff * 2))
+        log.warning("flush failed (%s); retrying in %.1fs", self.stats.last_error, self.stats.backoff)
+
+    def flush_once(self) -> bool:
+        """Insert one batch of sealed segments. True if something was flushed."""
+        with self._pause:
+            batch: list[Segment] = []
+            size = 0
+            for path in self.spool.ready_segments():
+                if batch and size + path.stat().st_size > self.max_bytes:
+                    break
+                segment = self.spool.read(path)
+                batch.append(segment)
+                size += segment.size
+            if not batch:
+                return False
+            records = [r for s in batch for r in s.records]
+            token = f"spool-{batch[0].name}-{batch[-1].name}-{len(records)}"
+            started = time.perf_counter()
+            self._insert_records(records, token)
+            elapsed = time.perf_counter() - started
+            for segment in batch:
+                self.spool.release(segment)
+            self.stats.inserts += 1
+            self.stats.rows += sum(r.count(b"\n") for r in records)
+            self.stats.bytes += size
+            self.stats.last_flush_at = time.time()
+            self.stats.insert_seconds = (self.stats.insert_seconds + [elapsed])[-100:]
+            return True
+
+    def _insert_records(self, records: list[bytes], token: str) -> None:
+        try:
+            self.storage.insert_jsonl(self.table, b"".join(records), dedup_token=token, what="flushing the spool")
+        except StorageError:
+            if not self.storage.ping():
+                raise  # unreachable: retry the whole batch later
+            if len(records) == 1:
+                self._dead_letter(records[0])
+                return
+            half = len(records) // 2
+            self._insert_records(records[:half], token + "-a")
+            self._insert_records(records[half:], token + "-b")
+
+    def _dead_letter(self, record: bytes) -> None:
+        rows = []
+        for line in record.splitlines():
+            try:
+                vid = orjson.loads(line).get("vid", "")
+            except orjson.JSONDecodeError:
+                vid = ""
+            rows.append(orjson.dumps({"at": time.time(), "segment": "", "error": "rejected by ClickHouse", "vid": str(vid), "row": line.decode("utf-8", "replace")}) + b"\n")
+        self.storage.insert_jsonl("dead_letters", b"".join(rows), what="storing dead letters")
+        self.stats.dead_letters += len(rows)
+        log.error("%d rows refused by ClickHouse were moved to dead_letters", len(rows))
+
+    # --- for callers that need everything in ClickHouse now ------------------------------------
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Seal and flush everything acknowledged so far; True when the spool is empty."""
+        self.spool.request_seal()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.spool._active_bytes:
+                self.spool.request_seal()
+                time.sleep(0.005)
+                continue
+            try:
+                while self.flush_once():
+                    pass
+            except (StorageError, QueryTimeout, DataDirBusy):
+                time.sleep(0.1)
+                continue
+            if not self.spool.size_bytes:
+                return True
+            time.sleep(0.005)
+        return False
+
+    def paused(self):
+        """Context manager: no flush runs while held (used to rewrite sealed segments)."""
+        return self._pause

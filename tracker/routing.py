@@ -1,0 +1,27 @@
+"""Every route of the service, gathered from the wings; middleware for all of them."""
+
+from __future__ import annotations
+
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from tracker.config import Settings
+
+
+def all_routes() -> list[BaseRoute]:
+    from tracker.admin import routes as admin
+    from tracker.dashboard import routes as dashboard
+    from tracker.ingest import routes as ingest
+    from tracker.privacy import routes as privacy
+    from tracker.promos import routes as promos
+    from tracker.reports import routes as reports
+    from tracker.reports.trust import routes as trust
+    from tracker.web import routes as web
+
+    return [*ingest.routes, *web.routes, *admin.routes, *promos.routes, *reports.routes, *trust.routes, *privacy.routes, *dashboard.routes]
+
+
+def middleware(settings: Settings) -> list[Middleware]:
+    from tracker.security import SecurityHeaders
+
+    return [Middleware(SecurityHeaders)]

@@ -1,0 +1,105 @@
+"""The long-lived parts of a running tracker, opened once per process.
+
+An embedded (chDB) data dir can be opened by one process only, so everything that touches
+storage hangs off one `Runtime`: the server's lifespan owns it, and the CLI builds one when
+no server holds the dir.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracker.auth.tokens import Tokens
+from tracker.config import Settings
+from tracker.ingest.flusher import Flusher
+from tracker.ingest.network import DailySalt, Network
+from tracker.ingest.pipeline import Pipeline
+from tracker.ingest.spool import Spool
+from tracker.ingest.useragent import AgentParser
+from tracker.ingest.visitor_id import VisitorIds, load_keys
+from tracker.ratelimit import RateLimiter
+from tracker.sites import Sites
+from tracker.storage.client import Storage
+from tracker.storage.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    storage: Storage
+    sites: Sites
+    tokens: Tokens
+    ids: VisitorIds
+    agents: AgentParser
+    network: Network
+    spool: Spool
+    flusher: Flusher
+    pipeline: Pipeline
+    rate_limiter: RateLimiter
+    extras: dict[str, Any] = field(default_factory=dict)
+    _started: bool = False
+
+    @classmethod
+    def open(cls, settings: Settings) -> Runtime:
+        data = settings.data_dir.resolve()
+        data.mkdir(parents=True, exist_ok=True)
+        storage = Storage(settings)
+        try:
+            migrate(storage)
+        except Exception:
+            storage.close()
+            raise
+        sites = Sites(storage)
+        ids = VisitorIds(load_keys(settings.cookie_secret, data))
+        agents = AgentParser(settings.ua_cache_size)
+        network = Network(
+            trusted_proxies=settings.trusted_proxies,
+            v4_prefix=settings.ipv4_prefix,
+            v6_prefix=settings.ipv6_prefix,
+            salt=DailySalt(data / "ip_salt.json"),
+        )
+        spool = Spool(
+            data / "spool",
+            segment_bytes=settings.spool_segment_bytes,
+            max_bytes=settings.spool_max_bytes,
+            fsync=settings.spool_fsync,
+            seal_after=settings.flush_interval,
+        )
+        flusher = Flusher(storage, spool, interval=settings.flush_interval, max_bytes=settings.flush_max_bytes)
+        pipeline = Pipeline(sites=sites, ids=ids, agents=agents, network=network, respect_dnt=settings.respect_dnt)
+        return cls(
+            settings=settings,
+            storage=storage,
+            sites=sites,
+            tokens=Tokens(storage),
+            ids=ids,
+            agents=agents,
+            network=network,
+            spool=spool,
+            flusher=flusher,
+            pipeline=pipeline,
+            rate_limiter=RateLimiter(settings),
+        )
+
+    def attach(self, state: Any) -> None:
+        state.runtime = self
+        for name in ("settings", "storage", "sites", "tokens", "ids", "agents", "network", "spool", "flusher", "pipeline", "rate_limiter"):
+            setattr(state, name, getattr(self, name))
+
+    def start(self) -> None:
+        if not self._started:
+            self.flusher.start()
+            self._started = True
+
+    def stop_background(self) -> None:
+        """Shared runtimes (tests) keep running between apps."""
+
+    def close(self) -> None:
+        if self._started:
+            self.flusher.stop()
+        self.spool.close()
+        self.storage.close()

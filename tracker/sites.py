@@ -1,0 +1,117 @@
+"""The site registry: which site ids exist and which page origins may send to them.
+
+Read on every collect request, so it is cached in memory and refreshed every few seconds (a
+change made through this process is visible at once; one made by another server within
+`REFRESH_SECONDS`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from tracker.errors import BadRequest
+from tracker.ingest.schema import SITE_RE
+from tracker.storage.client import Storage
+
+REFRESH_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Site:
+    site: str
+    origins: tuple[str, ...]
+    created_at: str = ""
+
+
+def normalize_origin(raw: str) -> str:
+    """`https://Shop.Example:443/` -> `https://shop.example`. Raises BadRequest."""
+    try:
+        parts = urlsplit(raw.strip())
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        host = None
+        port = None
+    if parts.scheme not in ("http", "https") or not host or parts.path not in ("", "/") or parts.query:
+        raise BadRequest(f"origin must look like https://shop.example, got {raw!r}")
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host.lower()}" + (f":{port}" if port and port != default else "")
+
+
+def validate_site_id(site: str) -> str:
+    if not SITE_RE.match(site or ""):
+        raise BadRequest("site id must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    return site
+
+
+class Sites:
+    def __init__(self, storage: Storage):
+        self.storage = storage
+        self._lock = threading.Lock()
+        self._cache: dict[str, Site] = {}
+        self._loaded_at = 0.0
+
+    def _refresh(self) -> None:
+        rows = self.storage.query(
+            "SELECT site, origins, toString(created_at) FROM sites FINAL WHERE deleted = 0",
+            what="reading sites",
+        ).rows
+        with self._lock:
+            self._cache = {r[0]: Site(r[0], tuple(r[1]), r[2]) for r in rows}
+            self._loaded_at = time.monotonic()
+
+    def get(self, site: str) -> Site | None:
+        if time.monotonic() - self._loaded_at > REFRESH_SECONDS:
+            try:
+                self._refresh()
+            except Exception:  # keep serving from the last good cache while storage is down
+                self._loaded_at = time.monotonic() - REFRESH_SECONDS + 1.0
+        return self._cache.get(site)
+
+    def all(self) -> list[Site]:
+        self._refresh()
+        return sorted(self._cache.values(), key=lambda s: s.site)
+
+    def add(self, site: str, origins: list[str], *, replace: bool = False) -> Site:
+        """Register a site, or add origins to it (`replace`: set exactly these origins)."""
+        validate_site_id(site)
+        normalized = [normalize_origin(o) for o in origins]
+        self._refresh()
+        existing = self._cache.get(site)
+        if existing and not replace:
+            normalized = list(dict.fromkeys([*existing.origins, *normalized]))
+        self.storage.command(
+            "INSERT INTO sites (site, origins, created_at, updated_at) VALUES "
+            "({site:String}, {origins:Array(String)}, {created:DateTime64(3)}, now64(3))",
+            {"site": site, "origins": normalized, "created": _created(existing)},
+            what="registering a site",
+        )
+        self._refresh()
+        return self._cache[site]
+
+    def ensure(self, site: str, origins: list[str]) -> Site:
+        """Create the site if absent; an existing site keeps its origins plus these."""
+        current = self.get(site)
+        if current and all(normalize_origin(o) in current.origins for o in origins):
+            return current
+        return self.add(site, origins)
+
+    def remove(self, site: str) -> None:
+        self.storage.command(
+            "INSERT INTO sites (site, origins, created_at, updated_at, deleted) VALUES "
+            "({site:String}, [], now64(3), now64(3), 1)",
+            {"site": site},
+            what="removing a site",
+        )
+        self._refresh()
+
+
+def _created(existing: Site | None):
+    from datetime import UTC, datetime
+
+    if existing and existing.created_at:
+        return datetime.fromisoformat(existing.created_at).replace(tzinfo=UTC)
+    return datetime.now(UTC)

@@ -1,0 +1,158 @@
+"""The one owner of clickhouse-connect.
+
+`Storage` wraps a clickhouse-connect client built from the DSN: `chdb:///dir` is the
+embedded engine (one process per dir), `http(s)://user:pass@host:port/db` a server. Every
+driver error is translated here, and only here, into tracker's own errors, with no SQL or
+stack in the message. Every read carries a budget (`max_execution_time`, result rows) so a
+runaway report becomes a clean 504 rather than a hung worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from tracker.config import Settings
+from tracker.errors import BadRequest, DataDirBusy, QueryTimeout, StorageError
+
+log = logging.getLogger(__name__)
+
+# ClickHouse error codes we give their own meaning.
+_TIMEOUT_CODES = {159, 160, 209, 210}  # TIMEOUT_EXCEEDED, TOO_SLOW, SOCKET_TIMEOUT, NETWORK_ERROR
+_LIMIT_CODES = {396}  # TOO_MANY_ROWS_OR_BYTES
+_CODE = re.compile(r"Code: (\d+)")
+
+
+@dataclass(frozen=True)
+class Result:
+    columns: tuple[str, ...]
+    rows: list[tuple]
+
+    def dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+    def first(self) -> dict[str, Any] | None:
+        return dict(zip(self.columns, self.rows[0])) if self.rows else None
+
+
+def _error_code(exc: BaseException) -> int | None:
+    match = _CODE.search(str(exc))
+    return int(match.group(1)) if match else None
+
+
+@contextmanager
+def translate_errors(what: str) -> Iterator[None]:
+    """Driver errors in, tracker errors out. The full text goes to the log, not the client."""
+    try:
+        yield
+    except (ClickHouseError, OSError, RuntimeError) as exc:
+        code = _error_code(exc)
+        log.warning("storage error during %s: %s", what, str(exc)[:2000])
+        if code in _TIMEOUT_CODES:
+            raise QueryTimeout(f"{what} took longer than its time budget") from None
+        if code in _LIMIT_CODES:
+            raise BadRequest(f"{what} would return too many rows; narrow the range or filters") from None
+        text = str(exc)
+        if "Cannot lock file" in text or "Another server instance" in text or "already initialized with path" in text:
+            raise DataDirBusy("the embedded data dir is held by another process") from None
+        raise StorageError(f"storage unavailable during {what}" + (f" (ClickHouse code {code})" if code else "")) from None
+
+
+class Storage:
+    """A ClickHouse connection for the whole process; safe to share between threads."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.dsn = settings.effective_dsn
+        self.database = settings.database
+        self.cluster = settings.cluster
+        self.embedded = settings.embedded
+        self._read_settings = {
+            "max_execution_time": settings.query_timeout,
+            "max_result_rows": settings.max_result_rows,
+            "result_overflow_mode": "throw",
+            # Dedup of the events table is ReplacingMergeTree + FINAL. Duplicates of an event id
+            # always land in the same month partition, so FINAL never needs to merge across
+            # partitions; this keeps FINAL as cheap as a plain read on merged parts.
+            "do_not_merge_across_partitions_select_final": 1,
+        }
+        self._client = self._connect()
+
+    def _connect(self) -> Any:
+        if self.embedded:
+            path = self.dsn[len("chdb://"):]
+            from pathlib import Path
+
+            Path(path).mkdir(parents=True, exist_ok=True)
+        with translate_errors("connecting to ClickHouse"):
+            extra = {} if self.embedded else {"connect_timeout": 5, "send_receive_timeout": 60}
+            boot = clickhouse_connect.get_client(dsn=self.dsn, **extra)
+            boot.command(f"CREATE DATABASE IF NOT EXISTS `{self.database}`" + self.on_cluster)
+            if self.embedded:
+                boot.database = self.database
+                boot.command(f"USE `{self.database}`")
+                return boot
+            boot.close()
+            return clickhouse_connect.get_client(dsn=self.dsn, database=self.database, connect_timeout=5, send_receive_timeout=60)
+
+    @property
+    def on_cluster(self) -> str:
+        return f" ON CLUSTER `{self.cluster}`" if self.cluster else ""
+
+    # --- reads ---------------------------------------------------------------------------
+    def query(self, sql: str, params: Mapping[str, Any] | None = None, *, what: str = "query", settings: Mapping[str, Any] | None = None) -> Result:
+        merged = dict(self._read_settings)
+        if settings:
+            merged.update(settings)
+        with translate_errors(what):
+            result = self._client.query(sql, parameters=dict(params or {}), settings=merged)
+            return Result(tuple(result.column_names), list(result.result_rows))
+
+    def dicts(self, sql: str, params: Mapping[str, Any] | None = None, *, what: str = "query", settings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        return self.query(sql, params, what=what, settings=settings).dicts()
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None, *, what: str = "query") -> Any:
+        rows = self.query(sql, params, what=what).rows
+        return rows[0][0] if rows else None
+
+    # --- writes --------------------------------------------------------------------------
+    def command(self, sql: str, params: Mapping[str, Any] | None = None, *, what: str = "command", settings: Mapping[str, Any] | None = None) -> Any:
+        with translate_errors(what):
+            return self._client.command(sql, parameters=dict(params or {}) or None, settings=dict(settings or {}) or None)
+
+    def insert_jsonl(self, table: str, data: bytes, *, dedup_token: str | None = None, what: str = "insert") -> None:
+        """Insert rows that are already JSONEachRow bytes: no Python-side row handling."""
+        if not data:
+            return
+        settings: dict[str, Any] = {"input_format_skip_unknown_fields": 1}
+        if dedup_token:
+            settings["insert_deduplication_token"] = dedup_token
+        with translate_errors(what):
+            self._client.raw_insert(table, None, data, settings=settings, fmt="JSONEachRow")
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, what: str = "insert") -> None:
+        if not rows:
+            return
+        with translate_errors(what):
+            self._client.insert(table, list(rows), column_names=list(columns))
+
+    def ping(self) -> bool:
+        try:
+            with translate_errors("ping"):
+                self._client.query("SELECT 1")
+            return True
+        except Exception:  # readiness probe: any failure is "not ready"
+            return False
+
+    def close(self) -> None:
+        try:
+            self._client.close()
+        except Exception:  # closing a broken connection must not mask the real error
+            pass
