@@ -13,6 +13,7 @@ from typing import Any
 
 from tracker.auth.tokens import Tokens
 from tracker.config import Settings
+from tracker.errors import StorageError
 from tracker.ingest.flusher import Flusher
 from tracker.ingest.network import DailySalt, Network
 from tracker.ingest.pipeline import Pipeline
@@ -48,12 +49,21 @@ class Runtime:
         data = settings.data_dir.resolve()
         data.mkdir(parents=True, exist_ok=True)
         storage = Storage(settings)
+        schema_ready = True
         try:
             migrate(storage)
+        except StorageError:
+            if settings.embedded:
+                storage.close()
+                raise
+            # A ClickHouse server may be down at start: ingest still accepts into the spool,
+            # and the flusher applies the migrations before its first insert.
+            log.warning("ClickHouse unreachable at start; events are spooled until it answers")
+            schema_ready = False
         except Exception:
             storage.close()
             raise
-        sites = Sites(storage)
+        sites = Sites(storage, snapshot=data / "sites.json")
         ids = VisitorIds(load_keys(settings.cookie_secret, data))
         agents = AgentParser(settings.ua_cache_size)
         network = Network(
@@ -70,6 +80,8 @@ class Runtime:
             seal_after=settings.flush_interval,
         )
         flusher = Flusher(storage, spool, interval=settings.flush_interval, max_bytes=settings.flush_max_bytes)
+        if not schema_ready:
+            flusher.before_insert = lambda: migrate(storage)
         pipeline = Pipeline(sites=sites, ids=ids, agents=agents, network=network, respect_dnt=settings.respect_dnt)
         return cls(
             settings=settings,

@@ -7,10 +7,14 @@ change made through this process is visible at once; one made by another server 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
+
+import orjson
 
 from tracker.errors import BadRequest
 from tracker.ingest.schema import SITE_RE
@@ -48,11 +52,30 @@ def validate_site_id(site: str) -> str:
 
 
 class Sites:
-    def __init__(self, storage: Storage):
+    def __init__(self, storage: Storage, snapshot: Path | None = None):
         self.storage = storage
+        self.snapshot = snapshot
         self._lock = threading.Lock()
         self._cache: dict[str, Site] = {}
         self._loaded_at = 0.0
+        self._load_snapshot()
+
+    def _load_snapshot(self) -> None:
+        """The last known registry, so ingest keeps accepting while storage is down."""
+        if self.snapshot is None or not self.snapshot.exists():
+            return
+        try:
+            rows = orjson.loads(self.snapshot.read_bytes())
+            self._cache = {r["site"]: Site(r["site"], tuple(r["origins"]), r.get("created_at", "")) for r in rows}
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            pass
+
+    def _save_snapshot(self) -> None:
+        if self.snapshot is None:
+            return
+        tmp = self.snapshot.with_suffix(".tmp")
+        tmp.write_bytes(orjson.dumps([{"site": s.site, "origins": list(s.origins), "created_at": s.created_at} for s in self._cache.values()]))
+        os.replace(tmp, self.snapshot)
 
     def _refresh(self) -> None:
         rows = self.storage.query(
@@ -60,8 +83,11 @@ class Sites:
             what="reading sites",
         ).rows
         with self._lock:
+            changed = {r[0]: Site(r[0], tuple(r[1]), r[2]) for r in rows} != self._cache
             self._cache = {r[0]: Site(r[0], tuple(r[1]), r[2]) for r in rows}
             self._loaded_at = time.monotonic()
+            if changed:
+                self._save_snapshot()
 
     def get(self, site: str) -> Site | None:
         if time.monotonic() - self._loaded_at > REFRESH_SECONDS:

@@ -75,8 +75,9 @@ def ensure_cli_token(runtime) -> str:
 
 
 class Api:
-    def __init__(self, client: httpx.Client, token: str, where: str):
+    def __init__(self, client: httpx.Client, token: str, where: str, *, remote: bool = True):
         self._client = client
+        self._remote = remote
         self._token = token
         self.where = where
 
@@ -87,7 +88,8 @@ class Api:
             headers["Content-Type"] = "application/json"
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         try:
-            response = self._client.request(method, path, params=clean, content=content, headers=headers, timeout=timeout)
+            extra = {"timeout": timeout} if self._remote else {}
+            response = self._client.request(method, path, params=clean, content=content, headers=headers, **extra)
         except httpx.HTTPError as exc:
             raise CliError(f"cannot reach tracker at {self.where}: {exc}") from None
         try:
@@ -127,7 +129,7 @@ def connect(settings: Settings) -> Iterator[Api]:
         token = ensure_cli_token(runtime)
         app = create_app(settings, runtime=runtime)
         with TestClient(app, base_url="http://tracker.local") as client:
-            yield Api(client, token, f"{data_dir} (in-process)")
+            yield Api(client, token, f"{data_dir} (in-process)", remote=False)
     finally:
         runtime.close()
 

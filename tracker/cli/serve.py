@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 
 from tracker.cli import CliError, add_data_args, settings_from
@@ -22,7 +23,7 @@ def run(args) -> int:
 
     from tracker.app import create_app
     from tracker.cli._api import ensure_cli_token, running_server, write_server_file
-    from tracker.errors import DataDirBusy
+    from tracker.errors import DataDirBusy, StorageError
     from tracker.runtime import Runtime
 
     settings = settings_from(args, host=args.host, port=args.port, demo=args.demo)
@@ -40,15 +41,20 @@ def run(args) -> int:
     server_file = None
     try:
         first_admin = None
-        if runtime.tokens.count_admins() == 0:
-            first_admin, _ = runtime.tokens.create(role="admin", name="admin")
-        ensure_cli_token(runtime)
-        demo_origins = [url, f"http://localhost:{settings.port}", f"http://127.0.0.1:{settings.port}"]
-        if settings.public_url:
-            demo_origins.append(settings.public_url)
-        runtime.sites.ensure("demo", demo_origins)
-        if settings.demo:
-            _seed_demo(runtime)
+        try:
+            if runtime.tokens.count_admins() == 0:
+                first_admin, _ = runtime.tokens.create(role="admin", name="admin")
+            ensure_cli_token(runtime)
+            demo_origins = [url, f"http://localhost:{settings.port}", f"http://127.0.0.1:{settings.port}"]
+            if settings.public_url:
+                demo_origins.append(settings.public_url)
+            runtime.sites.ensure("demo", demo_origins)
+            if settings.demo:
+                _seed_demo(runtime)
+        except StorageError:
+            if settings.embedded:
+                raise
+            print("tracker: ClickHouse is unreachable; serving ingest into the spool until it answers", file=sys.stderr, flush=True)
         if first_admin:
             print("Created the first admin token (shown once; keep it safe):", flush=True)
             print(f"  {first_admin}", flush=True)
@@ -66,12 +72,22 @@ def run(args) -> int:
             server_header=False,
             timeout_graceful_shutdown=10,
         )
-        uvicorn.Server(config).run()
+        # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the
+        # spool is flushed and server.json removed below instead of dying mid-way.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        try:
+            uvicorn.Server(config).run()
+        except SystemExit:
+            pass
     finally:
         if server_file is not None:
             server_file.unlink(missing_ok=True)
         runtime.close()
     return 0
+
+
+def _exit_on_signal(signum, frame) -> None:
+    raise SystemExit(0)
 
 
 def _url_host(host: str) -> str:

@@ -58,6 +58,7 @@ class Flusher:
         self._busy = False
         self._pause = threading.Lock()  # held by callers that need the spool to stand still
         self._thread: threading.Thread | None = None
+        self.before_insert = None  # e.g. pending migrations when storage was down at start
         spool.on_sealed.append(self._kick.set)
 
     def start(self) -> None:
@@ -114,6 +115,9 @@ class Flusher:
                 size += segment.size
             if not batch:
                 return False
+            if self.before_insert is not None:
+                self.before_insert()
+                self.before_insert = None
             records = [r for s in batch for r in s.records]
             token = f"spool-{batch[0].name}-{batch[-1].name}-{len(records)}"
             started = time.perf_counter()

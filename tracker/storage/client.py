@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,7 +84,19 @@ class Storage:
             # partitions; this keeps FINAL as cheap as a plain read on merged parts.
             "do_not_merge_across_partitions_select_final": 1,
         }
-        self._client = self._connect()
+        self._connect_lock = threading.Lock()
+        self._conn: Any = None
+        if self.embedded:
+            self._conn = self._connect()  # the dir lock must fail fast and clearly
+
+    @property
+    def _client(self) -> Any:
+        """The driver client, connected on first use (a server may be down at start)."""
+        if self._conn is None:
+            with self._connect_lock:
+                if self._conn is None:
+                    self._conn = self._connect()
+        return self._conn
 
     def _connect(self) -> Any:
         if self.embedded:
@@ -152,7 +165,9 @@ class Storage:
             return False
 
     def close(self) -> None:
+        if self._conn is None:
+            return
         try:
-            self._client.close()
+            self._conn.close()
         except Exception:  # closing a broken connection must not mask the real error
             pass
