@@ -30,6 +30,13 @@ def authorize(request: Request, roles: frozenset[str], site: str | None = None) 
     if principal is None:
         token = bearer(request)
         principal = request.app.state.tokens.verify(token) if token else None
+        if token is None:
+            # Dashboard pages call this API with their signed session cookie instead of a
+            # bearer header (GET/HEAD, or with the session's X-CSRF-Token): issue 8,
+            # tracker/dashboard/session.py. No cookie: the same 401 as before.
+            from tracker.dashboard.session import principal_from_session
+
+            principal = principal_from_session(request)
         if principal is None:
             raise Unauthorized("a valid bearer token is required" if token is None else "this token is not valid")
         request.state.principal = principal
