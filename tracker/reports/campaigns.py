@@ -1,0 +1,99 @@
+"""`campaigns`: visits and sales per marketing campaign (utm_source / utm_medium / utm_campaign).
+
+How the query works. Over the deduplicated, range-limited (and by default trusted) events, each
+visitor's events are cut into sessions wherever the gap between two consecutive events exceeds
+30 minutes (a window `lagInFrame` marks session starts, a running sum numbers them). A session
+belongs to the campaign of its FIRST event — the landing hit that carried the UTM tags; a
+session without tags lands in the row with empty tags (direct or untagged traffic). Sessions are
+then summed per campaign: visitors, sessions, pageviews, and the purchases made in those
+sessions (so a purchase is credited to the first touch of the session that led to it). Email
+newsletters are ordinary rows (`utm_medium=email`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from tracker.reports import _sql
+from tracker.reports._params import Common, parse_common
+
+SESSION_GAP_SECONDS = 30 * 60
+
+
+@dataclass(frozen=True)
+class Params:
+    common: Common
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> Params:
+        return cls(parse_common(query))
+
+
+def campaigns_sql(trusted_only: bool) -> str:
+    return f"""
+    SELECT touch.1 AS utm_source, touch.2 AS utm_medium, touch.3 AS utm_campaign,
+           uniqExact(vid) AS visitors,
+           count() AS sessions,
+           sum(session_pageviews) AS pageviews,
+           sum(session_purchases) AS conversions,
+           countIf(session_purchases > 0) AS converting_sessions,
+           sum(session_revenue) AS campaign_revenue
+    FROM (
+        SELECT vid, session_no,
+               argMin((utm_source, utm_medium, utm_campaign), (ts, event_id)) AS touch,
+               countIf(type = 'pageview') AS session_pageviews,
+               countIf(type = 'purchase') AS session_purchases,
+               sumIf(revenue, type = 'purchase') AS session_revenue
+        FROM (
+            SELECT *, sum(starts) OVER (PARTITION BY vid ORDER BY ts, event_id
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_no
+            FROM (
+                SELECT vid, ts, event_id, type, revenue, utm_source, utm_medium, utm_campaign,
+                       toUInt32(row_number() OVER w = 1
+                                OR toUnixTimestamp64Milli(ts) - toUnixTimestamp64Milli(lagInFrame(ts, 1, ts) OVER w)
+                                   > {SESSION_GAP_SECONDS * 1000}) AS starts
+                FROM ({_sql.events(trusted_only)})
+                WINDOW w AS (PARTITION BY vid ORDER BY ts, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+            )
+        )
+        GROUP BY vid, session_no
+    )
+    GROUP BY touch
+    ORDER BY sessions DESC, conversions DESC, utm_source, utm_medium, utm_campaign
+    """
+
+
+def run(storage, params: Params) -> dict:
+    rows = storage.dicts(campaigns_sql(params.common.trusted_only), params.common.bind(), what="campaigns report")
+    return {
+        "site": params.common.site,
+        "from": params.common.start.isoformat(),
+        "to": params.common.end.isoformat(),
+        "traffic": params.common.traffic,
+        "rows": [finish_row(r) for r in rows],
+    }
+
+
+def finish_row(row: Mapping) -> dict:
+    """Counts to the report's row: money to the cent, rates as proportions (pure)."""
+    sessions = int(row["sessions"])
+    conversions = int(row["conversions"])
+    converting = int(row["converting_sessions"])
+    revenue = float(Decimal(str(row["campaign_revenue"] or 0)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return {
+        "utm_source": row["utm_source"],
+        "utm_medium": row["utm_medium"],
+        "utm_campaign": row["utm_campaign"],
+        "visitors": int(row["visitors"]),
+        "sessions": sessions,
+        "pageviews": int(row["pageviews"]),
+        "conversions": conversions,
+        "converting_sessions": converting,
+        "revenue": revenue,
+        # Share of the campaign's sessions with at least one purchase.
+        "conversion_rate": converting / sessions if sessions else None,
+        "aov": round(revenue / conversions, 2) if conversions else None,
+        "revenue_per_session": round(revenue / sessions, 2) if sessions else None,
+    }
