@@ -1,3 +1,117 @@
-"""Routes of this wing (filled in by its issue)."""
+"""Promotions over HTTP: the admin registry API and the public holdout assignment.
 
-routes: list = []
+`GET /api/assign?site=&promo=` is called by the snippet's `tracker('assign', ...)` from shop
+pages, with credentials: the variant is derived from the verified `_tid` visitor id (minted and
+set here when absent, so the assignment is the one later events are counted under). It never
+leaks whether a site or promotion exists: unknown ones, unregistered origins and visitors who
+opted out all get `{"variant": "exposed"}` — the latter two without any cookie.
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracker.auth.roles import ADMIN, authorize
+from tracker.errors import BadRequest, NotFound
+from tracker.ingest.routes import cors_headers, is_secure, json_response, preflight, read_body, request_facts
+from tracker.ingest.schema import SITE_RE
+from tracker.promos import registry as reg
+from tracker.sites import validate_site_id
+
+EXPOSED = {"variant": "exposed"}
+MAX_ADMIN_BODY = 64 * 1024
+
+
+async def assign(request: Request) -> Response:
+    query = request.query_params
+    site = query.get("site", "")
+    if not SITE_RE.match(site):
+        raise BadRequest("site must be a site id (letters, digits, . _ -; at most 64)")
+    promo_id = reg.clean_promo_id(query.get("promo", ""))
+    state = request.app.state
+    facts = request_facts(request)
+    headers = {"Cache-Control": "no-store", "Vary": "Origin, Cookie"}
+    if facts.origin:
+        if not state.pipeline.origin_allowed(site, facts.origin):
+            return json_response(EXPOSED, 200, headers)
+        headers.update(cors_headers(facts.origin), Vary="Origin, Cookie")
+    if facts.gpc or facts.optout_cookie or (state.settings.respect_dnt and facts.dnt):
+        return json_response(EXPOSED, 200, headers)
+    if state.sites.get(site) is None:
+        return json_response(EXPOSED, 200, headers)
+    identity, cookie = state.ids.identify(facts.cookie)
+    promo = await run_in_threadpool(reg.registry(state).get, site, promo_id)
+    chosen = reg.variant(identity.vid, promo_id, promo.holdout_pct if promo else 0.0)
+    response = json_response({"variant": chosen}, 200, headers)
+    if cookie:
+        response.headers.append("set-cookie", state.ids.cookie_header(cookie, secure=is_secure(request)))
+    return response
+
+
+async def _json(request: Request) -> dict:
+    try:
+        data = orjson.loads(await read_body(request, MAX_ADMIN_BODY) or b"{}")
+    except orjson.JSONDecodeError:
+        raise BadRequest("body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body must be a JSON object")
+    return data
+
+
+def _site_param(request: Request) -> str:
+    site = request.query_params.get("site")
+    if not site:
+        raise BadRequest("site is required")
+    return validate_site_id(site)
+
+
+async def list_promos(request: Request) -> Response:
+    site = _site_param(request)
+    authorize(request, ADMIN, site)
+    rows = await run_in_threadpool(reg.registry(request.app.state).list, site)
+    return json_response({"rows": [p.to_json() for p in rows]})
+
+
+async def set_promo(request: Request) -> Response:
+    """Create or update one promotion; absent fields keep their value (an empty date clears it)."""
+    data = await _json(request)
+    site = validate_site_id(str(data.get("site") or ""))
+    authorize(request, ADMIN, site)
+    state = request.app.state
+    if await run_in_threadpool(state.sites.get, site) is None:
+        raise NotFound(f"no site {site!r}; register it with tracker site add")
+    promo_id = reg.clean_promo_id(data.get("promo_id", data.get("id")))
+    changes = {}
+    if data.get("name") is not None:
+        changes["name"] = reg.clean_name(data["name"])
+    if data.get("holdout_pct") is not None:
+        changes["holdout_pct"] = reg.clean_holdout(data["holdout_pct"])
+    if data.get("coupons") is not None:
+        changes["coupons"] = reg.clean_coupons(data["coupons"])
+    for field in ("starts_at", "ends_at"):
+        if field in data:
+            changes[field] = reg.clean_when(data[field], field, end=field == "ends_at")
+    promo = await run_in_threadpool(lambda: reg.registry(state).set(site, promo_id, **changes))
+    return json_response(promo.to_json())
+
+
+async def remove_promo(request: Request) -> Response:
+    site = _site_param(request)
+    authorize(request, ADMIN, site)
+    promo_id = reg.clean_promo_id(request.query_params.get("promo", ""))
+    if not await run_in_threadpool(reg.registry(request.app.state).remove, site, promo_id):
+        raise NotFound(f"no promotion {promo_id!r} on site {site!r}")
+    return json_response({"removed": 1})
+
+
+routes = [
+    Route("/api/assign", assign, methods=["GET"]),
+    Route("/api/assign", preflight, methods=["OPTIONS"]),
+    Route("/api/admin/promos", list_promos, methods=["GET"]),
+    Route("/api/admin/promos", set_promo, methods=["POST"]),
+    Route("/api/admin/promos", remove_promo, methods=["DELETE"]),
+]

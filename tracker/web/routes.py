@@ -1,3 +1,100 @@
-"""Routes of this wing (filled in by its issue)."""
+"""Public pages of the service: the built snippet at /snippet.js and the /demo shop.
 
-routes: list = []
+The snippet is the minified file the package ships (built from js/snippet/ by `npm run
+build`), served with a short public cache and an ETag so shops revalidate cheaply. The demo
+shop is a handful of small server-rendered pages (home with a hero promotion held out for some
+visitors, category, product, cart, checkout, thank-you) that embed the snippet exactly as
+CONTRACT §7 tells users to, so a new user can click through a shop and watch events arrive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from tracker.errors import NotFound
+from tracker.web import catalog
+
+STATIC = Path(__file__).parent / "static"
+SNIPPET = STATIC / "snippet.js"
+SNIPPET_MAX_AGE = 300
+DEMO_SITE = "demo"
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+@lru_cache(maxsize=1)
+def _snippet() -> tuple[bytes, str]:
+    body = SNIPPET.read_bytes()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+
+
+async def snippet(request: Request) -> Response:
+    body, etag = _snippet()
+    headers = {
+        "Cache-Control": f"public, max-age={SNIPPET_MAX_AGE}",
+        "ETag": etag,
+        # Shops embed it from another origin; COEP pages need it to say so.
+        "Cross-Origin-Resource-Policy": "cross-origin",
+    }
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(body, headers=headers, media_type="application/javascript; charset=utf-8")
+
+
+def _page(request: Request, name: str, **context) -> Response:
+    context.setdefault("categories", catalog.CATEGORIES)
+    context.setdefault("catalog_json", catalog.as_json())
+    return templates.TemplateResponse(request, name, {"site": DEMO_SITE, **context}, headers={"Cache-Control": "no-store"})
+
+
+async def home(request: Request) -> Response:
+    await run_in_threadpool(catalog.ensure_demo_promos, request.app.state)
+    return _page(request, "home.html", featured=catalog.featured(), hero=catalog.HERO)
+
+
+async def category(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    if slug not in catalog.CATEGORIES:
+        raise NotFound(f"no category {slug!r}")
+    return _page(request, "category.html", category=catalog.CATEGORIES[slug], slug=slug, products=catalog.in_category(slug))
+
+
+async def product(request: Request) -> Response:
+    item = catalog.PRODUCTS.get(request.path_params["sku"])
+    if item is None:
+        raise NotFound("no such product")
+    return _page(request, "product.html", product=item, category=catalog.CATEGORIES[item.category])
+
+
+async def cart(request: Request) -> Response:
+    return _page(request, "cart.html")
+
+
+async def checkout(request: Request) -> Response:
+    return _page(request, "checkout.html")
+
+
+async def thank_you(request: Request) -> Response:
+    return _page(request, "thanks.html")
+
+
+routes = [
+    Route("/snippet.js", snippet, methods=["GET", "HEAD"]),
+    Route("/demo", home, methods=["GET"]),
+    Route("/demo/", home, methods=["GET"]),
+    Route("/demo/category/{slug}", category, methods=["GET"]),
+    Route("/demo/product/{sku}", product, methods=["GET"]),
+    Route("/demo/cart", cart, methods=["GET"]),
+    Route("/demo/checkout", checkout, methods=["GET"]),
+    Route("/demo/thank-you", thank_you, methods=["GET"]),
+    Mount("/demo/assets", StaticFiles(directory=str(STATIC / "demo")), name="demo-assets"),
+]
