@@ -78,7 +78,9 @@ class Importer:
                 ua = raw.get("ua")
                 if ip is not None and not isinstance(ip, str) or ua is not None and not isinstance(ua, str):
                     raise EventError("ip and ua must be strings")
-                event = parse_event({**raw, "ts": ts, "vid": None})
+                fields = {k: v for k, v in raw.items() if k not in ("vid", "ip", "ua")}
+                fields["ts"] = ts
+                event = parse_event(fields)
                 prefix, ip_hash = self.network.describe(ip) if ip else ("", "")
                 if ip and not prefix:
                     raise EventError("ip is not an IP address")
