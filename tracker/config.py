@@ -52,6 +52,9 @@ class Settings:
     # --- storage -----------------------------------------------------------------------------
     retention_days: int = _setting(760, "Events older than this many days are dropped by a ClickHouse TTL (about 25 months).", "TRACKER_RETENTION_DAYS")
     evidence_retention_days: int = _setting(90, "Trust evidence (scores, signals) older than this is dropped by TTL.", "TRACKER_EVIDENCE_RETENTION_DAYS")
+    audit_retention_days: int = _setting(400, "Audit log rows (who called which API) older than this are dropped by TTL.", "TRACKER_AUDIT_RETENTION_DAYS")
+    privacy_salt: str = _setting("", "Secret salting the visitor-id hashes in the erasure ledger; empty: a salt kept in the data dir.", "TRACKER_PRIVACY_SALT")
+    rate_forget_me_per_minute: float = _setting(6.0, "POST /api/forget-me requests per minute allowed from one IP prefix (burst: the same); 0 disables.", "TRACKER_RATE_FORGET_ME_PER_MINUTE")
     query_timeout: float = _setting(30.0, "Seconds a report query may run before it is cancelled (504).", "TRACKER_QUERY_TIMEOUT")
     max_result_rows: int = _setting(100_000, "Most rows a report query may return.", "TRACKER_MAX_RESULT_ROWS")
 

@@ -1,6 +1,7 @@
 """Token-bucket rate limits with bounded memory.
 
-Collect: one bucket per IP prefix and one per site; reports: one per token. A bucket holds
+Collect: one bucket per IP prefix and one per site; reports: one per token; forget-me: one
+per IP prefix. A bucket holds
 `burst` tokens and refills at `rate` per second; an empty bucket answers 429 with
 `Retry-After`. Buckets live in an LRU of at most `MAX_BUCKETS` keys, so an attacker cycling
 through addresses costs bounded memory (an evicted bucket simply starts full again).
@@ -51,6 +52,9 @@ class RateLimiter:
         self.per_prefix = Buckets(settings.rate_collect_per_prefix, settings.rate_collect_per_prefix * 2)
         self.per_site = Buckets(settings.rate_collect_per_site, settings.rate_collect_per_site * 2)
         self.per_token = Buckets(settings.rate_reports_per_token, settings.rate_reports_per_token * 2)
+        # Erasures are expensive (a delete on every visitor table): a few a minute per network.
+        per_minute = settings.rate_forget_me_per_minute
+        self.forget_me = Buckets(per_minute / 60.0, max(1.0, per_minute))
 
     @staticmethod
     def _deny(wait: float, what: str):

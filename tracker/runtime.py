@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracker.auth.audit import AuditLog
 from tracker.auth.tokens import Tokens
 from tracker.config import Settings
 from tracker.errors import StorageError
@@ -41,8 +42,12 @@ class Runtime:
     flusher: Flusher
     pipeline: Pipeline
     rate_limiter: RateLimiter
+    audit: AuditLog = field(init=False)  # built from storage: the audit log's batch writer
     extras: dict[str, Any] = field(default_factory=dict)
     _started: bool = False
+
+    def __post_init__(self) -> None:
+        self.audit = AuditLog(self.storage)
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
@@ -99,12 +104,13 @@ class Runtime:
 
     def attach(self, state: Any) -> None:
         state.runtime = self
-        for name in ("settings", "storage", "sites", "tokens", "ids", "agents", "network", "spool", "flusher", "pipeline", "rate_limiter"):
+        for name in ("settings", "storage", "sites", "tokens", "ids", "agents", "network", "spool", "flusher", "pipeline", "rate_limiter", "audit"):
             setattr(state, name, getattr(self, name))
 
     def start(self) -> None:
         if not self._started:
             self.flusher.start()
+            self.audit.start()
             self._started = True
 
     def stop_background(self) -> None:
@@ -113,5 +119,9 @@ class Runtime:
     def close(self) -> None:
         if self._started:
             self.flusher.stop()
+            try:
+                self.audit.stop()  # writes what is pending
+            except Exception:  # storage away at exit: the last second of audit is lost, not the shutdown
+                log.warning("audit log entries could not be written at shutdown")
         self.spool.close()
         self.storage.close()

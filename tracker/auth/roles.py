@@ -40,6 +40,8 @@ def authorize(request: Request, roles: frozenset[str], site: str | None = None) 
         if principal is None:
             raise Unauthorized("a valid bearer token is required" if token is None else "this token is not valid")
         request.state.principal = principal
+    if site is not None:
+        request.state.site = site  # for the audit log (tracker.auth.audit)
     if principal.role not in roles:
         raise Forbidden(f"role {principal.role} may not use this")
     if site is not None and not principal.may_see_site(site):

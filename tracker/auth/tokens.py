@@ -89,9 +89,16 @@ class Tokens:
         return principal
 
     def list(self) -> list[dict]:
+        """Every token (never a secret) with its last use, from `token_usage` (written by the
+        audit log at most once a minute per token, so it may lag by up to a minute)."""
         return self.storage.dicts(
-            "SELECT token_id, name, role, sites, created_at, revoked_at FROM tokens FINAL ORDER BY created_at",
+            "SELECT t.token_id AS token_id, t.name AS name, t.role AS role, t.sites AS sites, t.created_at AS created_at, "
+            "t.revoked_at AS revoked_at, u.last_used AS last_used "
+            "FROM (SELECT * FROM tokens FINAL) AS t "
+            "LEFT JOIN (SELECT token_id, max(last_used) AS last_used FROM token_usage GROUP BY token_id) AS u ON u.token_id = t.token_id "
+            "ORDER BY t.created_at",
             what="listing tokens",
+            settings={"join_use_nulls": 1},
         )
 
     def revoke(self, token_id_or_name: str) -> int:

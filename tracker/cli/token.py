@@ -37,9 +37,12 @@ def run_create(args) -> int:
 def run_list(args) -> int:
     with connect(settings_from(args)) as api:
         rows = api.request("GET", "/api/admin/tokens")["rows"]
-    print(f"{'ID':<14}{'ROLE':<10}{'NAME':<24}{'SITES':<20}{'CREATED':<26}REVOKED")
+    print(f"{'ID':<14}{'ROLE':<10}{'NAME':<24}{'SITES':<20}{'CREATED':<21}{'LAST USED':<21}REVOKED")
     for r in rows:
-        print(f"{r['token_id']:<14}{r['role']:<10}{r['name']:<24}{','.join(r['sites']) or '*':<20}{str(r['created_at'])[:19]:<26}{str(r['revoked_at'] or '')[:19]}")
+        print(
+            f"{r['token_id']:<14}{r['role']:<10}{r['name']:<24}{','.join(r['sites']) or '*':<20}{str(r['created_at'])[:19]:<21}"
+            f"{str(r.get('last_used') or 'never')[:19]:<21}{str(r['revoked_at'] or '')[:19]}"
+        )
     return 0
 
 

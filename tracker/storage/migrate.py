@@ -35,6 +35,7 @@ _TABLE = re.compile(r"\$\{(\w+)\}")
 RETENTION: dict[str, tuple[str, str]] = {
     "events": ("toDateTime(ts) + toIntervalDay({days})", "retention_days"),
     "dead_letters": ("toDateTime(at) + toIntervalDay({days})", "evidence_retention_days"),
+    "audit_log": ("toDateTime(at) + toIntervalDay({days})", "audit_retention_days"),
 }
 
 

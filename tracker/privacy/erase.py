@@ -1,0 +1,116 @@
+"""Erase: remove one visitor everywhere, and write down that it was done.
+
+Order matters. 1) With the flusher paused, the open spool segment is sealed and the
+visitor's rows are cut out of every sealed segment, so nothing of theirs can be flushed after
+step 2. 2) A ClickHouse lightweight delete (`DELETE FROM t WHERE vid = {vid:String}`) runs on
+every table with a `vid` column (`ON CLUSTER` on the `_local` tables in cluster mode); the
+rows disappear from reads at once and from disk at the next merge. A table whose engine
+refuses lightweight deletes (e.g. one with projections) gets a synchronous mutation instead.
+3) A count afterwards must be zero, else the request fails loudly. 4) One row goes to the
+`erasures` ledger: when, who, a salted hash of the vid (never the vid), counts per table.
+
+`AFTER_ERASE` lets a part of tracker that caches visitor data in memory drop it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tracker.errors import StorageError, TrackerError
+from tracker.privacy import pending
+from tracker.privacy.tables import VisitorTable, quote, visitor_tables
+
+log = logging.getLogger(__name__)
+
+SALT_FILE = "privacy_salt"
+AFTER_ERASE: list[Callable[[str, str | None], None]] = []
+_one_at_a_time = threading.Lock()
+
+
+def ledger_salt(settings) -> bytes:
+    """The secret that salts ledger hashes: a setting, else a file in the data dir."""
+    if settings.privacy_salt:
+        return settings.privacy_salt.encode()
+    path = Path(settings.data_dir).resolve() / SALT_FILE
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        salt = secrets.token_bytes(32)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(salt.hex())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+        return salt
+
+
+def vid_hash(settings, vid: str) -> str:
+    return hmac.new(ledger_salt(settings), vid.encode(), hashlib.sha256).hexdigest()
+
+
+def erase(runtime, vid: str, site: str | None = None, *, by: str) -> dict:
+    """Erase the visitor; returns {"erased": {table: rows}, "total": n}."""
+    storage, spool, flusher = runtime.storage, runtime.spool, runtime.flusher
+    params = {"vid": vid, "site": site or ""}
+    with _one_at_a_time:
+        with flusher.paused():
+            pending.seal_open_segment(spool)
+            counts = {"spool": pending.remove(spool, vid, site)}
+        for table in visitor_tables(storage):
+            counts[table.name] = _delete(storage, table, site, params)
+        _record(runtime, vid, site, by, counts)
+    for hook in AFTER_ERASE:
+        try:
+            hook(vid, site)
+        except Exception:  # a cache that fails to drop must not undo the erasure
+            log.exception("after-erase hook failed")
+    return {"vid": vid, "site": site, "erased": counts, "total": sum(counts.values())}
+
+
+def _count(storage, table: VisitorTable, site, params) -> int:
+    return int(storage.scalar(f"SELECT count() FROM {quote(table.read_from)} WHERE {table.where(site)}", params, what=f"counting a visitor in {table.name}") or 0)
+
+
+def _delete(storage, table: VisitorTable, site: str | None, params: dict) -> int:
+    found = _count(storage, table, site, params)
+    if not found:
+        return 0
+    where, target = table.where(site), quote(table.write_to) + storage.on_cluster
+    try:
+        storage.command(f"DELETE FROM {target} WHERE {where}", params, what=f"erasing a visitor from {table.name}")
+    except TrackerError:
+        log.warning("lightweight delete refused on %s; using a synchronous mutation", table.name)
+        storage.command(
+            f"ALTER TABLE {target} DELETE WHERE {where}",
+            params,
+            what=f"erasing a visitor from {table.name}",
+            settings={"mutations_sync": 2},
+        )
+    left = _count(storage, table, site, params)
+    if left:
+        raise StorageError(f"erasure from {table.name} is incomplete ({left} rows left); retry the request")
+    return found
+
+
+def _record(runtime, vid: str, site: str | None, by: str, counts: dict[str, int]) -> None:
+    runtime.storage.insert_rows(
+        "erasures",
+        ("at", "by_token", "vid_hash", "site", "counts"),
+        [(datetime.now(UTC), by, vid_hash(runtime.settings, vid), site or "", counts)],
+        what="writing the erasure ledger",
+    )
+
+
+def ledger(storage, *, limit: int = 100) -> list[dict]:
+    return storage.dicts(
+        "SELECT at, by_token, vid_hash, site, counts FROM erasures ORDER BY at DESC LIMIT {limit:UInt32}",
+        {"limit": limit},
+        what="reading the erasure ledger",
+    )
