@@ -1,0 +1,264 @@
+"""`funnel?steps=[...]&window=S`: how many visitors go through the steps in order, within S
+seconds of their first step?
+
+How the query works. Each step is a condition on the deduplicated, range-limited (and, by
+default, trusted) events: `type`, optionally `path` (exact, or a prefix with a trailing `*`),
+`promo` (promo id) and `name` (custom event name), all bound parameters. Every event gets a
+bit mask of the steps it matches; events matching none are dropped early. Per visitor the
+matching events are packed into UInt64 keys (epoch ms << 14 | lowest matching step << 10 |
+mask), sorted, and walked once by `arrayFold` with ClickHouse `windowFunnel` semantics
+(default mode): a step-1 event starts a chain; an event matching step k extends the latest
+chain that reached step k-1 if it comes at most `window` seconds (to the millisecond,
+inclusive) after that chain's step-1 event. Unlike raw `windowFunnel`, one event fills at
+most one step of a chain (all levels are updated from the state before the event), so a
+funnel with a repeated step (two product pages) needs two events, and events at the same
+millisecond still chain in step order. The fold keeps each chain's step times, so the level
+(steps reached) and the seconds between consecutive steps come from the same walk.
+ClickHouse then counts visitors per level and takes the exact median gap per step
+(`quantileExactInclusive`, the mean of the two middle values for an even count). Conversion
+rates are the pure `shape_steps`. With `breakdown`, the same runs GROUP BY an allow-listed
+per-visitor dimension.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from tracker.errors import BadRequest
+from tracker.ingest.schema import EVENT_TYPES
+from tracker.reports import _sql
+from tracker.reports._params import Common, int_param, parse_common
+
+MIN_STEPS = 2
+MAX_STEPS = 10
+DEFAULT_WINDOW = 86_400
+MAX_WINDOW = 90 * 86_400
+MAX_TEXT = 200
+MAX_PATH = 2048
+MAX_STEPS_PARAM = 16 * 1024
+STEP_KEYS = ("type", "path", "promo", "name")
+NONE = "(none)"
+
+# Allow-listed breakdown dimensions: name -> per-visitor ClickHouse expression over the
+# visitor's events in range (the only SQL that is not a bound value, and it never comes from
+# the request). Country is not listed: tracker keeps no geo data for IP prefixes.
+BREAKDOWNS = {
+    "utm_source": "argMinIf(utm_source, ts, utm_source != '')",
+    "device": "argMin(ua_device, ts)",
+    "browser": "argMin(ua_browser, ts)",
+    "promo_exposure": (
+        "multiIf(countIf(type = 'promo_view' AND promo_variant != 'holdout' AND ({promo:String} = '' OR promo_id = {promo:String})) > 0, 'exposed',"
+        " countIf(type = 'promo_view' AND promo_variant = 'holdout' AND ({promo:String} = '' OR promo_id = {promo:String})) > 0, 'holdout', 'not_seen')"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    type: str
+    path: str = ""  # exact path, or a prefix when it ends with '*'
+    promo: str = ""
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        parts = [self.type] + [p for p in (self.path, self.promo and f"promo={self.promo}", self.name and f"name={self.name}") if p]
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Params:
+    common: Common
+    steps: tuple[Step, ...]
+    window: int = DEFAULT_WINDOW
+    breakdown: str = ""
+    promo: str = ""  # which promo `breakdown=promo_exposure` looks at ('' = any)
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> Params:
+        common = parse_common(query)
+        steps = parse_steps(query.get("steps"))
+        window = int_param(query, "window", DEFAULT_WINDOW, 1, MAX_WINDOW)
+        breakdown = query.get("breakdown") or ""
+        if breakdown and breakdown not in BREAKDOWNS:
+            raise BadRequest(f"breakdown must be one of {', '.join(BREAKDOWNS)}")
+        promo = _text(query.get("promo") or "", "promo")
+        return cls(common, steps, window, breakdown, promo)
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise BadRequest(f"{what} must be a string")
+    if len(value) > MAX_TEXT or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise BadRequest(f"{what} must be at most {MAX_TEXT} printable characters")
+    return value
+
+
+def parse_step(raw: object, number: int) -> Step:
+    where = f"step {number}"
+    if not isinstance(raw, dict):
+        raise BadRequest(f'{where} must be an object like {{"type": "pageview", "path": "/cart"}}')
+    unknown = sorted(set(raw) - set(STEP_KEYS))
+    if unknown:
+        raise BadRequest(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(STEP_KEYS)})")
+    kind = raw.get("type")
+    if kind not in EVENT_TYPES:
+        raise BadRequest(f"{where}: type must be one of {', '.join(sorted(EVENT_TYPES))}")
+    path = raw.get("path", "")
+    if not isinstance(path, str) or len(path) > MAX_PATH or any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        raise BadRequest(f"{where}: path must be a string of at most {MAX_PATH} printable characters")
+    if path:
+        path = path.split("#", 1)[0].split("?", 1)[0]  # paths never carry the query string
+        if not path.startswith("/"):
+            raise BadRequest(f"{where}: path must start with '/' (use a trailing * for a prefix, e.g. /p/*)")
+        if "*" in path[:-1]:
+            raise BadRequest(f"{where}: '*' is only allowed at the end of path (a prefix match)")
+    return Step(type=kind, path=path, promo=_text(raw.get("promo", ""), f"{where}: promo"), name=_text(raw.get("name", ""), f"{where}: name"))
+
+
+def parse_steps(raw: str | None) -> tuple[Step, ...]:
+    if not raw:
+        raise BadRequest('steps is required: a JSON list like [{"type": "pageview", "path": "/cart"}, {"type": "purchase"}]')
+    if len(raw) > MAX_STEPS_PARAM:
+        raise BadRequest(f"steps must be at most {MAX_STEPS_PARAM} characters")
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest(f"steps is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    if not isinstance(value, list):
+        raise BadRequest("steps must be a JSON list of step objects")
+    if not MIN_STEPS <= len(value) <= MAX_STEPS:
+        raise BadRequest(f"a funnel has {MIN_STEPS} to {MAX_STEPS} steps, got {len(value)}")
+    return tuple(parse_step(step, i) for i, step in enumerate(value, start=1))
+
+
+def step_condition(step: Step, i: int) -> str:
+    """SQL condition for step i (bound parameters only)."""
+    parts = [f"type = {{s{i}_type:String}}"]
+    if step.path.endswith("*"):
+        parts.append(f"startsWith(path, {{s{i}_path:String}})")
+    elif step.path:
+        parts.append(f"path = {{s{i}_path:String}}")
+    if step.promo:
+        parts.append(f"promo_id = {{s{i}_promo:String}}")
+    if step.name:
+        parts.append(f"name = {{s{i}_name:String}}")
+    return " AND ".join(parts)
+
+
+def step_bind(steps: Sequence[Step]) -> dict:
+    bind: dict = {}
+    for i, step in enumerate(steps, start=1):
+        bind[f"s{i}_type"] = step.type
+        bind[f"s{i}_path"] = step.path[:-1] if step.path.endswith("*") else step.path
+        bind[f"s{i}_promo"] = step.promo
+        bind[f"s{i}_name"] = step.name
+    return bind
+
+
+def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "") -> str:
+    n = len(steps)
+    mask = " + ".join(f"bitShiftLeft(toUInt16({step_condition(s, i)}), {i - 1})" for i, s in enumerate(steps, start=1))
+    # One fold step: every level k is recomputed from the state before this event.
+    fold = f"""(acc, x) -> arrayMap(k ->
+                    if(bitTest(x % 1024, k - 1)
+                       AND NOT (k = {n} AND length(acc[k]) > 0),
+                       if(k = 1, [toInt64(intDiv(x, 16384))],
+                          if(length(acc[k - 1]) > 0 AND toInt64(intDiv(x, 16384)) <= acc[k - 1][1] + {{window_ms:Int64}},
+                             arrayPushBack(acc[k - 1], toInt64(intDiv(x, 16384))), acc[k])),
+                       acc[k]),
+                    range(1, {n + 1}))"""
+    dim = BREAKDOWNS[breakdown] if breakdown else "''"
+    collect = "groupArrayIf(key, mask > 0)" if breakdown else "groupArray(key)"
+    where = "" if breakdown else "WHERE mask > 0"
+    per_step = ",\n           ".join(
+        [f"countIf(level >= {j}) AS v{j}" for j in range(1, n + 1)]
+        + [f"quantileExactInclusiveIf(0.5)((chain[{j}] - chain[{j - 1}]) / 1000, level >= {j}) AS m{j}" for j in range(2, n + 1)]
+    )
+    return f"""
+    SELECT dim,
+           {per_step}
+    FROM (
+        SELECT vid, {dim} AS dim,
+               arrayFold({fold}, arraySort({collect}), arrayWithConstant({n}, CAST([], 'Array(Int64)'))) AS state,
+               arrayCount(s -> length(s) > 0, state) AS level,
+               if(level > 0, state[level], CAST([], 'Array(Int64)')) AS chain
+        FROM (
+            SELECT *, {mask} AS mask,
+                   bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts)), 14)
+                     + bitShiftLeft(toUInt64(bitCount(bitXor(mask, mask - 1)) - 1), 10) + mask AS key
+            FROM ({_sql.events(trusted_only)})
+        )
+        {where}
+        GROUP BY vid
+    )
+    GROUP BY dim
+    ORDER BY v1 DESC, dim"""
+
+
+def run(storage, params: Params) -> dict:
+    common = params.common
+    n = len(params.steps)
+    bind = {**common.bind(), **step_bind(params.steps), "window_ms": params.window * 1000, "promo": params.promo}
+    rows = storage.dicts(funnel_sql(params.steps, common.trusted_only, params.breakdown), bind, what="funnel report")
+    total = merge_rows(rows, n)
+    result = {
+        "site": common.site,
+        "from": common.start.isoformat(),
+        "to": common.end.isoformat(),
+        "traffic": common.traffic,
+        "window": params.window,
+        "steps": shape_steps(params.steps, total),
+    }
+    if params.breakdown:
+        result["breakdown"] = {
+            "dimension": params.breakdown,
+            "rows": [{"value": r["dim"] or NONE, "steps": shape_steps(params.steps, r)} for r in rows if r.get("v1")],
+        }
+    return result
+
+
+def merge_rows(rows: Sequence[Mapping[str, object]], n: int) -> dict:
+    """Overall counts from per-dimension rows (pure). Medians cannot be merged from medians,
+    so with a breakdown the overall medians come from the single row only when there is one."""
+    if len(rows) == 1:
+        return dict(rows[0])
+    merged: dict = {f"v{j}": sum(int(r.get(f"v{j}") or 0) for r in rows) for j in range(1, n + 1)}
+    for j in range(2, n + 1):
+        merged[f"m{j}"] = None
+    return merged
+
+
+def shape_steps(steps: Sequence[Step], row: Mapping[str, object]) -> list[dict]:
+    """Per step: visitors, conversion from step 1 and from the previous step (0..1 fractions;
+    step 1 converts 1.0 from itself when anyone reached it), median seconds from the previous
+    step (None for step 1 and for steps nobody reached). Pure."""
+    out = []
+    first = int(row.get("v1") or 0)
+    previous = first
+    for j, step in enumerate(steps, start=1):
+        visitors = int(row.get(f"v{j}") or 0)
+        median = row.get(f"m{j}") if j > 1 else None
+        out.append({
+            "step": j,
+            "label": step.label,
+            "visitors": visitors,
+            "conversion_from_start": _ratio(visitors, first),
+            "conversion_from_previous": _ratio(visitors, previous),
+            "median_seconds_from_previous": _seconds(median) if visitors else None,
+        })
+        previous = visitors
+    return out
+
+
+def _ratio(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _seconds(value: object) -> float | None:
+    if value is None:
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return None if number != number else number  # NaN: no values
