@@ -1,0 +1,47 @@
+// Entry point: wires the filter bar (presets, custom dates, traffic toggle), shows how many
+// visitors trusted traffic leaves out, then runs the page's renderer.
+import { api, cfg, el, filters, fmt } from "./core.js";
+import { funnel } from "./funnel.js";
+import { PAGES } from "./pages.js";
+import { TRUST_PAGES } from "./trust.js";
+
+function filterBar() {
+  const form = document.getElementById("filters");
+  if (!form) return;
+  const range = form.querySelector("[name=range]");
+  const custom = form.querySelector(".custom-range");
+  const sync = () => custom.toggleAttribute("hidden", range.value !== "custom");
+  sync();
+  range.addEventListener("change", () => {
+    sync();
+    if (range.value !== "custom") form.requestSubmit();
+  });
+  for (const input of form.querySelectorAll("[name=site], [name=traffic], [data-autosubmit]")) input.addEventListener("change", () => form.requestSubmit());
+  // Dates left in hidden custom fields must not override a preset.
+  form.addEventListener("submit", () => {
+    if (range.value !== "custom") for (const d of custom.querySelectorAll("input")) d.disabled = true;
+  });
+}
+
+async function excludedBadge() {
+  const badge = document.getElementById("excluded");
+  if (!badge || !cfg.params.site) return;
+  try {
+    const o = await api("reports/overview", filters({ traffic: "trusted" }));
+    const n = o.excluded_visitors || 0;
+    const why = o.excluded_reasons && typeof o.excluded_reasons === "object" ? Object.entries(o.excluded_reasons).filter((p) => p[1]).map(([k, v]) => `${k.replace(/_/g, " ")} ${fmt.int(v)}`).join(", ") : "";
+    badge.dataset.value = n;
+    badge.replaceChildren(
+      cfg.params.traffic === "all" ? `includes ${fmt.int(n)} visitor${n === 1 ? "" : "s"} flagged as bots or fraud` : `${fmt.int(n)} visitor${n === 1 ? "" : "s"} excluded as bots or fraud`,
+      why ? ` (${why})` : "",
+      n && cfg.trust_link ? el("a", { href: cfg.trust_link, text: " see why" }) : ""
+    );
+  } catch (e) {
+    badge.textContent = "";
+  }
+}
+
+filterBar();
+excludedBadge();
+const render = Object.assign({ funnel }, PAGES, TRUST_PAGES)[cfg.page];
+if (render && cfg.params.site && !cfg.no_events) render();
