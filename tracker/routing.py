@@ -24,6 +24,7 @@ def all_routes() -> list[BaseRoute]:
 
 def middleware(settings: Settings) -> list[Middleware]:
     from tracker.auth.audit import AuditMiddleware
+    from tracker.auth.gate import AuthGate
     from tracker.security import SecurityHeaders
 
-    return [Middleware(SecurityHeaders), Middleware(AuditMiddleware)]
+    return [Middleware(SecurityHeaders), Middleware(AuditMiddleware), Middleware(AuthGate)]

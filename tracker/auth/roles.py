@@ -25,7 +25,9 @@ def bearer(request: Request) -> str | None:
     return None
 
 
-def authorize(request: Request, roles: frozenset[str], site: str | None = None) -> Principal:
+def authenticate(request: Request) -> Principal:
+    """Who is calling (bearer token, or the dashboard's session cookie); 401 if nobody valid.
+    Remembered on `request.state`, so the gate and the handler look the token up once."""
     principal = getattr(request.state, "principal", None)
     if principal is None:
         token = bearer(request)
@@ -40,6 +42,11 @@ def authorize(request: Request, roles: frozenset[str], site: str | None = None) 
         if principal is None:
             raise Unauthorized("a valid bearer token is required" if token is None else "this token is not valid")
         request.state.principal = principal
+    return principal
+
+
+def authorize(request: Request, roles: frozenset[str], site: str | None = None) -> Principal:
+    principal = authenticate(request)
     if site is not None:
         request.state.site = site  # for the audit log (tracker.auth.audit)
     if principal.role not in roles:
