@@ -127,6 +127,25 @@ class AuditLog:
             self._usage_written.clear()
 
 
+def _template(scope: Scope) -> str:
+    """The route's path template. Requests the auth gate turned away never reached the
+    router, so they are matched here (full match first, else a method mismatch)."""
+    route = scope.get("route")
+    if route is None and "app" in scope:
+        from starlette.routing import Match
+
+        partial = None
+        for candidate in getattr(scope["app"], "routes", ()):
+            match, _ = candidate.matches(scope)
+            if match is Match.FULL:
+                route = candidate
+                break
+            if match is Match.PARTIAL and partial is None:
+                partial = candidate
+        route = route or partial
+    return (getattr(route, "path", None) or "(no route)")[:200]
+
+
 def _audited(path: str) -> bool:
     return path.startswith("/api/") and not path.startswith(UNAUDITED_PREFIXES)
 
@@ -164,8 +183,7 @@ class AuditMiddleware:
         audit = getattr(scope["app"].state, "audit", None) if "app" in scope else None
         if audit is None:
             return
-        route = scope.get("route")
-        template = getattr(route, "path", None) or ("(no route)" if route is None else "(mount)")
+        template = _template(scope)
         audit.note(
             Entry(
                 at=datetime.now(UTC),
@@ -173,7 +191,7 @@ class AuditMiddleware:
                 token_name=getattr(principal, "name", ""),
                 role=getattr(principal, "role", ""),
                 method=scope.get("method", ""),
-                route=template[:200],
+                route=template,
                 site=str(state.get("site") or "")[:100],
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
