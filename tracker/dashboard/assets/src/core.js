@@ -90,7 +90,7 @@ export function columnsFor(rows, preferred, overrides) {
   for (const k of preferred || []) if (rows.some((r) => k in r)) keys.push(k);
   for (const r of rows.slice(0, 20)) for (const k of Object.keys(r)) if (!keys.includes(k) && typeof r[k] !== "object") keys.push(k);
   for (const r of rows.slice(0, 20)) for (const k of Object.keys(r)) if (!keys.includes(k) && Array.isArray(r[k]) && r[k].every((x) => typeof x !== "object")) keys.push(k);
-  return keys.map((key) => Object.assign({ key, label: label(key), format: guessFormat(key, rows.find((r) => r[key] !== null && r[key] !== undefined)?.[key]) }, (overrides || {})[key] || {}));
+  return keys.filter((key) => !((overrides || {})[key] || {}).hide).map((key) => Object.assign({ key, label: label(key), format: guessFormat(key, rows.find((r) => r[key] !== null && r[key] !== undefined)?.[key]) }, (overrides || {})[key] || {}));
 }
 
 // ---- elements --------------------------------------------------------------------------------

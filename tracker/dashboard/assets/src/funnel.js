@@ -5,7 +5,7 @@ import { fillDatalist, rowsOf } from "./pages.js";
 
 const TYPES = ["pageview", "promo_view", "promo_click", "add_to_cart", "checkout", "purchase", "custom"];
 // Which event field a step of each type may be narrowed by (the funnel API's step keys).
-const TARGET = { pageview: "path", add_to_cart: "path", checkout: "path", promo_view: "promo_id", promo_click: "promo_id", custom: "name" };
+const TARGET = { pageview: "path", add_to_cart: "path", checkout: "path", promo_view: "promo", promo_click: "promo", custom: "name" };
 const DEFAULT_STEPS = [{ type: "pageview", path: "/" }, { type: "add_to_cart" }, { type: "checkout" }, { type: "purchase" }];
 const WINDOWS = [[1800, "30 minutes"], [3600, "1 hour"], [86400, "1 day"], [7 * 86400, "7 days"], [30 * 86400, "30 days"]];
 
@@ -41,11 +41,11 @@ export async function funnel() {
         TYPES.map((t) => el("option", { value: t, selected: t === s.type, text: t.replace(/_/g, " ") })));
       const target = key ? el("input", {
         type: "text", "aria-label": `Step ${i + 1} ${key}`, "data-step-target": i, value: s[key] || "",
-        placeholder: key === "path" ? "any page, or /path" : key === "promo_id" ? "any promotion, or its id" : "event name",
-        list: key === "path" ? "path-options" : key === "promo_id" ? "promo-options" : null,
+        placeholder: key === "path" ? "any page, or /path" : key === "promo" ? "any promotion, or its id" : "event name",
+        list: key === "path" ? "path-options" : key === "promo" ? "promo-options" : null,
         oninput: (e) => { if (e.target.value.trim()) steps[i][key] = e.target.value.trim(); else delete steps[i][key]; },
       }) : el("span", { class: "muted", text: "any" });
-      const remove = el("button", { type: "button", class: "btn ghost small", "aria-label": `Remove step ${i + 1}`, disabled: steps.length <= 1, onclick: () => { steps.splice(i, 1); draw(); } }, "Remove");
+      const remove = el("button", { type: "button", class: "btn ghost small", "aria-label": `Remove step ${i + 1}`, disabled: steps.length <= 2, onclick: () => { steps.splice(i, 1); draw(); } }, "Remove");
       return el("li", { class: "step-row" }, el("span", { class: "step-no", text: String(i + 1) }), type, target, remove);
     }));
   }
@@ -59,9 +59,10 @@ export async function funnel() {
     qs.set("window", windowSelect.value);
     history.replaceState(null, "", `${location.pathname}?${qs}`);
     const body = api("reports/funnel", filters({ steps: JSON.stringify(steps), window: windowSelect.value }));
-    const labels = steps.map((s, i) => `${i + 1}. ${stepLabel(s)}`);
+    let labels = steps.map((s, i) => `${i + 1}. ${stepLabel(s)}`);
     await withPanel("funnel-chart", async (panel) => {
       const rows = rowsOf(await body);
+      labels = rows.map((r, i) => `${i + 1}. ${r.label || stepLabel(steps[i])}`);
       if (!rows.length || !rows[0].visitors) return panel.empty("No visitor reached the first step in this range. Try another first step or a longer range.");
       const dropped = rows.map((r, i) => (i === 0 ? 0 : rows[i - 1].visitors - r.visitors));
       chart(panel, {
@@ -72,9 +73,9 @@ export async function funnel() {
       panel.ready();
     });
     await withPanel("funnel-table", async (panel) => {
-      const rows = rowsOf(await body).map((r, i, all) => Object.assign({ label: labels[i] }, r, { dropped: i === 0 ? 0 : all[i - 1].visitors - r.visitors }));
+      const rows = rowsOf(await body).map((r, i, all) => Object.assign({ label: labels[i].replace(/^\d+\. /, "") }, r, { dropped: i === 0 ? 0 : all[i - 1].visitors - r.visitors }));
       if (!rows.length) return panel.empty();
-      const cols = columnsFor(rows, ["step", "label", "visitors", "conversion_from_start", "conversion_from_previous", "dropped"], { label: { label: "Matches", format: "text" }, dropped: { label: "Dropped off", format: "int" } });
+      const cols = columnsFor(rows, ["step", "label", "visitors", "conversion_from_start", "conversion_from_previous", "dropped", "median_seconds_from_previous"], { label: { label: "Matches", format: "text" }, dropped: { label: "Dropped off", format: "int" }, median_seconds_from_previous: { label: "Median time from previous", format: "seconds" } });
       table(panel, cols, rows, "funnel");
       panel.ready();
     });

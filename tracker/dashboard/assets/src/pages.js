@@ -1,7 +1,7 @@
 // One renderer per dashboard page. Each asks the JSON API for its figures with the page's
 // filters and draws panels from the answers: headline numbers, a chart, and tables that
 // export to CSV. Panels are the <section>s of the page's template, found by id.
-import { api, cfg, chart, columnsFor, dataset, el, filters, fmt, table, withPanel } from "./core.js";
+import { api, cfg, chart, columnsFor, dataset, el, filters, fmt, label, table, withPanel } from "./core.js";
 
 const q = new URLSearchParams(location.search);
 const rowsOf = (body) => (Array.isArray(body) ? body : body.rows || body.steps || body.paths || []);
@@ -85,21 +85,20 @@ async function paths() {
   const body = api("reports/paths", filters({ start, depth: q.get("depth") || "" }));
   api("reports/pages", filters()).then((b) => fillDatalist("path-options", rowsOf(b).map((r) => r.path))).catch(() => {});
   const seq = (r) => {
-    const p = r.path || r.sequence || r.paths || r.pages || r.steps;
+    const p = r.path ?? r.sequence ?? r.paths ?? r.pages ?? r.steps;
     return Array.isArray(p) ? p.join(" → ") : String(p ?? "");
   };
   await withPanel("paths-chart", async (panel) => {
     const rows = rowsOf(await body).slice(0, 12);
     if (!rows.length) return panel.empty(`No visitor went on from ${start} in this range. Pick another page or a longer range.`);
     const measure = ["visitors", "sessions", "count"].find((k) => k in rows[0]) || "visitors";
-    chart(panel, { type: "bar", data: { labels: rows.map(seq), datasets: [dataset(measure[0].toUpperCase() + measure.slice(1), rows.map((r) => r[measure]), 0)] }, options: { indexAxis: "y", plugins: { legend: { display: false } } } }, "lg");
+    chart(panel, { type: "bar", data: { labels: rows.map(seq), datasets: [dataset(measure === "count" ? "Sessions" : label(measure), rows.map((r) => r[measure]), 0)] }, options: { indexAxis: "y", plugins: { legend: { display: false } } } }, "lg");
     panel.ready();
   });
   await withPanel("paths-table", async (panel) => {
     const rows = rowsOf(await body);
     if (!rows.length) return panel.empty(`No visitor went on from ${start} in this range.`);
-    const cols = columnsFor(rows, ["path", "sequence", "visitors", "sessions", "count", "share"]);
-    for (const c of cols) if (Array.isArray(rows[0][c.key])) c.format = "text";
+    const cols = columnsFor(rows, ["path", "visitors", "sessions", "count", "share"], { path: { label: "Next pages" }, count: { label: "Sessions" }, share: { label: "Share of sessions" }, sequence: { hide: true }, exit: { hide: true } });
     table(panel, cols, rows, "paths");
     panel.ready();
   });
