@@ -9,6 +9,7 @@ CONTRACT §7 tells users to, so a new user can click through a shop and watch ev
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from functools import lru_cache
 from pathlib import Path
@@ -32,22 +33,34 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 @lru_cache(maxsize=1)
-def _snippet() -> tuple[bytes, str]:
+def _snippet() -> tuple[bytes, bytes, str]:
+    """(plain, gzipped, ETag): read and compressed once per process."""
     body = SNIPPET.read_bytes()
-    return body, '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+    return body, gzip.compress(body, compresslevel=9, mtime=0), '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+
+
+def _accepts_gzip(request: Request) -> bool:
+    for part in request.headers.get("accept-encoding", "").lower().split(","):
+        coding, _, q = part.strip().partition(";")
+        if coding.strip() == "gzip" and q.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            return True
+    return False
 
 
 async def snippet(request: Request) -> Response:
-    body, etag = _snippet()
+    plain, packed, etag = _snippet()
     headers = {
         "Cache-Control": f"public, max-age={SNIPPET_MAX_AGE}",
         "ETag": etag,
-        # Shops embed it from another origin; COEP pages need it to say so.
+        "Vary": "Accept-Encoding",
+        # Shops embed it from another origin; pages with COEP need it to say so.
         "Cross-Origin-Resource-Policy": "cross-origin",
     }
     if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    return Response(body, headers=headers, media_type="application/javascript; charset=utf-8")
+    if _accepts_gzip(request):
+        return Response(packed, headers={**headers, "Content-Encoding": "gzip"}, media_type="application/javascript; charset=utf-8")
+    return Response(plain, headers=headers, media_type="application/javascript; charset=utf-8")
 
 
 def _page(request: Request, name: str, **context) -> Response:
