@@ -122,7 +122,7 @@ _DUPLICATE_CHECKER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
 
 def _count_keys(value: object) -> int:
     """Keys in every object of a decoded JSON value (an explicit stack: this is hot)."""
-    count, stack = 0, [value]
+    count, stack = 0, [value] if value.__class__ in (dict, list) else []
     while stack:
         node = stack.pop()
         items = node.values() if node.__class__ is dict else node
