@@ -10,6 +10,7 @@ from tracker.config import Settings
 
 def all_routes() -> list[BaseRoute]:
     from tracker.admin import routes as admin
+    from tracker.admin import seed_routes as admin_seed
     from tracker.auth import routes as auth
     from tracker.dashboard import routes as dashboard
     from tracker.ingest import routes as ingest
@@ -19,7 +20,7 @@ def all_routes() -> list[BaseRoute]:
     from tracker.reports.trust import routes as trust
     from tracker.web import routes as web
 
-    return [*ingest.routes, *web.routes, *admin.routes, *auth.routes, *promos.routes, *reports.routes, *trust.routes, *privacy.routes, *dashboard.routes]
+    return [*ingest.routes, *web.routes, *admin.routes, *admin_seed.routes, *auth.routes, *promos.routes, *reports.routes, *trust.routes, *privacy.routes, *dashboard.routes]
 
 
 def middleware(settings: Settings) -> list[Middleware]:

@@ -200,10 +200,9 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "") -
 
 def run(storage, params: Params) -> dict:
     common = params.common
-    n = len(params.steps)
     bind = {**common.bind(), **step_bind(params.steps), "window_ms": params.window * 1000, "promo": params.promo}
-    rows = storage.dicts(funnel_sql(params.steps, common.trusted_only, params.breakdown), bind, what="funnel report")
-    total = merge_rows(rows, n)
+    rows = storage.dicts(funnel_sql(params.steps, common.trusted_only), bind, what="funnel report")
+    total = rows[0] if rows else {}
     result = {
         "site": common.site,
         "from": common.start.isoformat(),
@@ -213,22 +212,12 @@ def run(storage, params: Params) -> dict:
         "steps": shape_steps(params.steps, total),
     }
     if params.breakdown:
+        rows = storage.dicts(funnel_sql(params.steps, common.trusted_only, params.breakdown), bind, what="funnel report")
         result["breakdown"] = {
             "dimension": params.breakdown,
             "rows": [{"value": r["dim"] or NONE, "steps": shape_steps(params.steps, r)} for r in rows if r.get("v1")],
         }
     return result
-
-
-def merge_rows(rows: Sequence[Mapping[str, object]], n: int) -> dict:
-    """Overall counts from per-dimension rows (pure). Medians cannot be merged from medians,
-    so with a breakdown the overall medians come from the single row only when there is one."""
-    if len(rows) == 1:
-        return dict(rows[0])
-    merged: dict = {f"v{j}": sum(int(r.get(f"v{j}") or 0) for r in rows) for j in range(1, n + 1)}
-    for j in range(2, n + 1):
-        merged[f"m{j}"] = None
-    return merged
 
 
 def shape_steps(steps: Sequence[Step], row: Mapping[str, object]) -> list[dict]:
