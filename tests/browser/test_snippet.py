@@ -266,3 +266,50 @@ def test_holdout_slot_reports_holdout_view_and_exposed_reports_exposed(tracker_s
     promo = sorted((e["type"], e["promo_id"], e["promo_variant"]) for e in events if e["promo_id"])
     assert promo == [("promo_click", "ALL-IN", "exposed"), ("promo_view", "ALL-IN", "exposed"), ("promo_view", "ALL-OUT", "holdout")]
     assert len({e["vid"] for e in events}) == 1  # the assignment and the events share one visitor id
+
+
+def test_dnt_data_api_and_optout(tracker_server, shop, chromium):
+    """DNT is honoured unless the tag says data-dnt="false"; data-api sends to another host
+    than the one the script came from; after tracker('optout') nothing more is sent."""
+    from tracker.web.routes import SNIPPET
+
+    tracker_server.add_site(SITE, shop.origin())
+    api = f"http://t.shop.localhost:{tracker_server.port}"
+    shop.put("snippet.js", SNIPPET.read_text())  # a copy on the shop's own host (a CDN, say)
+    local_tag = STUB + f'<script defer src="/snippet.js" data-site="{SITE}" data-api="{api}"%s></script>'
+    shop.put("dnt.html", "<!doctype html><head>" + local_tag % "" + "</head><body>dnt</body>")
+    shop.put("dnt-off.html", "<!doctype html><head>" + local_tag % ' data-dnt="false"' + "</head><body>dnt off</body>")
+    shop.put("opt.html", shop_page(tracker_server, "<p>opt</p>"))
+
+    dnt = chromium.new_context()
+    dnt.add_init_script("Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})")
+    sent = []
+    dnt.on("request", lambda r: sent.append(r.url) if "/api/" in r.url else None)
+    page = dnt.new_page()
+    page.goto(shop.url("dnt.html"))
+    page.wait_for_timeout(FLUSH_WAIT_MS)
+    assert sent == []
+    page.goto(shop.url("dnt-off.html"))
+    page.wait_for_timeout(FLUSH_WAIT_MS)
+    assert sent == [api + "/api/collect"]
+    page.close()
+    dnt.close()
+
+    opt = chromium.new_context()
+    page = opt.new_page()
+    page.goto(shop.url("opt.html"))
+    page.wait_for_timeout(FLUSH_WAIT_MS)
+    page.evaluate("tracker('optout')")
+    page.wait_for_timeout(300)
+    page.evaluate("history.pushState({}, '', '/after-optout'); tracker('event', 'custom', {name: 'after'})")
+    page.wait_for_timeout(FLUSH_WAIT_MS)
+    page.goto(shop.url("opt.html"))
+    page.evaluate("tracker('purchase', {id: 'AFTER', revenue: 1})")
+    page.wait_for_timeout(FLUSH_WAIT_MS)
+    cookies = {c["name"] for c in opt.cookies(api)}
+    page.close()
+    opt.close()
+
+    assert "_tid_optout" in cookies and "_tid" not in cookies
+    stored = [(e["type"], e["path"]) for e in tracker_server.events(SITE)]
+    assert sorted(stored) == [("pageview", "/dnt-off.html"), ("pageview", "/opt.html")]
