@@ -1,8 +1,13 @@
-"""Security headers on every response (pure ASGI: cheap enough for the collect hot path)."""
+"""Security headers on every response (pure ASGI: cheap enough for the collect hot path),
+including the 500 for an unexpected error, which carries no detail."""
 
 from __future__ import annotations
 
+import logging
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 BASE_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -36,4 +41,21 @@ class SecurityHeaders:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_headers(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception:
+            # An unexpected error would otherwise be answered by Starlette's outermost
+            # middleware, outside this one, without these headers. Same answer, with them.
+            log.exception("unhandled error on %s %s", scope.get("method"), scope["path"])
+            if started:
+                raise
+            body = b'{"error":"internal error"}'
+            await send_with_headers({"type": "http.response.start", "status": 500, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
