@@ -58,6 +58,19 @@ class Settings:
     query_timeout: float = _setting(30.0, "Seconds a report query may run before it is cancelled (504).", "TRACKER_QUERY_TIMEOUT")
     max_result_rows: int = _setting(100_000, "Most rows a report query may return.", "TRACKER_MAX_RESULT_ROWS")
 
+    # --- trust and safety (docs/trust.md: every reason code, rule, threshold and weight) ------
+    trust_threshold: int = _setting(50, "Trust score (0-100) at or below which a visitor is excluded from trusted traffic.", "TRACKER_TRUST_THRESHOLD")
+    trust_weights: tuple[str, ...] = _setting((), "Comma-separated reason=weight overrides, e.g. velocity=40,fast_click=25; unnamed reasons keep their default weight (docs/trust.md).", "TRACKER_TRUST_WEIGHTS")
+    trust_velocity_per_minute: int = _setting(120, "velocity: fires when a visitor sends more than this many events in one clock minute.", "TRACKER_TRUST_VELOCITY_PER_MINUTE")
+    trust_fast_click_ms: int = _setting(200, "fast_click: fires for a promo click less than this many ms after the visitor's view of that promo.", "TRACKER_TRUST_FAST_CLICK_MS")
+    trust_clock_skew_seconds: int = _setting(3600, "clock_skew: fires when an event's client time is more than this many seconds from server time.", "TRACKER_TRUST_CLOCK_SKEW_SECONDS")
+    trust_churn_ids: int = _setting(20, "cookie_churn_ip: fires when one IP prefix shows at least this many fresh visitor ids within the churn window.", "TRACKER_TRUST_CHURN_IDS")
+    trust_churn_window_seconds: int = _setting(600, "cookie_churn_ip: the window (seconds) in which fresh visitor ids of one IP prefix are counted.", "TRACKER_TRUST_CHURN_WINDOW_SECONDS")
+    trust_coupon_visitors: int = _setting(25, "coupon_shared: fires for visitors redeeming a coupon redeemed by at least this many visitors in the range.", "TRACKER_TRUST_COUPON_VISITORS")
+    trust_coupon_prefixes: int = _setting(15, "coupon_shared: ... or from at least this many IP prefixes in the range.", "TRACKER_TRUST_COUPON_PREFIXES")
+    trust_public_coupons: tuple[str, ...] = _setting((), "Comma-separated coupon codes meant to be shared widely (newsletter codes): never coupon_shared.", "TRACKER_TRUST_PUBLIC_COUPONS")
+    trust_refresh_seconds: float = _setting(60.0, "Seconds between background materialisations of closed days' trust signals; 0 disables the job.", "TRACKER_TRUST_REFRESH_SECONDS")
+
     # --- serve -------------------------------------------------------------------------------
     demo: bool = _setting(False, "Seed the `demo` site with synthetic traffic on first start when it has no events.", "TRACKER_DEMO")
 

@@ -22,6 +22,7 @@ from tracker.ingest.spool import Spool
 from tracker.ingest.useragent import AgentParser
 from tracker.ingest.visitor_id import VisitorIds, load_keys
 from tracker.ratelimit import RateLimiter
+from tracker.reports.trust.materialise import start_trust_job
 from tracker.sites import Sites
 from tracker.storage.client import Storage
 from tracker.storage.migrate import migrate
@@ -111,6 +112,7 @@ class Runtime:
         if not self._started:
             self.flusher.start()
             self.audit.start()
+            self.extras["trust_job"] = start_trust_job(self.storage, self.settings)
             self._started = True
 
     def stop_background(self) -> None:
@@ -118,6 +120,7 @@ class Runtime:
 
     def close(self) -> None:
         if self._started:
+            self.extras["trust_job"].stop()  # before storage closes under it
             self.flusher.stop()
             try:
                 self.audit.stop()  # writes what is pending

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tracker.errors import BadRequest
 from tracker.ingest.schema import SITE_RE
+from tracker.reports.trust.score import trust_params
 
 TRAFFIC = ("trusted", "all")
 MAX_RANGE_DAYS = 800
@@ -43,8 +44,9 @@ class Common:
         return self.traffic == "trusted"
 
     def bind(self) -> dict:
-        """The bound parameters every report's SQL uses: {site}, {start}, {end}, {tz}."""
-        return {"site": self.site, "start": self.start_ts, "end": self.end_ts, "tz": self.tz}
+        """The bound parameters every report's SQL uses: {site}, {start}, {end}, {tz}, plus the
+        trust fragment's {threshold} and thresholds (unused parameters are ignored)."""
+        return {"site": self.site, "start": self.start_ts, "end": self.end_ts, "tz": self.tz, **trust_params()}
 
 
 def _date(raw: str | None, name: str) -> date | None:

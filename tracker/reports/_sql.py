@@ -10,6 +10,8 @@ All values are bound parameters: {site:String}, {start:DateTime64(3)}, {end:Date
 
 from __future__ import annotations
 
+from tracker.reports.trust import score as trust_score
+
 # Deduplicated events of one site in the report range.
 EVENTS = """
     SELECT *
@@ -18,15 +20,11 @@ EVENTS = """
       AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
 """
 
-# Visitors excluded from trusted traffic in the range. (The trust wing replaces the rule with
-# its score; until then: a bot user agent on any of the visitor's events.)
-UNTRUSTED_VISITORS = """
-    SELECT DISTINCT vid
-    FROM events FINAL
-    WHERE site = {site:String}
-      AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
-      AND ua_is_bot = 1
-"""
+# Visitors excluded from trusted traffic in the range: trust score <= the exclusion threshold
+# ({threshold:UInt8} and the trust thresholds come from Common.bind()). Scores combine the
+# materialised day partials that are still valid with partials computed live for the rest of
+# the range, so a stale materialisation never lets a bot through (docs/architecture.md).
+UNTRUSTED_VISITORS = trust_score.UNTRUSTED_VISITORS
 
 
 def events(trusted_only: bool) -> str:

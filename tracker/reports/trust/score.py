@@ -1,0 +1,212 @@
+"""From signals to a 0-100 trust score per visitor, with reasons and their evidence.
+
+score = max(0, 100 - sum of the weights of the reasons that fired); 100 is fully trusted.
+A visitor is *excluded* from trusted traffic when score <= the exclusion threshold
+(`trust_threshold`, default 50): with the default weights, one strong reason (a bot user
+agent, a headless browser, webdriver, velocity, a forged cookie, cookie churn) excludes on
+its own, weaker ones (a click without a view, a fast click, a purchase without a pageview, an
+unsigned id, a shared coupon, clock skew, a scripted client) only in combination.
+
+The SQL computes reasons and score (so listings can filter and sort in ClickHouse); `score_of`
+and `evidence` are the same arithmetic as pure functions, tested without a database.
+Thresholds and weights are bound parameters (`trust_params`), set from Settings at startup by
+`configure`; report SQL gets them through `Common.bind()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tracker.config import Settings
+from tracker.errors import ConfigError
+from tracker.reports.trust.signals import PARTIALS_VERSION, SCRIPTED_RE, VISITOR_SIGNALS
+
+# Reason code -> (default weight, the SQL condition on VISITOR_SIGNALS columns that fires it).
+REASONS: dict[str, tuple[int, str]] = {
+    "bot_user_agent": (100, "bot_events > 0"),
+    "headless": (100, "headless_events > 0"),
+    "webdriver": (100, "webdriver_events > 0"),
+    "velocity": (60, "max_per_minute > {tt_velocity:UInt32}"),
+    "click_without_view": (25, "clicks_without_view > 0"),
+    "fast_click": (30, "fast_clicks > 0"),
+    "purchase_without_pageview": (20, "purchases_without_pageview > 0"),
+    "unsigned_id": (20, "unsigned_events > 0"),
+    "forged_cookie": (60, "forged_events > 0"),
+    "cookie_churn_ip": (50, "churn_ids >= {tt_churn_ids:UInt32}"),
+    "coupon_shared": (30, "shared_coupon != ''"),
+    "clock_skew": (20, "max_skew_ms > {tt_clock_skew_ms:UInt64}"),
+    "scripted_client": (10, "scripted_events > 0"),
+}
+CODES = tuple(REASONS)
+
+
+@dataclass(frozen=True)
+class TrustConfig:
+    threshold: int = 50
+    weights: Mapping[str, int] = field(default_factory=lambda: {code: w for code, (w, _) in REASONS.items()})
+    velocity_per_minute: int = 120
+    fast_click_ms: int = 200
+    clock_skew_seconds: int = 3600
+    churn_ids: int = 20
+    churn_window_seconds: int = 600
+    coupon_visitors: int = 25
+    coupon_prefixes: int = 15
+    public_coupons: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TrustConfig:
+        if not 0 <= settings.trust_threshold <= 100:
+            raise ConfigError("trust_threshold must be between 0 and 100")
+        return cls(
+            threshold=settings.trust_threshold,
+            weights=parse_weights(settings.trust_weights),
+            velocity_per_minute=settings.trust_velocity_per_minute,
+            fast_click_ms=settings.trust_fast_click_ms,
+            clock_skew_seconds=settings.trust_clock_skew_seconds,
+            churn_ids=settings.trust_churn_ids,
+            churn_window_seconds=settings.trust_churn_window_seconds,
+            coupon_visitors=settings.trust_coupon_visitors,
+            coupon_prefixes=settings.trust_coupon_prefixes,
+            public_coupons=tuple(c.strip().upper() for c in settings.trust_public_coupons if c.strip()),
+        )
+
+    @property
+    def partials_config(self) -> str:
+        """What materialised partials depend on: a day computed under another value is stale."""
+        text = f"v{PARTIALS_VERSION}|fast={self.fast_click_ms}|{SCRIPTED_RE}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def parse_weights(overrides: Sequence[str]) -> dict[str, int]:
+    weights = {code: w for code, (w, _) in REASONS.items()}
+    for item in overrides:
+        code, sep, raw = item.partition("=")
+        code = code.strip()
+        if not sep or code not in REASONS:
+            raise ConfigError(f"trust_weights: {item!r} is not reason=weight with a reason among {', '.join(CODES)}")
+        try:
+            weight = int(raw)
+        except ValueError:
+            raise ConfigError(f"trust_weights: weight of {code} must be a whole number 0..100") from None
+        if not 0 <= weight <= 100:
+            raise ConfigError(f"trust_weights: weight of {code} must be between 0 and 100")
+        weights[code] = weight
+    return weights
+
+
+_current = TrustConfig()
+
+
+def configure(settings: Settings) -> TrustConfig:
+    """Set the process-wide trust configuration (called when the runtime opens)."""
+    global _current
+    _current = TrustConfig.from_settings(settings)
+    return _current
+
+
+def current() -> TrustConfig:
+    return _current
+
+
+def trust_params(config: TrustConfig | None = None) -> dict[str, Any]:
+    """Bound parameters of every trust fragment; merged into `Common.bind()`."""
+    c = config or _current
+    return {
+        "threshold": c.threshold,
+        "trust_weights": [c.weights[code] for code in CODES],
+        "tt_velocity": c.velocity_per_minute,
+        "tt_fast_click_ms": c.fast_click_ms,
+        "tt_clock_skew_ms": c.clock_skew_seconds * 1000,
+        "tt_churn_ids": c.churn_ids,
+        "tt_churn_window_ms": c.churn_window_seconds * 1000,
+        "tt_coupon_visitors": c.coupon_visitors,
+        "tt_coupon_prefixes": c.coupon_prefixes,
+        "tt_public_coupons": list(c.public_coupons),
+        "tt_scripted_re": SCRIPTED_RE,
+        "tt_partials": c.partials_config,
+    }
+
+
+_CODE_ARRAY = "[" + ", ".join(f"'{code}'" for code in CODES) + "]"
+_FIRED_ARRAY = "[" + ", ".join(f"({cond})" for _, cond in REASONS.values()) + "]"
+
+# One row per visitor of the range: signal columns, `reasons` (codes in CODES order) and `score`.
+VISITOR_SCORES = f"""
+    SELECT *,
+           arrayFilter((code, hit) -> hit, {_CODE_ARRAY}, fired) AS reasons,
+           toUInt8(greatest(0, 100 - toInt64(arraySum(arrayMap((w, hit) -> if(hit, w, 0), {{trust_weights:Array(UInt8)}}, fired))))) AS score
+    FROM (SELECT *, {_FIRED_ARRAY} AS fired FROM ({VISITOR_SIGNALS}))
+"""
+
+# Visitors excluded from trusted traffic in the report range (score at or below the threshold).
+UNTRUSTED_VISITORS = f"""
+    SELECT vid FROM ({VISITOR_SCORES}) WHERE score <= {{threshold:UInt8}}
+"""
+
+
+def score_of(reasons: Sequence[str], weights: Mapping[str, int]) -> int:
+    """The score of a visitor with these reasons (the SQL's arithmetic)."""
+    return max(0, 100 - sum(weights[r] for r in set(reasons)))
+
+
+def excluded(score: int, threshold: int) -> bool:
+    return score <= threshold
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+
+
+def evidence(row: Mapping[str, Any], config: TrustConfig | None = None) -> dict[str, dict[str, Any]]:
+    """Evidence for each reason of a VISITOR_SCORES row: the counts and times behind it."""
+    c = config or _current
+    out: dict[str, dict[str, Any]] = {}
+    for reason in row["reasons"]:
+        if reason == "bot_user_agent":
+            out[reason] = {"events": row["bot_events"]}
+        elif reason == "headless":
+            out[reason] = {"events": row["headless_events"]}
+        elif reason == "webdriver":
+            out[reason] = {"events": row["webdriver_events"]}
+        elif reason == "velocity":
+            out[reason] = {"max_events_per_minute": row["max_per_minute"], "minute": _iso(row["velocity_at"]), "threshold": c.velocity_per_minute}
+        elif reason == "click_without_view":
+            out[reason] = {"clicks": row["clicks_without_view"], "of_clicks": row["clicks"]}
+        elif reason == "fast_click":
+            out[reason] = {"clicks": row["fast_clicks"], "fastest_ms": row["min_click_ms"], "threshold_ms": c.fast_click_ms}
+        elif reason == "purchase_without_pageview":
+            out[reason] = {"purchases": row["purchases_without_pageview"], "of_purchases": row["purchases"]}
+        elif reason == "unsigned_id":
+            out[reason] = {"events": row["unsigned_events"]}
+        elif reason == "forged_cookie":
+            out[reason] = {"events": row["forged_events"]}
+        elif reason == "cookie_churn_ip":
+            out[reason] = {"ip_prefix": row["first_prefix"], "fresh_ids": row["churn_ids"], "window_seconds": c.churn_window_seconds}
+        elif reason == "coupon_shared":
+            out[reason] = {"coupon": row["shared_coupon"], "visitors": row["shared_coupon_visitors"], "ip_prefixes": row["shared_coupon_prefixes"]}
+        elif reason == "clock_skew":
+            out[reason] = {"max_skew_seconds": round(row["max_skew_ms"] / 1000, 3), "threshold_seconds": c.clock_skew_seconds}
+        elif reason == "scripted_client":
+            out[reason] = {"events": row["scripted_events"]}
+    return out
+
+
+EXCLUDED_BREAKDOWN = f"""
+    SELECT reason, count() AS visitors
+    FROM ({VISITOR_SCORES})
+    ARRAY JOIN reasons AS reason
+    WHERE score <= {{threshold:UInt8}}
+    GROUP BY reason
+    ORDER BY visitors DESC, reason
+"""
+
+
+def excluded_breakdown(storage, common) -> dict[str, int]:
+    """{reason: excluded visitors having it} for a report's range; a visitor with several
+    reasons counts under each, so the values may sum to more than `excluded_visitors`."""
+    rows = storage.query(EXCLUDED_BREAKDOWN, common.bind(), what="trust exclusion breakdown").rows
+    return {reason: int(n) for reason, n in rows}

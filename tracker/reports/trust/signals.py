@@ -1,0 +1,231 @@
+"""Trust signals in ClickHouse SQL: per-visitor evidence for a time range of one site.
+
+How the query works. Signals are computed in two stages so that they can be materialised:
+
+1. **Day partials** (`partials_sql`): for each visitor and UTC day, one row of counters —
+   events, bot/headless/webdriver/unsigned/forged/scripted events, the busiest minute,
+   promo clicks without a prior view of that promo, clicks faster than the human floor after
+   the view, purchases with no pageview at or before them, the largest client/server clock gap,
+   the coupons redeemed and the IP prefixes used. "Prior" checks use window functions over a
+   *context* that reaches one day back, so a view or pageview just before midnight counts.
+   `tracker.reports.trust.materialise` stores these rows per closed day in `visitor_signals`.
+2. **Range** (`visitor_signals_sql`): partials of the range's whole UTC days that are
+   materialised and still valid (the day's raw event count and the partials configuration
+   match `trust_coverage`), UNION ALL partials computed live for every other part of the
+   range — so a stale or missing materialisation costs time, never correctness. They are
+   summed/maxed per visitor; then two population signals are added with window functions:
+   fresh visitor ids per IP prefix within the churn window (`cookie_churn_ip`) and visitors
+   and prefixes per coupon (`coupon_shared`).
+
+`tracker.reports.trust.score` turns these columns into reason codes and a 0-100 score.
+Everything is bound: {site}, {start}, {end} and the `tt_*` thresholds from `score.trust_params`.
+Nothing here loops over rows in Python.
+"""
+
+from __future__ import annotations
+
+# HTTP libraries and command-line clients. Ingest deliberately does not call these bots
+# (server-side senders are legitimate); the trust wing notes them with a low weight. Kept in
+# step with tracker.ingest.useragent.SCRIPTED (the wings do not import each other).
+SCRIPTED_RE = (
+    r"(?i)^(curl|wget|python-requests|python-httpx|python-urllib|aiohttp|go-http-client|java/|okhttp|"
+    r"libwww-perl|axios|node-fetch|undici|httpie|postmanruntime|insomnia)"
+)
+
+# Version of the partials' definition: bump when the partials SQL changes meaning, so that
+# materialised days computed by older code are recomputed instead of trusted.
+PARTIALS_VERSION = "1"
+
+# Columns of a day partial, in the order of `visitor_signals` (after site, day, vid, computed_at).
+PARTIAL_COLUMNS = (
+    "events", "first_seen", "last_seen", "first_prefix", "prefixes", "bot_events", "headless_events",
+    "webdriver_events", "max_per_minute", "velocity_at", "clicks", "clicks_without_view", "viewed_clicks",
+    "fast_clicks", "min_click_ms", "purchases", "purchases_without_pageview", "unsigned_events",
+    "forged_events", "scripted_events", "max_skew_ms", "coupons",
+)
+
+# Event rows with what the per-event rules need. `at_ms` is the client clock when the event
+# carries one: the snippet batches events, so a view and a click sent together share one
+# server receive time and only the client clock tells how long the visitor took to click.
+_CONTEXT = """
+    SELECT vid, type, ts, promo_id, coupon, ip_prefix, ua_is_bot, ua_headless, env_webdriver,
+           vid_signed, id_forged,
+           match(ua, {{tt_scripted_re:String}}) AS scripted,
+           toUnixTimestamp64Milli(ts) AS ts_ms,
+           if(client_ts IS NULL, ts_ms, toUnixTimestamp64Milli(assumeNotNull(client_ts))) AS at_ms,
+           if(client_ts IS NULL, 0, abs(ts_ms - at_ms)) AS skew_ms,
+           maxIf(at_ms, type = 'promo_view') OVER (
+               PARTITION BY vid, promo_id ORDER BY at_ms RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+           ) AS view_ms,
+           minIf(ts_ms, type = 'pageview') OVER (PARTITION BY vid) AS first_pv_ms
+    FROM events FINAL
+    WHERE site = {{site:String}} AND ({context})
+"""
+
+_MINUTES = """
+    SELECT vid, toDate(ts) AS day, toStartOfMinute(ts) AS minute,
+           count() AS n,
+           min(ts) AS first_ts, max(ts) AS last_ts,
+           argMin(ip_prefix, ts) AS first_prefix_m,
+           groupUniqArrayIf(16)(ip_prefix, ip_prefix != '') AS prefixes_m,
+           countIf(ua_is_bot = 1) AS bot_m,
+           countIf(ua_headless = 1) AS headless_m,
+           countIf(env_webdriver = 1) AS webdriver_m,
+           countIf(type = 'promo_click') AS clicks_m,
+           countIf(type = 'promo_click' AND view_ms = 0) AS cwv_m,
+           countIf(type = 'promo_click' AND view_ms > 0) AS viewed_m,
+           countIf(type = 'promo_click' AND view_ms > 0 AND at_ms - view_ms < {{tt_fast_click_ms:UInt32}}) AS fast_m,
+           minIf(at_ms - view_ms, type = 'promo_click' AND view_ms > 0) AS min_click_m,
+           countIf(type = 'purchase') AS purchases_m,
+           countIf(type = 'purchase' AND (first_pv_ms = 0 OR first_pv_ms > ts_ms)) AS pwp_m,
+           countIf(vid_signed = 0) AS unsigned_m,
+           countIf(id_forged = 1) AS forged_m,
+           countIf(scripted) AS scripted_m,
+           max(skew_ms) AS skew_m,
+           groupUniqArrayIf(coupon, type = 'purchase' AND coupon != '') AS coupons_m
+    FROM ({context_rows})
+    WHERE {trigger}
+    GROUP BY vid, day, minute
+"""
+
+_DAYS = """
+    SELECT vid, day,
+           toUInt32(sum(n)) AS events,
+           min(first_ts) AS first_seen,
+           max(last_ts) AS last_seen,
+           argMin(first_prefix_m, first_ts) AS first_prefix,
+           groupUniqArrayArray(16)(prefixes_m) AS prefixes,
+           toUInt32(sum(bot_m)) AS bot_events,
+           toUInt32(sum(headless_m)) AS headless_events,
+           toUInt32(sum(webdriver_m)) AS webdriver_events,
+           toUInt32(max(n)) AS max_per_minute,
+           toDateTime64(argMax(minute, n), 3, 'UTC') AS velocity_at,
+           toUInt32(sum(clicks_m)) AS clicks,
+           toUInt32(sum(cwv_m)) AS clicks_without_view,
+           toUInt32(sum(viewed_m)) AS viewed_clicks,
+           toUInt32(sum(fast_m)) AS fast_clicks,
+           toInt64(minIf(min_click_m, viewed_m > 0)) AS min_click_ms,
+           toUInt32(sum(purchases_m)) AS purchases,
+           toUInt32(sum(pwp_m)) AS purchases_without_pageview,
+           toUInt32(sum(unsigned_m)) AS unsigned_events,
+           toUInt32(sum(forged_m)) AS forged_events,
+           toUInt32(sum(scripted_m)) AS scripted_events,
+           toInt64(max(skew_m)) AS max_skew_ms,
+           groupUniqArrayArray(coupons_m) AS coupons
+    FROM ({minutes})
+    GROUP BY vid, day
+"""
+
+
+def partials_sql(trigger: str, context: str) -> str:
+    """Day partials of the events matching `trigger`, judged against events matching `context`.
+
+    Both are fixed SQL predicates on `ts` written in this package (never user input); the
+    context must include the trigger events and should reach a day before them.
+    """
+    rows = _CONTEXT.format(context=context)
+    return _DAYS.format(minutes=_MINUTES.format(context_rows=rows, trigger=trigger))
+
+
+# Whole UTC days of the range whose materialised partials are still valid.
+_COVERED_DAYS = """
+    SELECT day, computed_at
+    FROM trust_coverage FINAL
+    WHERE site = {site:String} AND config = {tt_partials:String}
+      AND toDateTime64(day, 3, 'UTC') >= {start:DateTime64(3, 'UTC')}
+      AND toDateTime64(day, 3, 'UTC') + INTERVAL 1 DAY <= {end:DateTime64(3, 'UTC')}
+      AND (day, raw_events) IN (
+          SELECT toDate(ts), count() FROM events
+          WHERE site = {site:String} AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+          GROUP BY toDate(ts)
+      )
+"""
+
+_IN_RANGE = "ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}"
+_LIVE_TRIGGER = f"{_IN_RANGE} AND toDate(ts) NOT IN (SELECT day FROM ({_COVERED_DAYS}))"
+_LIVE_CONTEXT = (
+    "ts >= {start:DateTime64(3, 'UTC')} - INTERVAL 1 DAY AND ts < {end:DateTime64(3, 'UTC')}"
+    f" AND (toDate(ts) NOT IN (SELECT day FROM ({_COVERED_DAYS}))"
+    f" OR toDate(ts) + 1 NOT IN (SELECT day FROM ({_COVERED_DAYS})))"
+)
+
+_COLUMNS = ", ".join(("vid", "day") + PARTIAL_COLUMNS)
+
+# Partials of the whole range: materialised where valid, live elsewhere.
+RANGE_PARTIALS = f"""
+    SELECT {_COLUMNS}
+    FROM visitor_signals
+    WHERE site = {{site:String}} AND (day, computed_at) IN ({_COVERED_DAYS})
+    UNION ALL
+    SELECT {_COLUMNS} FROM ({partials_sql(_LIVE_TRIGGER, _LIVE_CONTEXT)})
+"""
+
+# Per visitor over the range, plus the churn window counts (before any row multiplication).
+_VISITORS = f"""
+    SELECT *,
+           if(first_prefix = '', 0, greatest(
+               count() OVER (PARTITION BY first_prefix ORDER BY first_ms
+                             RANGE BETWEEN {{tt_churn_window_ms:UInt64}} PRECEDING AND CURRENT ROW),
+               count() OVER (PARTITION BY first_prefix ORDER BY first_ms
+                             RANGE BETWEEN CURRENT ROW AND {{tt_churn_window_ms:UInt64}} FOLLOWING)
+           )) AS churn_ids
+    FROM (
+        SELECT vid,
+               sum(events) AS events,
+               min(first_seen) AS first_seen,
+               max(last_seen) AS last_seen,
+               toUnixTimestamp64Milli(min(fs)) AS first_ms,
+               argMin(first_prefix, fs) AS first_prefix,
+               groupUniqArrayArray(16)(prefixes) AS prefixes,
+               sum(bot_events) AS bot_events,
+               sum(headless_events) AS headless_events,
+               sum(webdriver_events) AS webdriver_events,
+               max(max_per_minute) AS max_per_minute,
+               argMax(velocity_at, mpm) AS velocity_at,
+               sum(clicks) AS clicks,
+               sum(clicks_without_view) AS clicks_without_view,
+               sum(viewed_clicks) AS viewed_clicks,
+               sum(fast_clicks) AS fast_clicks,
+               minIf(min_click_ms, vc > 0) AS min_click_ms,
+               sum(purchases) AS purchases,
+               sum(purchases_without_pageview) AS purchases_without_pageview,
+               sum(unsigned_events) AS unsigned_events,
+               sum(forged_events) AS forged_events,
+               sum(scripted_events) AS scripted_events,
+               max(max_skew_ms) AS max_skew_ms,
+               groupUniqArrayArray(coupons) AS coupons
+        -- aliases fs/mpm/vc: an aggregate may not read another aggregate's same-named alias
+        FROM (SELECT *, first_seen AS fs, max_per_minute AS mpm, viewed_clicks AS vc FROM ({RANGE_PARTIALS}))
+        GROUP BY vid
+    )
+"""
+
+# Coupons: one row per (visitor, coupon) to count visitors and prefixes per coupon with
+# window functions, then folded back to one row per visitor keeping its most shared coupon.
+# Coupons in the public list (newsletter codes) are never counted as shared.
+VISITOR_SIGNALS = f"""
+    SELECT vid, any(events) AS events, any(first_seen) AS first_seen, any(last_seen) AS last_seen,
+           any(first_prefix) AS first_prefix, any(prefixes) AS prefixes,
+           any(bot_events) AS bot_events, any(headless_events) AS headless_events,
+           any(webdriver_events) AS webdriver_events, any(max_per_minute) AS max_per_minute,
+           any(velocity_at) AS velocity_at, any(clicks) AS clicks,
+           any(clicks_without_view) AS clicks_without_view, any(viewed_clicks) AS viewed_clicks,
+           any(fast_clicks) AS fast_clicks, any(min_click_ms) AS min_click_ms,
+           any(purchases) AS purchases, any(purchases_without_pageview) AS purchases_without_pageview,
+           any(unsigned_events) AS unsigned_events, any(forged_events) AS forged_events,
+           any(scripted_events) AS scripted_events, any(max_skew_ms) AS max_skew_ms,
+           any(churn_ids) AS churn_ids, any(coupons) AS coupons,
+           argMaxIf(coupon, coupon_visitors * 1000000 + coupon_prefixes, shared) AS shared_coupon,
+           maxIf(coupon_visitors, shared) AS shared_coupon_visitors,
+           maxIf(coupon_prefixes, shared) AS shared_coupon_prefixes
+    FROM (
+        SELECT *, coupon,
+               uniqExactIf(vid, coupon != '') OVER (PARTITION BY coupon) AS coupon_visitors,
+               uniqExactArrayIf(prefixes, coupon != '') OVER (PARTITION BY coupon) AS coupon_prefixes,
+               coupon != '' AND NOT has({{tt_public_coupons:Array(String)}}, coupon)
+                   AND (coupon_visitors >= {{tt_coupon_visitors:UInt32}} OR coupon_prefixes >= {{tt_coupon_prefixes:UInt32}}) AS shared
+        FROM ({_VISITORS})
+        ARRAY JOIN if(empty(coupons), [''], coupons) AS coupon
+    )
+    GROUP BY vid
+"""
