@@ -90,6 +90,7 @@ class Spool:
         self._stopping = False
         self._seal_requested = False
         self.ready_bytes = 0
+        self._sealed_seq = 0
         self.records_appended = 0
         self.fsyncs = 0
         self.on_sealed: list = []  # callbacks, called from the sync thread
@@ -179,11 +180,17 @@ class Spool:
                 self._wake.wait(0.05)
 
     # --- the sync thread -------------------------------------------------------------------------
-    def request_seal(self) -> None:
+    def request_seal(self, timeout: float = 10.0) -> None:
+        """Seal the active segment and return once it is flushable (thread-safe)."""
+        deadline = time.monotonic() + timeout
         with self._lock:
-            if self._active_bytes:
-                self._seal_requested = True
-                self._wake.notify()
+            if not self._active_bytes:
+                return
+            target = self._seq - 1  # the active segment's number
+            self._seal_requested = True
+            self._wake.notify_all()
+            while self._sealed_seq < target and not self._stopping and time.monotonic() < deadline:
+                self._wake.wait(0.05)
 
     def _sync_loop(self) -> None:
         while True:
@@ -208,6 +215,8 @@ class Spool:
                     sealed_path.rename(sealed_path.with_suffix(".ready"))
                     with self._lock:
                         self.ready_bytes += sealed_bytes
+                        self._sealed_seq = int(sealed_path.stem)
+                        self._wake.notify_all()
                     for callback in self.on_sealed:
                         callback()
             except OSError:
