@@ -31,19 +31,19 @@ def test_every_demo_page_embeds_the_snippet(client, path):
 def test_home_has_a_hero_promo_with_holdout_and_registers_it(client, runtime):
     page = client.get("/demo").text
     hero = re.search(r'<section class="hero" id="hero"([^>]*)>', page).group(1)
-    assert 'data-promo-id="SPRING-SALE"' in hero and 'data-promo-slot="home-hero"' in hero
-    assert "tracker('assign', 'SPRING-SALE'" in page
-    assert 'data-promo-id="FREE-SHIPPING"' in page
+    assert 'data-promo-id="SUMMER"' in hero and 'data-promo-slot="home_hero"' in hero
+    assert "tracker('assign', 'SUMMER'" in page
+    assert 'data-promo-id="FREESHIP"' in page
     from tracker.promos.registry import Promos
 
-    promo = Promos(runtime.storage).get("demo", "SPRING-SALE")
-    assert promo is not None and promo.holdout_pct == 10.0 and promo.coupons == ("SPRING10",)
+    promo = Promos(runtime.storage).get("demo", "SUMMER")
+    assert promo is not None and promo.holdout_pct == 10.0 and promo.coupons == ("SUMMER20",)
 
 
 def test_thank_you_page_sends_the_purchase(client):
     script = client.get("/demo/assets/demo.js")
     assert script.status_code == 200
-    assert "tracker('purchase', { id: order, revenue: revenue, currency: 'EUR'" in script.text
+    assert "tracker('purchase', { id: order, revenue: revenue, currency: 'USD'" in script.text
     assert client.get("/demo/assets/demo.css").status_code == 200
 
 

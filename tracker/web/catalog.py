@@ -49,8 +49,11 @@ PRODUCTS = {
     )
 }
 
-HERO = DemoPromo("SPRING-SALE", "Spring sale", "hero-v1", "home-hero", 10.0, ("SPRING10",))
-BANNER = DemoPromo("FREE-SHIPPING", "Free shipping", "banner-v1", "home-footer", 0.0, ())
+# The same promotion ids, coupon and holdout share as `tracker seed --site demo`, so live clicks
+# and seeded traffic add up in the same report rows.
+HERO = DemoPromo("SUMMER", "Summer sale", "hero-blue", "home_hero", 10.0, ("SUMMER20",))
+BANNER = DemoPromo("FREESHIP", "Free shipping", "strip", "top_banner", 0.0, ())
+COUPON_DISCOUNT = 0.20  # SUMMER20
 
 
 def featured() -> list[Product]:

@@ -71,7 +71,7 @@ def _page(request: Request, name: str, **context) -> Response:
 
 async def home(request: Request) -> Response:
     await run_in_threadpool(catalog.ensure_demo_promos, request.app.state)
-    return _page(request, "home.html", featured=catalog.featured(), hero=catalog.HERO)
+    return _page(request, "home.html", featured=catalog.featured(), hero=catalog.HERO, banner=catalog.BANNER)
 
 
 async def category(request: Request) -> Response:

@@ -9,7 +9,7 @@
   function note(events) {
     events.forEach(function (e) {
       var what = e.promo ? e.promo.id + (e.promo.variant ? ' (' + e.promo.variant + ')' : '')
-        : e.order ? e.order.id + ' €' + e.order.revenue + (e.order.coupon ? ' ' + e.order.coupon : '')
+        : e.order ? e.order.id + ' $' + e.order.revenue + (e.order.coupon ? ' ' + e.order.coupon : '')
         : e.name || new URL(e.url).pathname;
       sent.push(e.type + ' · ' + what);
     });
@@ -58,7 +58,7 @@
     var sum = Object.keys(c).reduce(function (s, sku) { return s + (items[sku] ? items[sku].price * c[sku] : 0); }, 0);
     return Math.round(sum * (1 - (discount || 0)) * 100) / 100;
   }
-  function euro(n) { return '€' + n.toFixed(2); }
+  function money(n) { return '$' + n.toFixed(2); }
 
   window.demo = {
     showVariant: function (id, variant) {
@@ -72,20 +72,20 @@
       Object.keys(c).forEach(function (sku) {
         if (!items[sku]) return;
         var tr = document.createElement('tr');
-        [items[sku].name, '× ' + c[sku], euro(items[sku].price * c[sku])].forEach(function (text) {
+        [items[sku].name, '× ' + c[sku], money(items[sku].price * c[sku])].forEach(function (text) {
           var td = document.createElement('td');
           td.textContent = text;
           tr.appendChild(td);
         });
         body.appendChild(tr);
       });
-      document.getElementById('total').textContent = euro(total());
+      document.getElementById('total').textContent = money(total());
       var empty = !Object.keys(c).length;
       document.getElementById('empty').hidden = !empty;
       document.getElementById('to-checkout').hidden = empty;
     },
     checkout: function () {
-      document.getElementById('total').textContent = euro(total());
+      document.getElementById('total').textContent = money(total());
       var form = document.getElementById('checkout');
       form.addEventListener('submit', function () {
         document.getElementById('order').value = 'ORD-' + Date.now().toString(36).toUpperCase();
@@ -96,12 +96,12 @@
       var q = new URLSearchParams(location.search);
       var order = q.get('order');
       var coupon = (q.get('coupon') || '').trim().toUpperCase();
-      var revenue = total(coupon === 'SPRING10' ? 0.1 : 0);
+      var revenue = total(coupon === 'SUMMER20' ? 0.2 : 0);
       if (!order || !revenue || sessionStorage.getItem('bought:' + order)) return;
-      tracker('purchase', { id: order, revenue: revenue, currency: 'EUR', coupon: coupon || undefined });
+      tracker('purchase', { id: order, revenue: revenue, currency: 'USD', coupon: coupon || undefined });
       sessionStorage.setItem('bought:' + order, '1');
       saveCart({});
-      document.getElementById('summary').textContent = 'Order ' + order + ': ' + euro(revenue) + (coupon ? ' with ' + coupon : '') + '.';
+      document.getElementById('summary').textContent = 'Order ' + order + ': ' + money(revenue) + (coupon ? ' with ' + coupon : '') + '.';
     }
   };
 
