@@ -36,7 +36,7 @@ async function overview() {
     ];
     panel.body.append(
       el("div", { class: "cards" }, cards.map(([key, title, f, points]) => {
-        const c = change(cur[key], prev ? prev[key] : null, points);
+        const c = prev && prev.visitors ? change(cur[key], prev[key], points) : { text: "no data in the previous period", cls: "flat" };
         return el("div", { class: "card", "data-metric": key },
           el("div", { class: "card-label", text: title }),
           el("div", { class: "card-value", "data-value": cur[key], text: f(cur[key]) }),
@@ -51,7 +51,7 @@ async function overview() {
     chart(panel, {
       type: "line",
       data: { labels: rows.map((r) => r.date), datasets: [dataset("Visitors", rows.map((r) => r.visitors), 0, { tension: 0.25, pointRadius: 2 }), dataset("Pageviews", rows.map((r) => r.pageviews), 1, { tension: 0.25, pointRadius: 2 })] },
-      options: { interaction: { mode: "index", intersect: false }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+      options: { interaction: { mode: "index", intersect: false }, scales: { x: { ticks: { maxRotation: 0, autoSkipPadding: 12, callback: (v, i) => String(rows[i].date).slice(5) } }, y: { beginAtZero: true, ticks: { precision: 0 } } } },
     }, "lg");
     panel.ready();
   });
