@@ -66,6 +66,36 @@ def translate_errors(what: str) -> Iterator[None]:
         raise StorageError(f"storage unavailable during {what}" + (f" (ClickHouse code {code})" if code else "")) from None
 
 
+def _open_quietly(open_engine) -> Any:
+    """chDB's engine writes its start-up errors straight to fd 2. Catch them so a locked data dir
+    becomes one clear error instead of engine noise; anything else is passed through."""
+    import os
+    import tempfile
+
+    noise = ("Cannot lock file", "Another server instance")
+    try:
+        saved = os.dup(2)
+    except OSError:
+        return open_engine()
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        failure: BaseException | None = None
+        try:
+            return open_engine()
+        except (DataDirBusy, StorageError) as exc:
+            failure = exc
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", "replace")
+            if any(n in text for n in noise) and failure is not None:
+                raise DataDirBusy("the embedded data dir is held by another process") from None
+            if text and not any(n in text for n in noise):
+                os.write(2, text.encode())
+
+
 class Storage:
     """A ClickHouse connection for the whole process; safe to share between threads."""
 
@@ -104,6 +134,11 @@ class Storage:
             from pathlib import Path
 
             Path(path).mkdir(parents=True, exist_ok=True)
+        if self.embedded:
+            return _open_quietly(self._open)
+        return self._open()
+
+    def _open(self) -> Any:
         with translate_errors("connecting to ClickHouse"):
             extra = {} if self.embedded else {"connect_timeout": 5, "send_receive_timeout": 60}
             boot = clickhouse_connect.get_client(dsn=self.dsn, **extra)
