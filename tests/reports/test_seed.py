@@ -1,0 +1,61 @@
+"""tracker seed: realistic mix, ground truth that matches what was stored, speed printed."""
+
+from datetime import UTC, datetime
+
+from pathlib import Path
+
+import orjson
+
+from tests.conftest import auth
+from tracker.seed import FRAUD_KINDS, LEAKED_COUPON, seed
+
+END_MS = int(datetime(2026, 3, 10, tzinfo=UTC).timestamp() * 1000)
+
+
+def test_seed_counts_and_ground_truth(runtime, storage, new_site):
+    site = new_site()
+    result = seed(runtime, site, visitors=1500, days=5, seed=7, end_ms=END_MS)
+    print(f"\nseed: {result.events} events in {result.seconds:.2f}s = {result.events_per_second:,.0f} events/s")
+    stored = storage.query(
+        "SELECT count(), uniqExact(vid), min(ts), max(ts) FROM events FINAL WHERE site = {site:String}", {"site": site}).rows[0]
+    assert stored[0] == result.events and stored[1] == result.visitors == 1500
+    assert END_MS - 5 * 86_400_000 <= stored[2].timestamp() * 1000 and stored[3].timestamp() * 1000 < END_MS
+    humans, bots, fraud = result.humans, result.bots, set(result.fraud)
+    assert not (humans & bots or humans & fraud or bots & fraud)
+    assert 0.03 < len(bots) / 1500 < 0.08 and 0.01 < len(fraud) / 1500 < 0.06
+    assert set(result.fraud.values()) == set(FRAUD_KINDS)
+
+    per_visitor = {r["vid"]: r for r in storage.dicts("""
+        SELECT vid, max(ua_is_bot) AS bot, max(ua_headless) AS headless, max(env_webdriver) AS webdriver,
+               min(vid_signed) AS signed, any(ip_prefix) AS prefix, countIf(type = 'pageview') AS pageviews,
+               countIf(type = 'purchase') AS purchases, groupUniqArray(coupon) AS coupons,
+               groupUniqArray(utm_medium) AS mediums, groupUniqArray(promo_variant) AS variants
+        FROM events FINAL WHERE site = {site:String} GROUP BY vid""", {"site": site})}
+    for vid in bots:
+        row = per_visitor[vid]
+        assert row["bot"] == 1 or (row["headless"] == 1 and row["webdriver"] == 1)
+    for vid in humans:
+        assert per_visitor[vid]["bot"] == 0 and per_visitor[vid]["signed"] == 1 and per_visitor[vid]["pageviews"] >= 1
+    reasons = {kind: [per_visitor[v] for v, k in result.fraud.items() if k == kind] for kind in FRAUD_KINDS}
+    assert all(r["signed"] == 0 for r in reasons["unsigned_id"])
+    assert all(r["pageviews"] == 0 and r["purchases"] == 1 for r in reasons["purchase_without_pageview"])
+    assert len({r["prefix"] for r in reasons["cookie_churn_ip"]}) == 1
+    assert all(LEAKED_COUPON in r["coupons"] for r in reasons["coupon_shared"])
+    assert any("email" in per_visitor[v]["mediums"] for v in humans)
+    assert any("holdout" in per_visitor[v]["variants"] for v in humans)
+    assert sum(per_visitor[v]["purchases"] for v in humans) > 10
+
+    again = seed(runtime, new_site(), visitors=1500, days=5, seed=7, end_ms=END_MS)
+    assert again.humans == humans and again.bots == bots and again.fraud == result.fraud  # reproducible
+
+
+def test_admin_seed_route(client, admin_token, marketer_token, new_site, settings):
+    site = new_site()
+    assert client.post("/api/admin/seed", params={"site": site, "visitors": 10}, headers=auth(marketer_token)).status_code == 403
+    assert client.post("/api/admin/seed", params={"site": site, "visitors": "lots"}, headers=auth(admin_token)).status_code == 400
+    r = client.post("/api/admin/seed", params={"site": site, "visitors": 50, "days": 2, "seed": 3}, headers=auth(admin_token))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["visitors"] == 50 and body["events"] > 50
+    truth = orjson.loads(Path(body["truth_file"]).read_bytes())
+    assert len(truth["humans"]) + len(truth["bots"]) + len(truth["fraud"]) == 50
