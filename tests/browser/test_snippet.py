@@ -9,7 +9,7 @@ import pytest
 
 from tests.browser.conftest import STUB, snippet_tag
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SITE = "shop"
 FLUSH_WAIT_MS = 1600  # the snippet batches for one second
@@ -209,19 +209,23 @@ def test_calls_queued_before_the_script_loads_arrive_in_order(tracker_server, sh
         " document.head.appendChild(s); }, 500);"
         "</script></head><body>queue</body></html>",
     )
+    bodies = []
     page = browser_context.new_page()
+    page.on("request", lambda r: bodies.append(json.loads(r.post_data)) if r.url.endswith("/api/collect") else None)
     page.goto(shop.url("queue.html"))
     page.wait_for_function("window.tracker && window.tracker.loaded === 1")
     page.wait_for_timeout(FLUSH_WAIT_MS)
     page.close()
 
-    events = tracker_server.stored(
-        "SELECT type, name, props FROM events FINAL WHERE site = {site:String} ORDER BY client_ts, event_id", site=SITE
-    )
-    non_views = [e for e in events if e["type"] != "pageview"]
-    assert [(e["type"], e["name"]) for e in non_views] == [("custom", "early"), ("add_to_cart", ""), ("checkout", "")]
-    assert non_views[0]["props"] == {"step": "1"} and non_views[1]["props"] == {"sku": "SH-1", "price": "10"}
-    assert [e["type"] for e in events].count("pageview") == 1
+    # Sent in call order (after the automatic pageview), in one batch ...
+    assert [[e["type"] for e in b["events"]] for b in bodies] == [["pageview", "custom", "add_to_cart", "checkout"]]
+    # ... and stored (rows share one server time, so compare as a set).
+    events = tracker_server.stored("SELECT type, name, props FROM events FINAL WHERE site = {site:String}", site=SITE)
+    stored = {e["type"]: e for e in events}
+    assert sorted(stored) == ["add_to_cart", "checkout", "custom", "pageview"] and len(events) == 4
+    assert stored["custom"]["name"] == "early" and stored["custom"]["props"] == {"step": "1"}
+    assert stored["add_to_cart"]["props"] == {"sku": "SH-1", "price": "10"}
+    assert stored["checkout"]["props"] == {"items": "1"}
 
 
 def test_unregistered_origin_stores_nothing(tracker_server, shop, browser_context):

@@ -157,14 +157,17 @@
     assign(id, cb) {
       const done = (v) => {
         vars[id] = v;
-        if (cb) cb(v);
+        try {
+          if (cb) cb(v);
+        } catch (e) {} // a failing page callback must not hold up the events behind `gate`
       };
       if (off) return done('exposed');
       vars[id] = 0;
-      gate = fetch(api + '/api/assign?site=' + encodeURIComponent(site) + '&promo=' + encodeURIComponent(id), { credentials: 'include' })
+      const asked = fetch(api + '/api/assign?site=' + encodeURIComponent(site) + '&promo=' + encodeURIComponent(id), { credentials: 'include' })
         .then((r) => r.json())
         .catch(() => 0)
         .then((j) => done(j && j.variant == 'holdout' ? 'holdout' : 'exposed'));
+      gate = Promise.all([gate, asked]);
     },
     optout() {
       off = 1;
