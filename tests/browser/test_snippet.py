@@ -72,17 +72,21 @@ def test_promo_view_needs_half_visible_for_one_second_and_click_counts(tracker_s
     page = browser_context.new_page()
     page.goto(shop.url("promos.html"))
     page.wait_for_timeout(300)
-    # FAST: in view for about 200 ms only.
-    page.evaluate("document.getElementById('fast').scrollIntoView({block: 'center'})")
-    page.wait_for_timeout(200)
-    page.evaluate("window.scrollTo(0, 0)")
-    # SLOW: in view for well over a second, then scrolled away and back: still one view.
-    page.evaluate("document.getElementById('slow').scrollIntoView({block: 'center'})")
-    page.wait_for_timeout(1400)
-    page.evaluate("window.scrollTo(0, 0)")
-    page.wait_for_timeout(200)
-    page.evaluate("document.getElementById('slow').scrollIntoView({block: 'center'})")
-    page.wait_for_timeout(1300)
+    # Timed inside the page, so a slow test machine cannot stretch the 200 ms.
+    page.evaluate(
+        """async () => {
+            const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+            document.getElementById('fast').scrollIntoView({block: 'center'});  // FAST: ~200 ms in view
+            await sleep(200);
+            window.scrollTo(0, 0);
+            document.getElementById('slow').scrollIntoView({block: 'center'});  // SLOW: 1.4 s in view,
+            await sleep(1400);
+            window.scrollTo(0, 0);                                               // away, and back:
+            await sleep(200);
+            document.getElementById('slow').scrollIntoView({block: 'center'});  // still one view
+            await sleep(1300);
+        }"""
+    )
     page.click("#slow")
     page.wait_for_timeout(FLUSH_WAIT_MS)
     page.close()
