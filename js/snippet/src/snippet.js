@@ -55,7 +55,13 @@
     Object.assign({ type, id: uuid(), url: location.href, ts: Date.now(), sid, env }, extra);
 
   // --- transport -------------------------------------------------------------------------
-  const pending = () => JSON.parse(store(LS, PENDING) || '[]');
+  const pending = () => {
+    try {
+      return JSON.parse(store(LS, PENDING)) || [];
+    } catch (e) {
+      return []; // absent or damaged: nothing to retry
+    }
+  };
   const keep = (list) => store(LS, PENDING, JSON.stringify(list));
   // `gate`: sends wait for an in-flight /api/assign, so a first-time visitor gets one cookie.
   let gate = Promise.resolve();
