@@ -54,6 +54,7 @@ class Importer:
 
     def encode_lines(self, site: str, lines: list[bytes], first_line: int, result: ImportResult) -> bytes:
         rows = []
+        fragments: dict[tuple, bytes] = {}
         now_ms = int(time.time() * 1000)
         for offset, line in enumerate(lines):
             number = first_line + offset
@@ -78,12 +79,16 @@ class Importer:
                 ua = raw.get("ua")
                 if ip is not None and not isinstance(ip, str) or ua is not None and not isinstance(ua, str):
                     raise EventError("ip and ua must be strings")
-                fields = {k: v for k, v in raw.items() if k not in ("vid", "ip", "ua")}
-                fields["ts"] = ts
-                event = parse_event(fields)
+                del raw["vid"]
+                raw.pop("ip", None)
+                raw.pop("ua", None)
+                raw["ts"] = ts
+                event = parse_event(raw, may_have_control=b"\\" in line or b"\x7f" in line)
                 prefix, ip_hash = self.network.describe(ip) if ip else ("", "")
                 if ip and not prefix:
                     raise EventError("ip is not an IP address")
+                key = (ua, prefix, ip_hash)
+                fragment = fragments.get(key)
                 ctx = Context(
                     site=site,
                     received_ms=ts,
@@ -93,7 +98,10 @@ class Importer:
                     ip_prefix=prefix,
                     ip_hash=ip_hash,
                     has_origin=True,
+                    fragment=fragment or b"",
                 )
+                if fragment is None:
+                    fragments[key] = ctx.encoded()
                 rows.append(encode_row(event, ctx, ts_ms=ts))
             except EventError as exc:
                 result.errors.append({"line": number, "error": str(exc)})

@@ -13,7 +13,9 @@ import hashlib
 import ipaddress
 import os
 import secrets
+import socket
 import threading
+import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -26,15 +28,18 @@ class DailySalt:
         self._path = path
         self._lock = threading.Lock()
         self._day = ""
+        self._day_number = -1
         self._salt = b""
 
     def current(self) -> tuple[str, bytes]:
-        day = datetime.now(UTC).strftime("%Y-%m-%d")
-        if day != self._day:
+        day_number = int(time.time() // 86400)
+        if day_number != self._day_number:
             with self._lock:
-                if day != self._day:
+                if day_number != self._day_number:
+                    day = datetime.fromtimestamp(day_number * 86400, UTC).strftime("%Y-%m-%d")
                     self._salt = self._load_or_create(day)
                     self._day = day
+                    self._day_number = day_number
         return self._day, self._salt
 
     def _load_or_create(self, day: str) -> bytes:
@@ -87,6 +92,14 @@ class Network:
         return self._describe(address, day, salt)
 
     def _describe_uncached(self, address: str, day: str, salt: bytes) -> tuple[str, str]:
+        if self._v4 == 24 and address.count(".") == 3:  # the common case, without ipaddress objects
+            try:
+                packed = socket.inet_pton(socket.AF_INET, address)
+            except OSError:
+                packed = b""
+            if packed:
+                prefix = f"{packed[0]}.{packed[1]}.{packed[2]}.0/24"
+                return prefix, hashlib.blake2b(packed, key=salt, digest_size=8).hexdigest()
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

@@ -40,14 +40,13 @@ class Context:
     fragment: bytes = field(default=b"", compare=False)
 
     def encoded(self) -> bytes:
-        """The request-level part of every row, `"k":v,...` without braces."""
+        """The request-level part of every row, `"k":v,...` without braces. It depends only on
+        site, agent, network, forged flag and origin, so callers may reuse it across contexts."""
         if self.fragment:
             return self.fragment
         agent = self.agent
-        received = self.received_ms / 1000
         fragment = orjson.dumps({
             "site": self.site,
-            "received_at": received,
             "id_forged": 1 if self.id_forged else 0,
             "ua": agent.ua,
             "ua_browser": agent.browser,
@@ -75,6 +74,7 @@ def event_fields(event: Event, ctx: Context, ts_ms: int | None = None) -> dict:
         "event_id": event.id,
         "type": event.type,
         "ts": (ts_ms if ts_ms is not None else ctx.received_ms) / 1000,
+        "received_at": ctx.received_ms / 1000,
         "vid": vid,
         "id_source": source,
         "vid_signed": signed,
