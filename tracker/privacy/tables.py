@@ -59,12 +59,10 @@ class VisitorTable:
 
 
 def visitor_tables(storage: Storage) -> list[VisitorTable]:
-    engines = dict(
-        storage.query(
-            "SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree%'",
-            what="finding tables that hold visitor data",
-        ).rows
+    all_tables = dict(
+        storage.query("SELECT name, engine FROM system.tables WHERE database = currentDatabase()", what="finding tables that hold visitor data").rows
     )
+    engines = {name: engine for name, engine in all_tables.items() if "MergeTree" in engine}
     rows = storage.dicts(
         "SELECT table AS tbl, arraySort(groupArray((position, name, type))) AS cols FROM system.columns "
         "WHERE database = currentDatabase() AND default_kind NOT IN ('ALIAS', 'MATERIALIZED', 'EPHEMERAL') "
@@ -85,7 +83,7 @@ def visitor_tables(storage: Storage) -> list[VisitorTable]:
         found.append(
             VisitorTable(
                 name=name,
-                read_from=name,
+                read_from=name if name in all_tables else local,  # a local table without its Distributed one: this shard only
                 write_to=local,
                 engine=engines[row["tbl"]],
                 columns=columns,
