@@ -223,11 +223,22 @@ async def _page(request: Request, page: Page, **extra) -> Response:
 
 
 def _page_handler(page: Page):
+    extra = {"reasons": _reason_codes()} if page.name == "trust" else {}
+
     async def handler(request: Request) -> Response:
-        return await _page(request, page)
+        return await _page(request, page, **extra)
 
     handler.__name__ = f"dashboard_{page.name}"
     return handler
+
+
+def _reason_codes() -> list[str]:
+    """The trust wing's stable reason codes, for the reason filter (empty if it is absent)."""
+    try:
+        from tracker.reports.trust.score import CODES
+    except ImportError:
+        return []
+    return list(CODES)
 
 
 async def visitor_page(request: Request) -> Response:

@@ -88,7 +88,8 @@ export const label = (key) => LABELS[key] || key.replace(/_/g, " ").replace(/^./
 export function columnsFor(rows, preferred, overrides) {
   const keys = [];
   for (const k of preferred || []) if (rows.some((r) => k in r)) keys.push(k);
-  for (const r of rows.slice(0, 20)) for (const k of Object.keys(r)) if (!keys.includes(k) && typeof r[k] !== "object") keys.push(k);
+  for (const k of Object.keys(overrides || {})) if (!keys.includes(k) && !overrides[k].hide && rows.some((r) => k in r)) keys.push(k);
+  for (const r of rows.slice(0, 20)) for (const k of Object.keys(r)) if (!keys.includes(k) && (typeof r[k] !== "object" || r[k] === null)) keys.push(k);
   for (const r of rows.slice(0, 20)) for (const k of Object.keys(r)) if (!keys.includes(k) && Array.isArray(r[k]) && r[k].every((x) => typeof x !== "object")) keys.push(k);
   return keys.filter((key) => !((overrides || {})[key] || {}).hide).map((key) => Object.assign({ key, label: label(key), format: guessFormat(key, rows.find((r) => r[key] !== null && r[key] !== undefined)?.[key]) }, (overrides || {})[key] || {}));
 }
@@ -168,7 +169,7 @@ export function table(panel, columns, rows, csvName) {
   const body = rows.map((row) =>
     el("tr", {}, columns.map((c) => {
       const v = row[c.key];
-      return el("td", { class: c.format === "text" || c.format === "chips" || c.format === "time" ? "" : "num", "data-key": c.key, "data-value": v === null || v === undefined || typeof v === "object" ? null : String(v) }, cell(c, row));
+      return el("td", { class: c.format === "time" ? "nowrap" : c.format === "text" || c.format === "chips" ? "" : "num", "data-key": c.key, "data-value": v === null || v === undefined || typeof v === "object" ? null : String(v) }, cell(c, row));
     }))
   );
   const t = el("table", { class: "data" }, el("thead", {}, head), el("tbody", {}, body));

@@ -128,10 +128,11 @@ async function promotions() {
 }
 
 async function campaigns() {
-  const body = api("reports/campaigns", filters({ model: q.get("model") || "" }));
+  const body = api("reports/campaigns", filters());
+  const tagged = (r) => r.utm_source || r.utm_medium || r.utm_campaign;
   await withPanel("campaigns-chart", async (panel) => {
-    const rows = rowsOf(await body).slice(0, 10);
-    if (!rows.length) return panel.empty("No campaign traffic in this range. Tag your links with utm_source, utm_medium and utm_campaign.");
+    const rows = rowsOf(await body).filter(tagged).slice(0, 10);
+    if (!rows.length) return panel.empty("No tagged campaign traffic in this range. Tag your links with utm_source, utm_medium and utm_campaign.");
     const name = (r) => [r.utm_source, r.utm_medium, r.utm_campaign].filter(Boolean).join(" / ") || "(none)";
     const measure = ["visitors", "sessions", "clicks", "conversions"].find((k) => k in rows[0]);
     const sets = [dataset(measure ? measure[0].toUpperCase() + measure.slice(1) : "Visitors", rows.map((r) => r[measure]), 0)];
@@ -142,7 +143,9 @@ async function campaigns() {
   await withPanel("campaigns-table", async (panel) => {
     const rows = rowsOf(await body);
     if (!rows.length) return panel.empty("No campaign traffic in this range.");
-    table(panel, columnsFor(rows, ["utm_source", "utm_medium", "utm_campaign", "visitors", "sessions", "pageviews", "impressions", "clicks", "ctr", "conversions", "revenue", "attributed_conversions", "attributed_revenue"], { attributed_conversions: { format: "num" } }), rows, "campaigns");
+    const none = (v, r) => (v ? v : tagged(r) ? "–" : el("span", { class: "muted", text: "(none)" }));
+    const cols = ["utm_source", "utm_medium", "utm_campaign", "visitors", "sessions", "pageviews", "conversions", "conversion_rate", "revenue", "aov", "revenue_per_session", "converting_sessions"];
+    table(panel, columnsFor(rows, cols, { utm_source: { render: none }, utm_medium: { render: none }, utm_campaign: { render: none }, aov: { label: "Avg. order", format: "money" }, revenue_per_session: { label: "Revenue / session", format: "money" }, conversion_rate: { format: "pct" } }), rows, "campaigns");
     panel.ready();
   });
 }

@@ -4,7 +4,8 @@ import { api, cfg, chart, columnsFor, dataset, el, filters, fmt, table, withPane
 import { rowsOf } from "./pages.js";
 
 const q = new URLSearchParams(location.search);
-const REASONS = ["bot_user_agent", "headless", "webdriver", "velocity", "click_without_view", "fast_click", "purchase_without_pageview", "unsigned_id", "cookie_churn_ip", "coupon_shared"];
+const REASONS = cfg.reasons || ["bot_user_agent", "headless", "webdriver", "velocity", "click_without_view", "fast_click", "purchase_without_pageview", "unsigned_id", "cookie_churn_ip", "coupon_shared"];
+const yesNo = (v) => (v === true ? "yes" : v === false ? "no" : "–");
 const PAGE_SIZE = 100;
 
 function pageLink(changes) {
@@ -43,9 +44,8 @@ async function trust() {
   });
   await withPanel("visitors-table", async (panel) => {
     const b = await body;
-    let rows = rowsOf(b);
-    if (reason) rows = rows.filter((r) => (r.reasons || []).includes(reason));
-    if (!rows.length) return panel.empty(reason ? `No visitor flagged ${reason} on this page of results.` : "No visitor at or under this score in this range.");
+    const rows = rowsOf(b);
+    if (!rows.length) return panel.empty(reason ? `No visitor flagged ${reason} at or under this score in this range.` : "No visitor at or under this score in this range.");
     const vidLink = (v) => el("a", { href: `/dashboard/trust/visitors/${encodeURIComponent(v)}?${new URLSearchParams(cfg.page_query)}`, text: v });
     table(panel, columnsFor(rows, ["vid", "score", "reasons", "events", "first_seen", "last_seen"], { vid: { render: vidLink }, score: { render: scoreBadge, format: "int" }, reasons: { format: "chips" } }), rows, "visitors");
     const total = b.total ?? rows.length;
@@ -67,20 +67,25 @@ async function trustVisitor() {
       el("div", { class: "card" }, el("div", { class: "card-label", text: "Trust score" }), el("div", { class: "card-value", "data-value": b.score, text: fmt.int(b.score) })),
       el("div", { class: "card" }, el("div", { class: "card-label", text: "Events" }), el("div", { class: "card-value", text: fmt.int(b.events ?? (b.timeline || []).length) })),
       el("div", { class: "card wide" }, el("div", { class: "card-label", text: "Reasons" }), el("div", { class: "chips" }, reasons.length ? reasons.map((x) => el("span", { class: "chip", text: x })) : el("span", { class: "muted", text: "none: looks like a person" })))));
-    const signals = Array.isArray(b.signals) ? b.signals.filter((s) => s && typeof s === "object") : [];
-    if (signals.length) table(panel, columnsFor(signals, ["reason", "code", "detail", "weight", "points"]), signals, "signals");
+    // signals: {code: {fired, value, weight}} — every signal's measured value, fired or not.
+    const signals = Object.entries(b.signals || {}).map(([code, v]) => Object.assign({ signal: code }, v, { evidence: b.evidence && b.evidence[code] ? Object.entries(b.evidence[code]).map(([k, x]) => `${k.replace(/_/g, " ")} ${x}`).join(", ") : "" }));
+    signals.sort((x, y) => Number(y.fired) - Number(x.fired) || String(x.signal).localeCompare(y.signal));
+    if (b.excluded !== undefined) panel.body.append(el("p", { class: b.excluded ? "error-text" : "muted", text: b.excluded ? `Excluded from trusted traffic (score ${b.score} is at or under the threshold ${b.threshold}).` : `Counted as trusted traffic (threshold ${b.threshold}).` }));
+    if (signals.length) table(panel, columnsFor(signals, ["signal", "fired", "value", "weight", "evidence"], { fired: { render: (v) => el("span", { class: v ? "chip" : "muted", text: v ? "fired" : "no" }), format: "text" }, value: { format: "num" }, evidence: { format: "text" } }), signals, "signals");
     panel.ready();
   });
   await withPanel("visitor-timeline", async (panel) => {
     const b = await body;
     const rows = b.timeline || b.events_list || (Array.isArray(b.events) ? b.events : []);
     if (!rows.length) return panel.empty("No event of this visitor in this range.");
-    table(panel, columnsFor(rows, ["ts", "type", "path", "url", "promo_id", "order_id", "revenue", "coupon", "ua_browser", "ip_prefix"]), rows, "timeline");
+    const flags = Object.fromEntries(["signed", "forged", "bot", "headless", "origin", "webdriver"].map((k) => [k, { render: yesNo, format: "text" }]));
+    table(panel, columnsFor(rows, ["ts", "type", "path", "promo_id", "promo_variant", "order_id", "revenue", "coupon", "ua_browser", "ip_prefix", "signed", "bot", "headless", "webdriver"], Object.assign(flags, { client_ts: { hide: true }, ua_device: { hide: true }, promo_variant: { label: "Variant" } })), rows, "timeline");
+    if (b.timeline_truncated) panel.body.append(el("p", { class: "muted", text: "Only the first events are shown; narrow the date range to see the rest." }));
     panel.ready();
   });
 }
 
-function listPage(endpoint, id, preferred, measure, emptyText) {
+function listPage(endpoint, id, preferred, measure, emptyText, overrides) {
   return async () => {
     const body = api(`trust/${endpoint}`, filters());
     await withPanel(`${id}-chart`, async (panel) => {
@@ -94,7 +99,7 @@ function listPage(endpoint, id, preferred, measure, emptyText) {
     await withPanel(`${id}-table`, async (panel) => {
       const rows = rowsOf(await body);
       if (!rows.length) return panel.empty(emptyText);
-      table(panel, columnsFor(rows, [...preferred, ...measure]), rows, id);
+      table(panel, columnsFor(rows, [...preferred, ...measure], overrides), rows, id);
       panel.ready();
     });
   };
@@ -103,7 +108,10 @@ function listPage(endpoint, id, preferred, measure, emptyText) {
 export const TRUST_PAGES = {
   trust,
   trust_visitor: trustVisitor,
-  trust_promotions: listPage("promotions", "trust-promotions", ["promo_id"], ["suspicious_clicks", "suspicious_share", "clicks"], "No promotion click in this range looks suspicious."),
-  trust_coupons: listPage("coupons", "trust-coupons", ["coupon"], ["visitors", "ip_prefixes", "networks", "uses", "orders"], "No coupon was shared unusually widely in this range."),
-  trust_networks: listPage("networks", "trust-networks", ["ip_prefix", "network", "prefix"], ["visitors", "untrusted_visitors", "events", "share"], "No network stands out in this range."),
+  trust_promotions: listPage("promotions", "trust-promotions", ["promo_id"], ["suspicious_clicks", "suspicious_share", "clicks", "clicks_without_view", "fast_clicks", "clicks_by_excluded", "top_prefixes"], "No promotion was clicked in this range.",
+    { top_prefixes: { label: "Top suspicious networks", format: "text", render: (v) => (v || []).map((p) => `${p.ip_prefix} (${p.suspicious_clicks})`).join(", ") || "–" } }),
+  trust_coupons: listPage("coupons", "trust-coupons", ["coupon"], ["visitors", "ip_prefixes", "redemptions", "revenue", "unusual", "public"], "No coupon looks leaked in this range.",
+    { ip_prefixes: { label: "Networks" }, unusual: { render: yesNo, format: "text", label: "Unusual" }, public: { render: yesNo, format: "text" } }),
+  trust_networks: listPage("networks", "trust-networks", ["ip_prefix"], ["visitors", "excluded_visitors", "events", "automated_events", "max_fresh_ids", "reasons"], "No network stands out in this range.",
+    { ip_prefix: { label: "Network" }, max_fresh_ids: { label: "Fresh ids (max)" }, reasons: { format: "chips", render: (v) => el("span", { class: "chips" }, Object.entries(v || {}).map(([k, n]) => el("span", { class: "chip", text: `${k} ${n}` }))) } }),
 };
