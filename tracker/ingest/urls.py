@@ -60,7 +60,7 @@ def parse_page_url(raw: str) -> PageUrl:
         if SECRET_PARAM.match(key):
             kept.append(f"{quote(key)}=[redacted]")
             continue
-        kept.append(f"{quote(scrub_text(key), safe='')}={quote(scrub_text(value), safe='')}")
+        kept.append(f"{quote(scrub_text(key), safe='[]')}={quote(scrub_text(value), safe='[]')}")
     query = "&".join(kept)
     netloc = host + (f":{parts.port}" if _safe_port(parts) else "")
     url = f"{parts.scheme}://{netloc}{quote(path, safe='/%:@!$&()*+,;=-._~[]')}" + (f"?{query}" if query else "")
