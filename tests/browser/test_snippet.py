@@ -321,3 +321,20 @@ def test_dnt_data_api_and_optout(tracker_server, shop, chromium):
     assert "_tid_optout" in cookies and "_tid" not in cookies
     stored = [(e["type"], e["path"]) for e in tracker_server.events(SITE)]
     assert sorted(stored) == [("pageview", "/dnt-off.html"), ("pageview", "/opt.html")]
+
+
+def test_send_beacon_carries_events_when_fetch_fails(tracker_server, shop, chromium):
+    tracker_server.add_site(SITE, shop.origin())
+    shop.put("beacon.html", shop_page(tracker_server, "<script>tracker('event', 'custom', {name: 'via_beacon'})</script>"))
+    context = chromium.new_context()
+    context.add_init_script("window.fetch = () => Promise.reject(new TypeError('Failed to fetch'))")
+    beacons = []
+    context.on("request", lambda r: beacons.append(r.resource_type) if r.url.endswith("/api/collect") else None)
+    page = context.new_page()
+    page.goto(shop.url("beacon.html"))
+    page.wait_for_timeout(FLUSH_WAIT_MS)
+    page.close()
+    context.close()
+
+    assert beacons == ["ping"]  # Chromium's resource type for navigator.sendBeacon
+    assert sorted((e["type"], e["name"]) for e in tracker_server.events(SITE)) == [("custom", "via_beacon"), ("pageview", "")]
