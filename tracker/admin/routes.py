@@ -84,7 +84,7 @@ async def import_events(request: Request) -> Response:
     body = await read_body(request, MAX_IMPORT_CHUNK)
     state = request.app.state
     await run_in_threadpool(state.sites.ensure, site, [])
-    importer = Importer(state.storage, state.agents, state.network)
+    importer = Importer(state.storage, state.agents, state.network, pool=state.runtime.import_pool())
     result = await run_in_threadpool(importer.import_chunk, site, body.split(b"\n"), first_line)
     return json_response({"accepted": result.accepted, "errors": result.errors})
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tracker.cli import CliError, add_data_args, settings_from
 from tracker.cli._api import connect
 
 CHUNK_LINES = 50_000
+IN_FLIGHT = 2
 
 
 def register(sub) -> None:
@@ -49,20 +52,33 @@ def run(args) -> int:
     accepted = bad = done = 0
     started = time.monotonic()
     tty = sys.stderr.isatty()
+    def send(api, first: int, body: bytes) -> dict:
+        return api.request("POST", "/api/admin/import", params={"site": args.site, "first_line": first}, content=body)
+
     try:
-        with connect(settings_from(args)) as api:
-            for first, lines in _chunks(stream, CHUNK_LINES):
-                body = b"\n".join(lines)
-                result = api.request("POST", "/api/admin/import", params={"site": args.site, "first_line": first}, content=body)
+        with connect(settings_from(args)) as api, ThreadPoolExecutor(max_workers=IN_FLIGHT) as senders:
+            # Two chunks in flight: the server encodes one while it inserts the other.
+            pending: deque = deque()
+
+            def settle() -> None:
+                nonlocal accepted, bad, done
+                size, lines_in_chunk, future = pending.popleft()
+                result = future.result()
                 accepted += result["accepted"]
                 for error in result["errors"]:
                     bad += 1
                     print(f"line {error['line']}: {error['error']}", file=sys.stderr)
-                done += len(body) + len(lines)
-                if tty or not total:
-                    print(_bar(done, total, accepted, bad, started), end="", file=sys.stderr, flush=True)
-                else:
-                    print(_bar(done, total, accepted, bad, started).strip("\r"), file=sys.stderr, flush=True)
+                done += size + lines_in_chunk
+                line = _bar(done, total, accepted, bad, started)
+                print(line if tty or not total else line.strip("\r"), end="" if tty or not total else "\n", file=sys.stderr, flush=True)
+
+            for first, lines in _chunks(stream, CHUNK_LINES):
+                body = b"\n".join(lines)
+                pending.append((len(body), len(lines), senders.submit(send, api, first, body)))
+                if len(pending) >= IN_FLIGHT:
+                    settle()
+            while pending:
+                settle()
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
