@@ -103,6 +103,14 @@ class Runtime:
             rate_limiter=RateLimiter(settings),
         )
 
+    def import_pool(self):
+        """Worker processes for `tracker import`, started on first use."""
+        if "import_pool" not in self.extras:
+            from tracker.ingest.importer import start_pool
+
+            self.extras["import_pool"] = start_pool(self.settings, self.settings.data_dir.resolve() / "ip_salt.json")
+        return self.extras["import_pool"]
+
     def attach(self, state: Any) -> None:
         state.runtime = self
         for name in ("settings", "storage", "sites", "tokens", "ids", "agents", "network", "spool", "flusher", "pipeline", "rate_limiter", "audit"):
@@ -119,6 +127,9 @@ class Runtime:
         """Shared runtimes (tests) keep running between apps."""
 
     def close(self) -> None:
+        pool = self.extras.pop("import_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         if self._started:
             self.extras["trust_job"].stop()  # before storage closes under it
             self.flusher.stop()
