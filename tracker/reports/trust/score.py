@@ -2,10 +2,12 @@
 
 score = max(0, 100 - sum of the weights of the reasons that fired); 100 is fully trusted.
 A visitor is *excluded* from trusted traffic when score <= the exclusion threshold
-(`trust_threshold`, default 50): with the default weights, one strong reason (a bot user
-agent, a headless browser, webdriver, velocity, a forged cookie, cookie churn) excludes on
-its own, weaker ones (a click without a view, a fast click, a purchase without a pageview, an
-unsigned id, a shared coupon, clock skew, a scripted client) only in combination.
+(`trust_threshold`, default 50): with the default weights, each strong reason excludes on
+its own (weight >= 50: a bot user agent, headless, webdriver, velocity, repeated clicks
+without a view, repeated fast clicks, only clicks or only purchases and never a page, an unsigned or forged id,
+cookie churn, a shared coupon); the weak ones (a purchase without a prior pageview, clock
+skew, a scripted client) only in combination, because legitimate server-side senders and
+badly set clocks produce them too.
 
 The SQL computes reasons and score (so listings can filter and sort in ClickHouse); `score_of`
 and `evidence` are the same arithmetic as pure functions, tested without a database.
@@ -31,13 +33,14 @@ REASONS: dict[str, tuple[int, str]] = {
     "headless": (100, "headless_events > 0"),
     "webdriver": (100, "webdriver_events > 0"),
     "velocity": (60, "max_per_minute > {tt_velocity:UInt32}"),
-    "click_without_view": (25, "clicks_without_view > 0"),
-    "fast_click": (30, "fast_clicks > 0"),
+    "click_without_view": (50, "clicks_without_view >= {tt_cwv_min:UInt32}"),
+    "fast_click": (50, "fast_clicks >= {tt_fast_click_min:UInt32}"),
     "purchase_without_pageview": (20, "purchases_without_pageview > 0"),
-    "unsigned_id": (20, "unsigned_events > 0"),
+    "actions_only": (50, "events > 0 AND (purchases = events OR (clicks = events AND clicks >= 2))"),
+    "unsigned_id": (50, "unsigned_events > 0"),
     "forged_cookie": (60, "forged_events > 0"),
     "cookie_churn_ip": (50, "churn_ids >= {tt_churn_ids:UInt32}"),
-    "coupon_shared": (30, "shared_coupon != ''"),
+    "coupon_shared": (50, "shared_coupon != ''"),
     "clock_skew": (20, "max_skew_ms > {tt_clock_skew_ms:UInt64}"),
     "scripted_client": (10, "scripted_events > 0"),
 }
@@ -50,11 +53,13 @@ class TrustConfig:
     weights: Mapping[str, int] = field(default_factory=lambda: {code: w for code, (w, _) in REASONS.items()})
     velocity_per_minute: int = 120
     fast_click_ms: int = 200
+    fast_click_min: int = 2
+    click_without_view_min: int = 5
     clock_skew_seconds: int = 3600
     churn_ids: int = 20
     churn_window_seconds: int = 600
-    coupon_visitors: int = 25
-    coupon_prefixes: int = 15
+    coupon_visitors: int = 10
+    coupon_prefixes: int = 10
     public_coupons: tuple[str, ...] = ()
 
     @classmethod
@@ -66,6 +71,8 @@ class TrustConfig:
             weights=parse_weights(settings.trust_weights),
             velocity_per_minute=settings.trust_velocity_per_minute,
             fast_click_ms=settings.trust_fast_click_ms,
+            fast_click_min=settings.trust_fast_click_min,
+            click_without_view_min=settings.trust_click_without_view_min,
             clock_skew_seconds=settings.trust_clock_skew_seconds,
             churn_ids=settings.trust_churn_ids,
             churn_window_seconds=settings.trust_churn_window_seconds,
@@ -120,6 +127,8 @@ def trust_params(config: TrustConfig | None = None) -> dict[str, Any]:
         "trust_weights": [c.weights[code] for code in CODES],
         "tt_velocity": c.velocity_per_minute,
         "tt_fast_click_ms": c.fast_click_ms,
+        "tt_fast_click_min": c.fast_click_min,
+        "tt_cwv_min": c.click_without_view_min,
         "tt_clock_skew_ms": c.clock_skew_seconds * 1000,
         "tt_churn_ids": c.churn_ids,
         "tt_churn_window_ms": c.churn_window_seconds * 1000,
@@ -158,7 +167,9 @@ def excluded(score: int, threshold: int) -> bool:
 
 
 def _iso(value: Any) -> Any:
-    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+    if not isinstance(value, datetime):
+        return value
+    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"  # stored in UTC
 
 
 def evidence(row: Mapping[str, Any], config: TrustConfig | None = None) -> dict[str, dict[str, Any]]:
@@ -175,11 +186,13 @@ def evidence(row: Mapping[str, Any], config: TrustConfig | None = None) -> dict[
         elif reason == "velocity":
             out[reason] = {"max_events_per_minute": row["max_per_minute"], "minute": _iso(row["velocity_at"]), "threshold": c.velocity_per_minute}
         elif reason == "click_without_view":
-            out[reason] = {"clicks": row["clicks_without_view"], "of_clicks": row["clicks"]}
+            out[reason] = {"clicks": row["clicks_without_view"], "of_clicks": row["clicks"], "threshold": c.click_without_view_min}
         elif reason == "fast_click":
-            out[reason] = {"clicks": row["fast_clicks"], "fastest_ms": row["min_click_ms"], "threshold_ms": c.fast_click_ms}
+            out[reason] = {"clicks": row["fast_clicks"], "fastest_ms": row["min_click_ms"], "threshold_ms": c.fast_click_ms, "threshold": c.fast_click_min}
         elif reason == "purchase_without_pageview":
             out[reason] = {"purchases": row["purchases_without_pageview"], "of_purchases": row["purchases"]}
+        elif reason == "actions_only":
+            out[reason] = {"events": row["events"], "clicks": row["clicks"], "purchases": row["purchases"]}
         elif reason == "unsigned_id":
             out[reason] = {"events": row["unsigned_events"]}
         elif reason == "forged_cookie":

@@ -117,13 +117,19 @@ _DAYS = """
 """
 
 
+def event_rows_sql(context: str) -> str:
+    """Event rows matching `context` with the per-event columns the rules use (`view_ms`: the
+    visitor's latest view of the promo at or before the event, 0 if none; `at_ms`, `ts_ms`...)."""
+    return _CONTEXT.format(context=context)
+
+
 def partials_sql(trigger: str, context: str) -> str:
     """Day partials of the events matching `trigger`, judged against events matching `context`.
 
     Both are fixed SQL predicates on `ts` written in this package (never user input); the
     context must include the trigger events and should reach a day before them.
     """
-    rows = _CONTEXT.format(context=context)
+    rows = event_rows_sql(context)
     return _DAYS.format(minutes=_MINUTES.format(context_rows=rows, trigger=trigger))
 
 

@@ -1,0 +1,63 @@
+"""`/api/trust/coupons`: coupons redeemed by unusually many visitors or IP prefixes (leaked codes).
+
+How the query works: the same range partials as the scores (`signals.RANGE_PARTIALS`, so a
+coupon listed here is exactly one whose redeemers get `coupon_shared`): each visitor-day row
+carries the coupons redeemed and the IP prefixes used that day; ARRAY JOIN gives distinct
+visitors and prefixes per coupon. Redemptions and revenue come from the purchases themselves.
+Codes in `trust_public_coupons` are never unusual. `all=true` lists every coupon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tracker.errors import BadRequest
+from tracker.reports._params import Common, int_param, parse_common
+from tracker.reports.trust.signals import RANGE_PARTIALS
+
+
+@dataclass(frozen=True)
+class Params:
+    common: Common
+    all: bool
+    limit: int
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> Params:
+        raw = (query.get("all") or "false").lower()
+        if raw not in ("true", "false", "1", "0"):
+            raise BadRequest("all must be true or false")
+        return cls(common=parse_common(query), all=raw in ("true", "1"), limit=int_param(query, "limit", 100, 1, 10_000))
+
+    def bind(self) -> dict:
+        return {**self.common.bind(), "all": self.all, "limit": self.limit}
+
+
+SQL = f"""
+    SELECT u.coupon AS coupon, u.visitors AS visitors, u.ip_prefixes AS ip_prefixes,
+           has({{tt_public_coupons:Array(String)}}, u.coupon) AS public,
+           NOT public AND (u.visitors >= {{tt_coupon_visitors:UInt32}} OR u.ip_prefixes >= {{tt_coupon_prefixes:UInt32}}) AS unusual,
+           r.redemptions AS redemptions, r.revenue AS revenue
+    FROM (
+        SELECT coupon, uniqExact(vid) AS visitors, uniqExactArray(prefixes) AS ip_prefixes
+        FROM ({RANGE_PARTIALS})
+        ARRAY JOIN coupons AS coupon
+        GROUP BY coupon
+    ) AS u
+    LEFT JOIN (
+        SELECT coupon, count() AS redemptions, toFloat64(sum(revenue)) AS revenue
+        FROM events FINAL
+        WHERE site = {{site:String}} AND type = 'purchase' AND coupon != ''
+          AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}
+        GROUP BY coupon
+    ) AS r ON u.coupon = r.coupon
+    WHERE {{all:Bool}} OR unusual
+    ORDER BY unusual DESC, visitors DESC, ip_prefixes DESC, coupon
+    LIMIT {{limit:UInt32}}
+"""
+
+
+def run(storage, params: Params) -> dict:
+    rows = storage.dicts(SQL, params.bind(), what="trust coupons")
+    return {"rows": [{**r, "public": bool(r["public"]), "unusual": bool(r["unusual"]), "revenue": round(r["revenue"], 4)} for r in rows]}
