@@ -165,16 +165,17 @@ def test_cli_site_token_and_import_without_a_server(tmp_path):
     assert token.startswith("trk_") and " " not in token
     lines = [
         orjson.dumps({"type": "pageview", "id": f"i{i}", "url": "https://shop.example/p", "vid": f"v{i % 7}", "ts": 1767225600000 + i * 1000, "ip": "198.51.100.9", "ua": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"})
-        for i in range(500)
+        for i in range(9000)  # over PARALLEL_MIN_LINES: encoded by the worker processes
     ]
     lines.insert(10, b"{not json")
     lines.insert(20, orjson.dumps({"type": "pageview", "id": "noid", "url": "https://shop.example/"}))  # no vid/ts
     lines.insert(30, b"")
+    lines.insert(8000, b'{"type":"pageview"}')
     (tmp_path / "in.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     r = run_cli("import", str(tmp_path / "in.jsonl"), "--site", "newsite", "--data", str(data))
     assert r.returncode == 0, r.stderr
-    assert "imported 500 events into newsite" in r.stdout and "2 bad lines skipped" in r.stdout
-    assert "line 11: not valid JSON" in r.stderr and "line 21: vid is required" in r.stderr
+    assert "imported 9,000 events into newsite" in r.stdout and "3 bad lines skipped" in r.stdout
+    assert "line 11: not valid JSON" in r.stderr and "line 21: vid is required" in r.stderr and "line 8001: vid is required" in r.stderr
     read = subprocess.run(
         [sys.executable, "-c", "import sys,orjson;from tracker.config import Settings;from tracker.storage.client import Storage;"
          "s=Storage(Settings.load({'data_dir':sys.argv[1]}, env={}));"
@@ -182,7 +183,7 @@ def test_cli_site_token_and_import_without_a_server(tmp_path):
         capture_output=True, text=True, check=True,
     )
     row = orjson.loads(read.stdout)
-    assert row["n"] == 500 and row["v"] == 7 and row["first"].startswith("2026-01-01T00:00:00")
+    assert row["n"] == 9000 and row["v"] == 7 and row["first"].startswith("2026-01-01T00:00:00")
     assert row["device"] == "mobile" and row["prefix"] == "198.51.100.0/24" and row["signed"] == 1 and row["src"] == "import" and row["same"] == 1
     r = run_cli("site", "list", "--data", str(data))
     assert "newsite" in r.stdout  # import creates the site
