@@ -28,7 +28,11 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-install-test: install chromium
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.lock
+	$(PY) -m pip install --quiet -r requirements-test.lock
+	touch $@
+
+install-test: $(VENV)/.installed-test chromium
 
 test: install-test
 	$(PY) -m pytest -q
@@ -38,11 +42,14 @@ bench: install
 	$(PY) loadtests/bench_collect.py
 	$(PY) loadtests/bench_import.py
 
-# Re-pin: resolve pyproject's ranges in a clean venv and freeze what was tested.
+# Re-pin: resolve pyproject's ranges in clean venvs and freeze what was tested
+# (requirements.lock: running tracker; requirements-test.lock: that plus the test tools).
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
-	.lockenv/bin/pip install --quiet '.[test]'
+	.lockenv/bin/pip install --quiet .
 	.lockenv/bin/pip freeze --exclude tracker > requirements.lock
+	.lockenv/bin/pip install --quiet '.[test]'
+	.lockenv/bin/pip freeze --exclude tracker > requirements-test.lock
 	rm -rf .lockenv
 
 clean:
