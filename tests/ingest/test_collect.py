@@ -233,7 +233,7 @@ def test_health_and_readiness(client):
     ready = client.get("/readyz")
     assert ready.status_code == 200
     body = ready.json()
-    assert body["storage"] == "ok" and {"spool_bytes", "buffered_segments", "full"} <= set(body["buffer"])
+    assert body["storage"] == "ok" and {"buffered_events", "spool_bytes", "buffered_segments", "full"} <= set(body["buffer"])
 
 
 def test_wrong_method_and_path_are_json(client):

@@ -138,5 +138,5 @@ def test_runtime_flush_helper_drains_everything(client, runtime, new_site):
     body = orjson.dumps({"site": site, "events": [{"type": "pageview", "id": uuid.uuid4().hex, "url": "https://shop.example/"} for _ in range(30)]})
     assert client.post("/api/collect", content=body, headers={"Content-Type": "text/plain"}).json()["accepted"] == 30
     flush(runtime)
-    assert runtime.spool.size_bytes == 0
+    assert runtime.spool.size_bytes == 0 and runtime.spool.buffered_events == 0
     assert runtime.storage.scalar("SELECT count() FROM events FINAL WHERE site = {s:String}", {"s": site}) == 30

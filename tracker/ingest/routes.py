@@ -142,6 +142,7 @@ async def readyz(request: Request) -> Response:
         "status": "ready" if ready else "not ready",
         "storage": "ok" if storage_ok else "unreachable",
         "buffer": {
+            "buffered_events": spool.buffered_events,
             "spool_bytes": spool.size_bytes,
             "spool_max_bytes": spool.max_bytes,
             "buffered_segments": len(spool.ready_segments()),

@@ -90,6 +90,7 @@ class Spool:
         self._stopping = False
         self._seal_requested = False
         self.ready_bytes = 0
+        self.buffered_events = 0  # rows appended and not yet confirmed by ClickHouse
         self._sealed_seq = 0
         self.records_appended = 0
         self.fsyncs = 0
@@ -127,6 +128,7 @@ class Spool:
             else:
                 path.unlink()
         self.ready_bytes = sum(p.stat().st_size for p in self.dir.glob("*.ready"))
+        self.buffered_events = sum(r.count(b"\n") for p in self.dir.glob("*.ready") for r in read_records(p.read_bytes())[0])
 
     # --- append (event loop) -------------------------------------------------------------------
     @property
@@ -149,6 +151,7 @@ class Spool:
             self._active_bytes += len(record)
             self._written += len(record)
             self.records_appended += 1
+            self.buffered_events += payload.count(b"\n")
             ticket = self._written
             if not self.fsync:
                 self._durable = ticket
@@ -254,6 +257,7 @@ class Spool:
             return
         with self._lock:
             self.ready_bytes = max(0, self.ready_bytes - segment.size)
+            self.buffered_events = max(0, self.buffered_events - sum(r.count(b"\n") for r in segment.records))
 
     def rewrite(self, segment: Segment, records: list[bytes]) -> None:
         """Replace a sealed segment's records (privacy erasure of rows not yet flushed)."""
@@ -264,8 +268,10 @@ class Spool:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, segment.path)
+        removed = sum(r.count(b"\n") for r in segment.records) - sum(r.count(b"\n") for r in records)
         with self._lock:
             self.ready_bytes += len(data) - segment.size
+            self.buffered_events = max(0, self.buffered_events - removed)
 
     def iter_all_records(self) -> Iterator[bytes]:
         for path in self.ready_segments():
