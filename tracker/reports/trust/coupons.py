@@ -4,7 +4,7 @@ How the query works: the same range partials as the scores (`signals.RANGE_PARTI
 coupon listed here is exactly one whose redeemers get `coupon_shared`): each visitor-day row
 carries the coupons redeemed and the IP prefixes used that day; ARRAY JOIN gives distinct
 visitors and prefixes per coupon. Redemptions and revenue come from the purchases themselves.
-Codes in `trust_public_coupons` are never unusual. `all=true` lists every coupon.
+Public codes (`trust_public_coupons`, or linked to a promotion in the registry) are never unusual. `all=true` lists every coupon.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from tracker.errors import BadRequest
 from tracker.reports._params import Common, int_param, parse_common
-from tracker.reports.trust.signals import RANGE_PARTIALS
+from tracker.reports.trust.signals import PUBLIC_COUPONS, RANGE_PARTIALS
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Params:
 
 SQL = f"""
     SELECT u.coupon AS coupon, u.visitors AS visitors, u.ip_prefixes AS ip_prefixes,
-           has({{tt_public_coupons:Array(String)}}, u.coupon) AS public,
+           u.coupon IN ({PUBLIC_COUPONS}) AS public,
            NOT public AND (u.visitors >= {{tt_coupon_visitors:UInt32}} OR u.ip_prefixes >= {{tt_coupon_prefixes:UInt32}}) AS unusual,
            r.redemptions AS redemptions, r.revenue AS revenue
     FROM (

@@ -166,16 +166,19 @@ RANGE_PARTIALS = f"""
     SELECT {_COLUMNS} FROM ({partials_sql(_LIVE_TRIGGER, _LIVE_CONTEXT)})
 """
 
-# Per visitor over the range, plus the churn window counts (before any row multiplication).
+# Per visitor over the range, plus cookie churn: `ahead` counts the fresh ids of the prefix in
+# the window starting at this visitor's first event; a visitor's `churn_ids` is the largest
+# `ahead` of any window that contains it (any id at most one window earlier), so every id of
+# a dense burst is counted, not only its first or last. Computed before any row multiplication.
 _VISITORS = f"""
     SELECT *,
-           if(first_prefix = '', 0, greatest(
-               count() OVER (PARTITION BY first_prefix ORDER BY first_ms
-                             RANGE BETWEEN {{tt_churn_window_ms:UInt64}} PRECEDING AND CURRENT ROW),
-               count() OVER (PARTITION BY first_prefix ORDER BY first_ms
-                             RANGE BETWEEN CURRENT ROW AND {{tt_churn_window_ms:UInt64}} FOLLOWING)
-           )) AS churn_ids
+           if(first_prefix = '', 0, max(ahead) OVER (PARTITION BY first_prefix ORDER BY first_ms
+                                                    RANGE BETWEEN {{tt_churn_window_ms:UInt64}} PRECEDING AND CURRENT ROW)) AS churn_ids
     FROM (
+      SELECT *,
+             count() OVER (PARTITION BY first_prefix ORDER BY first_ms
+                           RANGE BETWEEN CURRENT ROW AND {{tt_churn_window_ms:UInt64}} FOLLOWING) AS ahead
+      FROM (
         SELECT vid,
                sum(events) AS events,
                min(first_seen) AS first_seen,
@@ -203,12 +206,21 @@ _VISITORS = f"""
         -- aliases fs/mpm/vc: an aggregate may not read another aggregate's same-named alias
         FROM (SELECT *, first_seen AS fs, max_per_minute AS mpm, viewed_clicks AS vc FROM ({RANGE_PARTIALS}))
         GROUP BY vid
+      )
     )
+"""
+
+# Coupons meant to be shared: listed in `trust_public_coupons` or linked to a promotion of the
+# site in the promotions registry (`tracker promo set --coupon`).
+PUBLIC_COUPONS = """
+    SELECT arrayJoin({tt_public_coupons:Array(String)})
+    UNION ALL
+    SELECT arrayJoin(coupons) FROM promos FINAL WHERE site = {site:String} AND deleted = 0
 """
 
 # Coupons: one row per (visitor, coupon) to count visitors and prefixes per coupon with
 # window functions, then folded back to one row per visitor keeping its most shared coupon.
-# Coupons in the public list (newsletter codes) are never counted as shared.
+# Public coupons (below) are never counted as shared.
 VISITOR_SIGNALS = f"""
     SELECT vid, any(events) AS events, any(first_seen) AS first_seen, any(last_seen) AS last_seen,
            any(first_prefix) AS first_prefix, any(prefixes) AS prefixes,
@@ -228,7 +240,7 @@ VISITOR_SIGNALS = f"""
         SELECT *, coupon,
                uniqExactIf(vid, coupon != '') OVER (PARTITION BY coupon) AS coupon_visitors,
                uniqExactArrayIf(prefixes, coupon != '') OVER (PARTITION BY coupon) AS coupon_prefixes,
-               coupon != '' AND NOT has({{tt_public_coupons:Array(String)}}, coupon)
+               coupon != '' AND coupon NOT IN ({PUBLIC_COUPONS})
                    AND (coupon_visitors >= {{tt_coupon_visitors:UInt32}} OR coupon_prefixes >= {{tt_coupon_prefixes:UInt32}}) AS shared
         FROM ({_VISITORS})
         ARRAY JOIN if(empty(coupons), [''], coupons) AS coupon
