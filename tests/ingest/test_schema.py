@@ -144,6 +144,13 @@ def test_normalisation():
     assert event.props == {"n": "3", "b": "true"}
 
 
+def test_null_means_absent():
+    event = parse_event(ev(ref=None, sid=None, ts=None, env={"webdriver": None, "screen": None}, promo=None))
+    assert event.ref == "" and event.env.screen == "" and event.env.webdriver is None
+    with pytest.raises(EventError, match="order.id and order.revenue"):
+        parse_event(ev(type="purchase", order={"id": "o", "revenue": None}))
+
+
 def test_parsed_event_is_frozen():
     event = parse_event(ev())
     with pytest.raises(AttributeError):

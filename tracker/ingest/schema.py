@@ -172,6 +172,16 @@ def _message(exc: msgspec.ValidationError) -> str:
     return text[0].lower() + text[1:] if text else "invalid event"
 
 
+def _without_nulls(raw: dict) -> dict:
+    """`"ref": null` means the field is absent, as in most JSON APIs."""
+    out = {k: v for k, v in raw.items() if v is not None}
+    for key in ("promo", "order", "env"):
+        nested = out.get(key)
+        if nested.__class__ is dict and None in nested.values():
+            out[key] = {k: v for k, v in nested.items() if v is not None}
+    return out
+
+
 def _has_control(event: Event) -> bool:
     strings = [event.id, event.url, event.ref, event.sid, event.vid, event.name]
     for part in (event.promo, event.order, event.env):
@@ -187,6 +197,8 @@ def parse_event(raw: object, *, may_have_control: bool = True) -> Event:
     """A raw event (decoded JSON) -> Event, or EventError with a human message."""
     if not isinstance(raw, dict):
         raise EventError("event must be an object")
+    if None in raw.values() or any(v.__class__ is dict and None in v.values() for v in (raw.get("promo"), raw.get("order"), raw.get("env"))):
+        raw = _without_nulls(raw)
     try:
         event = msgspec.convert(raw, Event)
     except msgspec.ValidationError as exc:
