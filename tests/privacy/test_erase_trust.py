@@ -36,3 +36,23 @@ def test_erased_visitor_leaves_the_trust_listing_and_its_evidence(client, runtim
     assert one.status_code == 404 or bot not in one.text
     assert runtime.storage.scalar("SELECT count() FROM visitor_signals WHERE vid = {v:String}", {"v": bot}) == 0
     assert human in _listed(client, fraud_token, site)
+
+
+def test_the_sweep_removes_evidence_written_after_the_erasure(client, runtime, journeys, new_site, admin_token):
+    """A trust materialisation that read the events just before the erasure writes its rows
+    just after it: the later sweep deletes them (here the late write is made by hand)."""
+    from tracker.privacy.erase import sweep
+    from tracker.reports.trust.materialise import materialise_day
+
+    site = new_site()
+    bot = f"late-{uuid.uuid4().hex[:6]}"
+    journeys(site, {bot: [("pageview", "/", DAY + timedelta(seconds=i)) for i in range(3)]}, ua=BOT_UA)
+    rows = runtime.storage.query("SELECT * FROM visitor_signals WHERE vid = {v:String}", {"v": bot})
+    materialise_day(runtime.storage, site, DAY.date())
+    late = runtime.storage.dicts("SELECT * FROM visitor_signals WHERE vid = {v:String}", {"v": bot})
+    assert late and not rows.rows
+    assert client.delete(f"/api/privacy/visitors/{bot}", headers=auth(admin_token)).status_code == 200
+    runtime.storage.insert_rows("visitor_signals", list(late[0]), [tuple(r.values()) for r in late])  # the late write
+    assert sweep(runtime.storage, bot) == {"visitor_signals": len(late)}
+    assert runtime.storage.scalar("SELECT count() FROM visitor_signals WHERE vid = {v:String}", {"v": bot}) == 0
+    assert sweep(runtime.storage, bot) == {}

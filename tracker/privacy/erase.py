@@ -9,6 +9,10 @@ refuses lightweight deletes (e.g. one with projections) gets a synchronous mutat
 3) A count afterwards must be zero, else the request fails loudly. 4) One row goes to the
 `erasures` ledger: when, who, a salted hash of the vid (never the vid), counts per table.
 
+5) A second pass runs `SWEEP_AFTER_SECONDS` later: a background job that read the visitor's
+events just before step 2 (the trust engine's per-day materialisation) may write derived rows
+just after it; the sweep deletes those. Only the in-memory timer knows the vid meanwhile.
+
 `AFTER_ERASE` lets a part of tracker that caches visitor data in memory drop it.
 """
 
@@ -31,6 +35,7 @@ from tracker.privacy.tables import VisitorTable, quote, visitor_tables
 log = logging.getLogger(__name__)
 
 SALT_FILE = "privacy_salt"
+SWEEP_AFTER_SECONDS = 60.0
 AFTER_ERASE: list[Callable[[str, str | None], None]] = []
 _one_at_a_time = threading.Lock()
 
@@ -66,12 +71,37 @@ def erase(runtime, vid: str, site: str | None = None, *, by: str) -> dict:
         for table in visitor_tables(storage):
             counts[table.name] = _delete(storage, table, site, params)
         _record(runtime, vid, site, by, counts)
+    _sweep_later(runtime.storage, vid, site)
     for hook in AFTER_ERASE:
         try:
             hook(vid, site)
         except Exception:  # a cache that fails to drop must not undo the erasure
             log.exception("after-erase hook failed")
     return {"vid": vid, "site": site, "erased": counts, "total": sum(counts.values())}
+
+
+def sweep(storage, vid: str, site: str | None = None) -> dict[str, int]:
+    """Delete what was written about the visitor since the erasure (derived rows only can
+    appear: the spool no longer holds any of theirs). Returns rows deleted per table."""
+    params = {"vid": vid, "site": site or ""}
+    with _one_at_a_time:
+        found = {table.name: _delete(storage, table, site, params) for table in visitor_tables(storage)}
+    late = {name: n for name, n in found.items() if n}
+    if late:
+        log.warning("erasure sweep removed rows written after the erasure: %s", late)
+    return late
+
+
+def _sweep_later(storage, vid: str, site: str | None) -> None:
+    def run() -> None:
+        try:
+            sweep(storage, vid, site)
+        except Exception:  # storage closed or away: the TTLs remain the backstop
+            log.warning("erasure sweep could not run", exc_info=True)
+
+    timer = threading.Timer(SWEEP_AFTER_SECONDS, run)
+    timer.daemon = True
+    timer.start()
 
 
 def _count(storage, table: VisitorTable, site, params) -> int:
