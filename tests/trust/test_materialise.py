@@ -1,0 +1,95 @@
+"""Materialised day partials: the same scores as live computation, and never stale.
+
+Dates here are recent (evidence is kept `evidence_retention_days`), on closed UTC days."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import BOT_UA, auth
+from tracker.reports import _sql
+from tracker.reports._params import parse_common
+from tracker.reports.trust import materialise, score
+
+DAY0 = (datetime.now(UTC) - timedelta(days=4)).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
+def at(days: float, seconds: float = 0) -> datetime:
+    return DAY0 + timedelta(days=days, seconds=seconds)
+
+
+def query() -> dict:
+    return {"from": (DAY0 - timedelta(days=1)).date().isoformat(), "to": (DAY0 + timedelta(days=2)).date().isoformat()}
+
+
+@pytest.fixture
+def site(journeys, new_site):
+    spec = {
+        # Views on day 0, clicks on day 1: "prior" must reach across the materialised days.
+        "human": [("pageview", "/", at(0)), ("promo_view", "A", at(0, 5)), ("pageview", "/", at(1)), ("promo_click", "A", at(1, 1)),
+                  ("purchase", ("o1", 10.0), at(1, 60), {"coupon": "X"})],
+        "fast": [("pageview", "/", at(0))] + [s for k in range(2) for s in (("promo_view", "A", at(k, 9)), ("promo_click", "A", at(k, 9.05)))],
+        "speedy": [("pageview", f"/p{i}", at(1, i * 0.3)) for i in range(130)],
+    }
+    return journeys(new_site(), spec)
+
+
+def scores(storage, site) -> dict:
+    bind = parse_common({"site": site, **query()}).bind()
+    return {r["vid"]: (r["score"], tuple(r["reasons"]), r["events"], r["clicks_without_view"]) for r in storage.dicts(score.VISITOR_SCORES, bind)}
+
+
+def covered(storage, site) -> int:
+    return storage.scalar("SELECT count() FROM trust_coverage FINAL WHERE site = {s:String}", {"s": site})
+
+
+def test_materialised_equals_live(storage, site):
+    live = scores(storage, site)
+    assert live["human"][1] == () and live["human"][3] == 0
+    assert "fast_click" in live["fast"][1] and "velocity" in live["speedy"][1]
+    days = materialise.refresh(storage, site=site)
+    assert {d.day for d in days} == {DAY0.date(), (DAY0 + timedelta(days=1)).date()} and covered(storage, site) == 2
+    assert scores(storage, site) == live
+    assert materialise.refresh(storage, site=site) == []  # nothing stale now
+
+
+def test_late_rows_make_a_day_stale_never_wrong(storage, site, journeys):
+    materialise.refresh(storage, site=site)
+    journeys(site, {"crawler": [("pageview", "/", at(1, 30), {"ua": BOT_UA})]})  # after materialisation
+    bind = parse_common({"site": site, **query()}).bind()
+    excluded = {r[0] for r in storage.query(_sql.UNTRUSTED_VISITORS, bind).rows}
+    assert "crawler" in excluded and "speedy" in excluded and "human" not in excluded
+    stale = materialise.stale_days(storage, site=site)
+    assert [d.day for d in stale] == [(DAY0 + timedelta(days=1)).date()]
+
+
+def test_changed_fast_click_setting_invalidates(storage, site):
+    materialise.refresh(storage, site=site)
+    other = score.TrustConfig(fast_click_ms=10)
+    bind = {**parse_common({"site": site, **query()}).bind(), **score.trust_params(other)}
+    rows = {r["vid"]: r for r in storage.dicts(score.VISITOR_SCORES, bind)}
+    assert "fast_click" not in rows["fast"]["reasons"]  # computed live under the new setting
+    assert len(materialise.stale_days(storage, site=site, config=other)) == 2
+
+
+def test_background_job_refreshes(storage, site):
+    job = materialise.TrustJob(storage, interval=0.05)
+    job.start()
+    try:
+        deadline = time.monotonic() + 60
+        while covered(storage, site) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        job.stop()
+    assert covered(storage, site) == 2 and job.runs >= 1
+
+
+def test_refresh_endpoint(client, site, fraud_token, marketer_token):
+    q = {"site": site, **query()}
+    assert client.post("/api/trust/refresh", params=q, headers=auth(marketer_token)).status_code == 403
+    r = client.post("/api/trust/refresh", params=q, headers=auth(fraud_token))
+    assert r.status_code == 200
+    assert client.post("/api/trust/refresh", params=q, headers=auth(fraud_token)).json() == {"refreshed": []}
