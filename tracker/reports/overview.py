@@ -1,17 +1,18 @@
 """`overview`: visitors, sessions, pageviews, bounce rate, session length and a daily series.
 
-How the query works. Everything reads the deduplicated, range-limited (and, by default,
-trusted) events of `_sql.events`, so an event id delivered twice counts once.
-- Totals: one GROUP BY vid builds each visitor's timeline (`_sql.TIMELINE`: sorted packed
-  ms keys, a pageview flag, and a new-session flag where the gap to the previous event is over
-  30 minutes). Per visitor it yields the number of sessions, of bounced sessions (exactly one
+How the query works. One query, one read of the deduplicated, range-limited events of
+`_sql.timeline_source` (FINAL: an event id delivered twice counts once):
+- A GROUP BY vid builds each visitor's timeline (`_sql.TIMELINE`: sorted packed ms keys, a
+  pageview flag, and a new-session flag where the gap to the previous event is over 30
+  minutes). Per visitor it yields the number of sessions, of bounced sessions (exactly one
   pageview: `arraySplit` cuts the pageview flags at session starts and counts splits summing
-  to 1) and the summed session length (the sum of within-session gaps). The outer query adds
-  these up across visitors.
-- Time series: visitors (distinct ids) and pageviews per calendar day in `tz`; days without
-  events are filled with zeros in `fill_days`, so every day of the range appears.
-- `excluded_visitors`: how many visitors the trusted-traffic rule left out (0 with
-  `traffic=all`, where nobody is left out).
+  to 1) and the summed session length (the sum of within-session gaps).
+- The same per-visitor row says whether the traffic rule keeps the visitor
+  (`_sql.trusted_visitor`); the outer query adds up the kept visitors and counts the others as
+  `excluded_visitors` (0 with `traffic=all`), so the untrusted set is built once per report.
+- Time series: each visitor's distinct calendar days in `tz` and the days of its pageviews,
+  summed per day across visitors with `sumMap`; days without events are filled with zeros in
+  `fill_days`, so every day of the range appears.
 
 `bounce_rate` is the fraction (0..1) of sessions that had exactly one pageview, over all
 sessions; `avg_session_seconds` is the mean of (last event - first event) over sessions, so a
@@ -37,46 +38,47 @@ class Params:
         return cls(parse_common(query))
 
 
-def totals_sql(trusted_only: bool) -> str:
+def overview_sql(trusted_only: bool) -> str:
     return f"""
-    SELECT count() AS visitors,
-           sum(pageviews) AS pageviews,
-           sum(sessions) AS sessions,
-           sum(bounces) AS bounces,
-           sum(session_ms) AS session_ms
+    SELECT countIf(trusted = 1) AS visitors,
+           sumIf(pageviews, trusted = 1) AS pageviews,
+           sumIf(sessions, trusted = 1) AS sessions,
+           sumIf(bounces, trusted = 1) AS bounces,
+           sumIf(session_ms, trusted = 1) AS session_ms,
+           countIf(trusted = 0) AS excluded,
+           sumMapIf(days, arrayWithConstant(length(days), toUInt64(1)), trusted = 1) AS day_visitors,
+           sumMapIf(pv_days, arrayWithConstant(length(pv_days), toUInt64(1)), trusted = 1) AS day_pageviews
     FROM (
         SELECT vid, {_sql.TIMELINE},
+            {_sql.trusted_visitor(trusted_only)} AS trusted,
             arraySum(pv) AS pageviews,
             arraySum(new) AS sessions,
             arrayCount(s -> arraySum(s) = 1, arraySplit((x, n) -> n = 1, pv, new)) AS bounces,
-            arraySum((gap, n) -> if(n = 1, 0, gap), arrayDifference(t), new) AS session_ms
-        FROM ({_sql.timeline_source(trusted_only)})
+            arraySum((gap, n) -> if(n = 1, 0, gap), arrayDifference(t), new) AS session_ms,
+            arrayMap(x -> toDate(toDateTime(intDiv(x, 1000), 'UTC'), {{tz:String}}), t) AS event_days,
+            arrayDistinct(event_days) AS days,
+            arrayFilter((d, f) -> f = 1, event_days, pv) AS pv_days
+        FROM ({_sql.timeline_source(False)})
         GROUP BY vid
     )"""
 
 
-def daily_sql(trusted_only: bool) -> str:
-    return f"""
-    SELECT toDate(ts, {{tz:String}}) AS day, uniqExact(vid) AS visitors, countIf(type = 'pageview') AS pageviews
-    FROM ({_sql.events(trusted_only)})
-    GROUP BY day
-    ORDER BY day"""
-
-
 def run(storage, params: Params) -> dict:
     common = params.common
-    bind = common.bind()
-    totals = storage.query(totals_sql(common.trusted_only), bind, what="overview report").first() or {}
-    daily = storage.dicts(daily_sql(common.trusted_only), bind, what="overview report")
-    excluded = int(storage.scalar(_sql.excluded_visitors_sql(), bind, what="overview report") or 0) if common.trusted_only else 0
+    row = storage.query(overview_sql(common.trusted_only), common.bind(), what="overview report").first() or {}
+    days_v, counts_v = row.get("day_visitors") or ([], [])
+    days_p, counts_p = row.get("day_pageviews") or ([], [])
+    visitors_by_day = dict(zip(days_v, counts_v))
+    pageviews_by_day = dict(zip(days_p, counts_p))
+    daily = [{"day": d, "visitors": visitors_by_day.get(d, 0), "pageviews": pageviews_by_day.get(d, 0)} for d in visitors_by_day]
     return {
         "site": common.site,
         "from": common.start.isoformat(),
         "to": common.end.isoformat(),
         "traffic": common.traffic,
         "tz": common.tz,
-        **summarize(totals),
-        "excluded_visitors": excluded,
+        **summarize(row),
+        "excluded_visitors": int(row.get("excluded") or 0),
         "timeseries": fill_days(common.start, common.end, daily),
     }
 

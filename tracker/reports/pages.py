@@ -1,15 +1,13 @@
 """`pages`: per path, pageviews, visitors, entries (first pageview of a session) and exits
 (last pageview of a session), most viewed first.
 
-How the query works. Two aggregations over the deduplicated, range-limited (and, by default,
-trusted) events, glued with UNION ALL and summed per path:
-- pageviews and distinct visitors per `path` (the path column never holds the query string,
-  so `/p/1?color=red` and `/p/1` are one page);
-- entries and exits from `_sql.pageview_sessions`, which cuts each visitor's timeline into
-  30-minute-gap sessions (all event types keep a session alive) and keeps each session's
-  pageview paths in order: the first is an entry, the last an exit (a one-page session is
-  both).
-Rows are ordered by pageviews (then path, for a stable order) and cut at `limit`.
+How the query works. `_sql.pageview_sessions` reads the deduplicated, range-limited (and,
+by default, trusted) events once and cuts each visitor's timeline into 30-minute-gap sessions
+(all event types keep a session alive), keeping each session's pageview paths in order. Those
+are unfolded into one row per pageview, flagged as entry (first of its session) and exit (last;
+a one-page session is both), and grouped by `path`: pageviews, distinct visitors, entries,
+exits. The path column never holds the query string, so `/p/1?color=red` and `/p/1` are one
+page. Rows are ordered by pageviews (then path, for a stable order) and cut at `limit`.
 """
 
 from __future__ import annotations
@@ -36,22 +34,13 @@ class Params:
 
 def pages_sql(trusted_only: bool) -> str:
     return f"""
-    SELECT path, sum(pageviews) AS pageviews, sum(visitors) AS visitors, sum(entries) AS entries, sum(exits) AS exits
+    SELECT path, count() AS pageviews, uniqExact(vid) AS visitors, sum(entry) AS entries, sum(exit) AS exits
     FROM (
-        SELECT path, count() AS pageviews, uniqExact(vid) AS visitors, toUInt64(0) AS entries, toUInt64(0) AS exits
-        FROM ({_sql.events(trusted_only)})
-        WHERE type = 'pageview'
-        GROUP BY path
-        UNION ALL
-        SELECT path, toUInt64(0), toUInt64(0), countIf(edge = 1), countIf(edge = 2)
-        FROM (
-            SELECT arrayJoin(arrayConcat(
-                       arrayMap(s -> (s[1], 1), sessions),
-                       arrayMap(s -> (s[-1], 2), sessions))) AS pair,
-                   pair.1 AS path, pair.2 AS edge
-            FROM ({_sql.pageview_sessions(trusted_only)})
-        )
-        GROUP BY path
+        SELECT vid,
+               arrayJoin(arrayFlatten(arrayMap(s -> arrayMap((p, i) -> (p, toUInt8(i = 1), toUInt8(i = length(s))), s, arrayEnumerate(s)),
+                                               sessions))) AS view,
+               view.1 AS path, view.2 AS entry, view.3 AS exit
+        FROM ({_sql.pageview_sessions(trusted_only)})
     )
     GROUP BY path
     ORDER BY pageviews DESC, path
