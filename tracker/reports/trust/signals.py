@@ -218,32 +218,30 @@ PUBLIC_COUPONS = """
     SELECT arrayJoin(coupons) FROM promos FINAL WHERE site = {site:String} AND deleted = 0
 """
 
-# Coupons: one row per (visitor, coupon) to count visitors and prefixes per coupon with
-# window functions, then folded back to one row per visitor keeping its most shared coupon.
-# Public coupons (below) are never counted as shared.
-VISITOR_SIGNALS = f"""
-    SELECT vid, any(events) AS events, any(first_seen) AS first_seen, any(last_seen) AS last_seen,
-           any(first_prefix) AS first_prefix, any(prefixes) AS prefixes,
-           any(bot_events) AS bot_events, any(headless_events) AS headless_events,
-           any(webdriver_events) AS webdriver_events, any(max_per_minute) AS max_per_minute,
-           any(velocity_at) AS velocity_at, any(clicks) AS clicks,
-           any(clicks_without_view) AS clicks_without_view, any(viewed_clicks) AS viewed_clicks,
-           any(fast_clicks) AS fast_clicks, any(min_click_ms) AS min_click_ms,
-           any(purchases) AS purchases, any(purchases_without_pageview) AS purchases_without_pageview,
-           any(unsigned_events) AS unsigned_events, any(forged_events) AS forged_events,
-           any(scripted_events) AS scripted_events, any(max_skew_ms) AS max_skew_ms,
-           any(churn_ids) AS churn_ids, any(coupons) AS coupons,
-           argMaxIf(coupon, coupon_visitors * 1000000 + coupon_prefixes, shared) AS shared_coupon,
-           maxIf(coupon_visitors, shared) AS shared_coupon_visitors,
-           maxIf(coupon_prefixes, shared) AS shared_coupon_prefixes
+# Shared coupons of the range, as one scalar (codes, visitors, prefixes): coupons redeemed by
+# at least tt_coupon_visitors visitors or by visitors from tt_coupon_prefixes prefixes, public
+# ones left out. A scalar subquery over the partials' coupon column only, so each visitor row
+# just looks its coupons up (no ARRAY JOIN of every visitor, no window over coupons).
+_SHARED_COUPONS = f"""
+    SELECT (groupArray(coupon), groupArray(visitors), groupArray(prefixes))
     FROM (
-        SELECT *, coupon,
-               uniqExactIf(vid, coupon != '') OVER (PARTITION BY coupon) AS coupon_visitors,
-               uniqExactArrayIf(prefixes, coupon != '') OVER (PARTITION BY coupon) AS coupon_prefixes,
-               coupon != '' AND coupon NOT IN ({PUBLIC_COUPONS})
-                   AND (coupon_visitors >= {{tt_coupon_visitors:UInt32}} OR coupon_prefixes >= {{tt_coupon_prefixes:UInt32}}) AS shared
-        FROM ({_VISITORS})
-        ARRAY JOIN if(empty(coupons), [''], coupons) AS coupon
+        SELECT coupon, uniqExact(vid) AS visitors, uniqExactArray(prefixes) AS prefixes
+        FROM (SELECT vid, coupons, prefixes FROM ({RANGE_PARTIALS}) WHERE notEmpty(coupons))
+        ARRAY JOIN coupons AS coupon
+        GROUP BY coupon
+        HAVING (visitors >= {{tt_coupon_visitors:UInt32}} OR prefixes >= {{tt_coupon_prefixes:UInt32}})
+           AND coupon NOT IN ({PUBLIC_COUPONS})
     )
-    GROUP BY vid
+"""
+
+# One row per visitor: its signals, churn count, and its most shared coupon (by visitors).
+VISITOR_SIGNALS = f"""
+    WITH ({_SHARED_COUPONS}) AS shared_info
+    SELECT *,
+           arrayReverseSort(c -> shared_info.2[indexOf(shared_info.1, c)],
+                            arrayFilter(c -> has(shared_info.1, c), coupons)) AS shared_coupons,
+           if(empty(shared_coupons), '', shared_coupons[1]) AS shared_coupon,
+           if(empty(shared_coupons), 0, shared_info.2[indexOf(shared_info.1, shared_coupon)]) AS shared_coupon_visitors,
+           if(empty(shared_coupons), 0, shared_info.3[indexOf(shared_info.1, shared_coupon)]) AS shared_coupon_prefixes
+    FROM ({_VISITORS})
 """
