@@ -24,7 +24,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tracker.ingest.rows import Context, encode_row
@@ -76,6 +76,8 @@ WEBDRIVER_ENV = Env(webdriver=True, screen="800x600", lang="en-US", tz="UTC")
 FRAUD_KINDS = ("click_without_view", "fast_click", "purchase_without_pageview", "unsigned_id", "cookie_churn_ip", "coupon_shared")
 BOT_SHARE = 0.05
 FRAUD_SHARE = 0.03
+CHURN_BURST = 25  # fresh ids from one prefix within a few minutes (the trust default flags 20 in 10 min)
+COUPON_CROWD = 12  # visitors sharing the leaked coupon (the trust default flags 10)
 
 
 @dataclass
@@ -117,6 +119,8 @@ class _Shop:
         self._rows: list[bytes] = []
         self._size = 0
         self.count = 0
+        self.churned = 0
+        self.churn_at = 0
         self._prefix = f"sd{rng.getrandbits(40):x}-"
         self.agents = {ua: runtime.agents.parse(ua) for ua in (*BROWSER_UAS, *CRAWLER_UAS, *HEADLESS_UAS)}
         self.networks = [runtime.network.describe(f"198.51.{i // 250}.{i % 250 + 1}") for i in range(1000)]
@@ -228,8 +232,9 @@ def _bot(shop: _Shop, vid: str) -> None:
     env = WEBDRIVER_ENV if headless else None
     at = shop.start_ms()
     pages = ["/", *shop.categories, *shop.products]
-    for _ in range(rng.randrange(15, 60)):
-        at += rng.randrange(150, 2500)  # faster than any reader
+    count, gaps = ((30, 90), (100, 400)) if headless else ((15, 60), (500, 3000))
+    for _ in range(rng.randrange(*count)):
+        at += rng.randrange(*gaps)  # faster than any reader; headless scrapers far over 120/min
         shop.emit(ctx, "pageview", shop.url[rng.choice(pages)], at, env=env)
         if headless and rng.random() < 0.2:
             promo = shop.promos["exposed"][rng.randrange(len(PROMOS))]
@@ -245,7 +250,7 @@ def _fraud(shop: _Shop, vid: str, kind: str) -> None:
     at = shop.start_ms()
     promos = shop.promos["exposed"]
     if kind == "click_without_view":
-        for _ in range(rng.randrange(3, 12)):
+        for _ in range(rng.randrange(5, 12)):
             at += rng.randrange(2000, 20000)
             shop.emit(ctx, "promo_click", shop.url["/"], at, promo=rng.choice(promos), env=env)
     elif kind == "fast_click":
@@ -264,6 +269,10 @@ def _fraud(shop: _Shop, vid: str, kind: str) -> None:
             shop.emit(ctx, "pageview", shop.url[page], at, env=env, vid=event_vid)
         shop.emit(ctx, "promo_click", shop.url["/"], at + 500, promo=rng.choice(promos), env=env, vid=event_vid)
     elif kind == "cookie_churn_ip":
+        if shop.churned % CHURN_BURST == 0:
+            shop.churn_at = shop.start_ms()
+        shop.churned += 1
+        at = shop.churn_at + rng.randrange(0, 300_000)  # the whole burst within five minutes
         ctx = shop.context(vid, rng.choice(BROWSER_UAS), rng.choice(shop.churn_networks), shop.end_ms)
         shop.emit(ctx, "pageview", shop.url["/"], at, env=env)
         promo = rng.choice(promos)
@@ -277,16 +286,25 @@ def _fraud(shop: _Shop, vid: str, kind: str) -> None:
         shop.emit(ctx, "purchase", shop.url["/thank-you"], at + 60000, order=order, env=env)
 
 
-def _kinds(rng: random.Random, visitors: int) -> Iterator[str]:
-    """Visitor kinds in a shuffled-enough order: 'human', 'bot' or a fraud reason."""
-    for _ in range(visitors):
-        roll = rng.random()
-        if roll < BOT_SHARE:
-            yield "bot"
-        elif roll < BOT_SHARE + FRAUD_SHARE:
-            yield FRAUD_KINDS[int((roll - BOT_SHARE) / FRAUD_SHARE * len(FRAUD_KINDS)) % len(FRAUD_KINDS)]
+def plan_kinds(rng: random.Random, visitors: int) -> list[str]:
+    """Every visitor's kind ('human', 'bot' or a fraud reason), shuffled. Counts are planned,
+    not drawn, so each pattern is present at a size the trust signals can see: cookie churn
+    comes in bursts of CHURN_BURST fresh ids from one prefix (kept together, see `_fraud`), and
+    the leaked coupon is shared by at least COUPON_CROWD visitors."""
+    kinds = ["bot"] * round(visitors * BOT_SHARE)
+    each = round(visitors * FRAUD_SHARE / len(FRAUD_KINDS))
+    for kind in FRAUD_KINDS:
+        if kind == "cookie_churn_ip":
+            count = max(CHURN_BURST, each - each % CHURN_BURST) if visitors >= 20 * CHURN_BURST else 0
+        elif kind == "coupon_shared":
+            count = max(COUPON_CROWD, each) if visitors >= 20 * COUPON_CROWD else 0
         else:
-            yield "human"
+            count = max(1, each) if visitors >= 100 else 0
+        kinds += [kind] * count
+    kinds = kinds[:visitors]
+    kinds += ["human"] * (visitors - len(kinds))
+    rng.shuffle(kinds)
+    return kinds
 
 
 def seed(runtime, site: str = "demo", visitors: int = 1000, days: int = 14, *, seed: int = 0, end_ms: int | None = None) -> SeedResult:
@@ -345,7 +363,7 @@ class _Inserter:
 
 
 def _visit_all(shop: _Shop, rng: random.Random, visitors: int, result: SeedResult) -> None:
-    for kind in _kinds(rng, visitors):
+    for kind in plan_kinds(rng, visitors):
         vid = shop.vid()
         if kind == "human":
             _human(shop, vid)

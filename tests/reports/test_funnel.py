@@ -180,3 +180,11 @@ def test_ten_steps(journeys, new_site, report):
     out = report("funnel", site, steps=steps([{"type": "pageview", "path": p} for p in pages]), window=60)
     assert [s["visitors"] for s in out["steps"]] == [2] * 5 + [1] * 5
     assert [s["median_seconds_from_previous"] for s in out["steps"]] == [None, 1.5, 1.5, 1.5, 1.5] + [1.0] * 5
+
+
+def test_breakdown_with_visitors_outside_the_funnel(journeys, new_site, report):
+    """Visitors with no step event at all (empty timelines) must not break the walk."""
+    site = journeys(new_site(), {"in": [("pageview", "/p/1", 0), ("add_to_cart", "/p/1", 5)], "out": [("custom", "hello", 0)], "out2": [("checkout", "/checkout", 0)]})
+    out = report("funnel", site, steps=steps(SHOP[:2]), breakdown="browser")
+    assert [s["visitors"] for s in out["steps"]] == [1, 1]
+    assert [[s["visitors"] for s in r["steps"]] for r in out["breakdown"]["rows"]] == [[1, 1]]

@@ -168,7 +168,7 @@ def _fill(values: str, flags: str) -> str:
 
 def _before(array: str) -> str:
     """The array shifted one to the right: element i is the value after event i-1."""
-    return f"arrayPushFront(arrayPopBack({array}), 0)"
+    return f"arrayResize(arrayPushFront({array}, 0), length({array}))"
 
 
 def walk_layers(n: int) -> list[list[str]]:
@@ -225,7 +225,8 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "") -
             FROM ({_sql.events(trusted_only)})
         )
         {where}
-        GROUP BY vid"""
+        GROUP BY vid
+        HAVING length(ks) > 0"""
     walked = visitors
     for layer in walk_layers(n):
         walked = f"SELECT *, {', '.join(layer)} FROM ({walked})"
