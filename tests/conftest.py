@@ -30,8 +30,11 @@ _site_counter = itertools.count(1)
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory) -> Settings:
     data = tmp_path_factory.mktemp("tracker-data")
+    # trust_refresh_seconds=0: no background trust materialisation competing with the tests
+    # (scores never depend on it; tests/trust/test_materialise.py drives it explicitly).
     return Settings.load(
-        {"data_dir": str(data), "flush_interval": 0.2, "rate_collect_per_prefix": 0, "rate_collect_per_site": 0, "rate_reports_per_token": 0},
+        {"data_dir": str(data), "flush_interval": 0.2, "rate_collect_per_prefix": 0, "rate_collect_per_site": 0, "rate_reports_per_token": 0,
+         "trust_refresh_seconds": 0},
         env={},
     )
 
