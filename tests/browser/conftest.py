@@ -201,8 +201,10 @@ def snippet_tag(server: TrackerServer, site: str, host: str = "t.shop.localhost"
     return f'{STUB}<script defer src="http://{host}:{server.port}/snippet.js" data-site="{site}"{extra}></script>'
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """One browser per test module. Not per session: Playwright's sync API keeps an event loop
+    running in the main thread while it is open, which other modules' asyncio code must not see."""
     if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright

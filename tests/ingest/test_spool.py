@@ -4,6 +4,7 @@ fails (a sink that fails on purpose at the seam, real chDB behind it), dead lett
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 
 import orjson
@@ -35,7 +36,10 @@ def test_append_is_durable_before_the_wait_returns(tmp_path):
         ticket = spool.append(b'{"a":1}\n')
         await spool.wait_durable(ticket)
 
-    asyncio.run(go())
+    # A thread of its own: a browser test module may hold Playwright's loop in the main thread.
+    runner = threading.Thread(target=asyncio.run, args=(go(),))
+    runner.start()
+    runner.join(10)
     assert spool.fsyncs >= 1
     open_files = list((tmp_path / "spool").glob("*.open"))
     assert read_records(open_files[0].read_bytes())[0] == [b'{"a":1}\n']
