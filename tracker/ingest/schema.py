@@ -135,11 +135,14 @@ def _count_keys(value: object) -> int:
     return count
 
 
+_WS_BEFORE_COLON = re.compile(rb'"[ \t\r\n]+:')
+
+
 def _surely_no_duplicates(body: bytes, value: object) -> bool:
     """Cheap proof that no object has a duplicate key. In JSON with no whitespace after a quote,
-    every key is followed by `":`; such pairs inside strings only add (an escaped quote then a
-    colon). So `count('":') == keys parsed` means every written key survived parsing."""
-    if b'" ' in body or b'"\t' in body or b'"\n' in body or b'"\r' in body:
+    every key is followed by `":` (no whitespace between a key and its colon); such pairs
+    inside strings only add (an escaped quote then a colon). So `count('":') == keys parsed` means every written key survived parsing."""
+    if _WS_BEFORE_COLON.search(body):
         return False
     return body.count(b'":') == _count_keys(value)
 
@@ -172,6 +175,10 @@ def _message(exc: msgspec.ValidationError) -> str:
     return text[0].lower() + text[1:] if text else "invalid event"
 
 
+def _nested_null(value: object) -> bool:
+    return value.__class__ is dict and None in value.values()  # type: ignore[union-attr]
+
+
 def _without_nulls(raw: dict) -> dict:
     """`"ref": null` means the field is absent, as in most JSON APIs."""
     out = {k: v for k, v in raw.items() if v is not None}
@@ -197,7 +204,7 @@ def parse_event(raw: object, *, may_have_control: bool = True) -> Event:
     """A raw event (decoded JSON) -> Event, or EventError with a human message."""
     if not isinstance(raw, dict):
         raise EventError("event must be an object")
-    if None in raw.values() or any(v.__class__ is dict and None in v.values() for v in (raw.get("promo"), raw.get("order"), raw.get("env"))):
+    if None in raw.values() or _nested_null(raw.get("promo")) or _nested_null(raw.get("order")) or _nested_null(raw.get("env")):
         raw = _without_nulls(raw)
     try:
         event = msgspec.convert(raw, Event)
@@ -212,12 +219,15 @@ def parse_event(raw: object, *, may_have_control: bool = True) -> Event:
         raise EventError("order.id and order.revenue are required for purchases")
     if kind == "custom" and not event.name:
         raise EventError("name is required for custom events")
+    if kind == "pageview" and event.order is None and event.props is None and (event.ts is None or MIN_CLIENT_TS_MS <= event.ts <= MAX_CLIENT_TS_MS):
+        return event  # the common case: nothing to normalise
     changes: dict = {}
     if event.ts is not None and not MIN_CLIENT_TS_MS <= event.ts <= MAX_CLIENT_TS_MS:
         changes["ts"] = None  # a client clock years off is noise, not an error
-    if event.order is not None and (event.order.currency != event.order.currency.upper() or event.order.coupon != event.order.coupon.strip().upper()):
-        changes["order"] = msgspec.structs.replace(event.order, currency=event.order.currency.upper(), coupon=event.order.coupon.strip().upper())
-    if event.props and any(not isinstance(v, str) for v in event.props.values()):
+    order = event.order
+    if order is not None and (order.currency != order.currency.upper() or order.coupon != order.coupon.strip().upper()):
+        changes["order"] = msgspec.structs.replace(order, currency=order.currency.upper(), coupon=order.coupon.strip().upper())
+    if event.props and not all(v.__class__ is str for v in event.props.values()):
         changes["props"] = {k: v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v) for k, v in event.props.items()}
     return msgspec.structs.replace(event, **changes) if changes else event
 
