@@ -1,15 +1,16 @@
 """Attribution models: how one purchase's credit is split among the promos clicked before it.
 
-The `promotions` query builds one row per (purchase, promo) "touch" — every promo the buyer
-clicked within the lookback before that purchase — with, per touch:
-  `n`        how many distinct promos this purchase touches,
-  `pos`      the promo's rank by its FIRST click before the purchase (1 = earliest),
-  `recency`  the promo's rank by its LAST click before the purchase (1 = latest),
-  `decay`    the sum over its clicks of 2^(-age / half_life) (age = purchase time - click time),
-  `decay_total` the same sum over all touches of the purchase.
-Each model is then one SQL expression giving the touch's share of the purchase; the shares of
-one purchase always add up to 1, so attributed conversions of all promos add up to the number
-of purchases with at least one click in the lookback, and attributed revenue to their revenue.
+For each purchase the `promotions` query takes the buyer's promo clicks within the lookback
+(click time <= purchase time, oldest first) and the distinct promos among them in first-click
+order ("keys"). Per key it knows:
+  `n`            how many distinct promos the purchase touches,
+  `pos`          the key's place in first-click order (1 = clicked first),
+  `k = last_key` whether the key got the latest click,
+  `d`            the sum over the key's clicks of 2^(-age / half_life) (age = purchase - click),
+  `decay_total`  the same sum over all the purchase's clicks.
+Each model is one SQL expression giving the key's share of the purchase. The shares of one
+purchase always add up to 1, so attributed conversions of all promos add up to the number of
+purchases with at least one click in the lookback, and attributed revenue to their revenue.
 
 Models are an allow-list: the name picks the expression, nothing from the request reaches SQL.
 """
@@ -22,13 +23,13 @@ from decimal import ROUND_HALF_UP, Decimal
 
 MODELS: dict[str, str] = {
     # All credit to the promo of the latest click.
-    "last_click": "toFloat64(recency = 1)",
+    "last_click": "toFloat64(k = last_key)",
     # All credit to the promo of the earliest click in the lookback.
     "first_click": "toFloat64(pos = 1)",
     # Equal shares over the distinct promos clicked.
     "linear": "1.0 / n",
     # Each click weighs 2^(-age/half_life); weights normalised per purchase, summed per promo.
-    "time_decay": "decay / decay_total",
+    "time_decay": "d / decay_total",
     # 40/20/40 over distinct promos in first-click order: 1 promo 100, 2 promos 50/50,
     # 3+ promos 40 first, 40 last and 20 shared by the ones in between.
     "position": "multiIf(n = 1, 1.0, n = 2, 0.5, pos = 1 OR pos = n, 0.4, 0.2 / (n - 2))",
@@ -36,10 +37,10 @@ MODELS: dict[str, str] = {
 DEFAULT_MODEL = "last_click"
 
 
-def share(model: str, n: int, pos: int, recency: int, decay: float = 1.0, decay_total: float = 1.0) -> float:
-    """The same rule as `MODELS`, in Python: documents and tests the arithmetic per touch."""
+def share(model: str, n: int, pos: int, is_last: bool, decay: float = 1.0, decay_total: float = 1.0) -> float:
+    """The same rule as `MODELS`, in Python: documents and tests the arithmetic per key."""
     if model == "last_click":
-        return 1.0 if recency == 1 else 0.0
+        return 1.0 if is_last else 0.0
     if model == "first_click":
         return 1.0 if pos == 1 else 0.0
     if model == "linear":

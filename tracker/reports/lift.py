@@ -38,22 +38,27 @@ class Params:
 
 
 def groups_sql(trusted_only: bool) -> str:
-    events = _sql.events(trusted_only)
+    # One read of the events (so the trusted-visitor set is built once): per visitor, the
+    # first view of the promo and the last purchase; a converter bought at or after that view.
     return f"""
     SELECT if(first_variant = 'holdout', 'holdout', 'exposed') AS grp,
            count() AS visitors,
            countIf(last_purchase >= first_view) AS converters
     FROM (
-        SELECT vid, min(ts) AS first_view, argMin(promo_variant, (ts, event_id)) AS first_variant
-        FROM ({events})
-        WHERE type = 'promo_view' AND promo_id = {{promo:String}}
+        SELECT vid,
+               countIf(is_view) AS views,
+               minIf(ts, is_view) AS first_view,
+               argMinIf(promo_variant, (ts, event_id), is_view) AS first_variant,
+               maxIf(ts, type = 'purchase') AS last_purchase
+        FROM (
+            SELECT vid, ts, event_id, type, promo_variant, type = 'promo_view' AND promo_id = {{promo:String}} AS is_view
+            FROM ({_sql.events(trusted_only)})
+            WHERE type IN ('promo_view', 'purchase')
+        )
         GROUP BY vid
-    ) AS v
-    LEFT JOIN (
-        SELECT vid, max(ts) AS last_purchase FROM ({events}) WHERE type = 'purchase' GROUP BY vid
-    ) AS p ON p.vid = v.vid
+        HAVING views > 0
+    )
     GROUP BY grp
-    SETTINGS join_use_nulls = 0
     """
 
 

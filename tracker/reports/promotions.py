@@ -1,19 +1,21 @@
 """`promotions`: what each promotion (optionally each creative or slot) is worth.
 
-How the queries work. Every read goes through the shared `events(trusted_only)` fragment
-(FINAL, so a duplicated event id counts once; report range; untrusted visitors out).
-1. Exposure: one pass over `promo_view`/`promo_click` grouped by promo: impressions (views with
-   variant `exposed` or none), viewers, clicks, holdout impressions.
-2. Conversions and attribution: purchases are joined to the same visitor's promo clicks, keeping
-   the clicks at most `lookback_days` before the purchase (click ts <= purchase ts). Grouping by
-   (purchase, promo) gives one "touch" per promo the purchase can be credited to; window
-   functions over each purchase rank the touches (first click, last click, time-decay weights),
-   and the model's expression (`attribution.MODELS`) turns them into shares that add up to 1
-   per purchase. Summing per promo gives `conversions`/`revenue` (every purchase touched by the
-   promo, in full) and `attributed_*` (the model's shares).
-3. Coupon redemptions: purchases whose coupon is linked to the promo in the `promos` registry.
-The per-promo rows (a few hundred at most) are merged and finished in `finish_rows`, a pure
-function; revenue is rounded to the cent so that attributed revenue adds up exactly.
+How the query works — one query, one read of the events through the shared
+`events(trusted_only)` fragment (FINAL, so a duplicated event id counts once; report range;
+untrusted visitors out; the untrusted set is built once):
+1. Group the promo views, promo clicks and purchases by (visitor, promo[, creative|slot]):
+   impressions (views with variant `exposed` or none), holdout views, clicks and their times,
+   and the visitor's purchases; then by visitor: one row with the visitor's per-promo counts,
+   all its clicks sorted by time, and its purchases.
+2. Fan each visitor out into one row for its exposure plus one row per purchase. For a
+   purchase, keep the clicks at most `lookback_days` before it (click ts <= purchase ts), take
+   the distinct promos in first-click order and give each the share its attribution model says
+   (`attribution.MODELS`; shares add up to 1 per purchase).
+3. Every row emits uniform records (promo, counts, conversions, revenue, shares, coupon
+   redemptions via the `promos` registry, purchase totals under promo id '') that one final
+   GROUP BY sums per promo.
+The few resulting rows are finished in `finish_rows`, a pure function: ratios, names, and
+revenue to the cent with attributed revenue adding up exactly.
 """
 
 from __future__ import annotations
@@ -72,77 +74,104 @@ def _half_life(raw: str | None) -> float:
     return value
 
 
-def exposure_sql(trusted_only: bool, dim: str) -> str:
-    return f"""
-    SELECT promo_id, {dim} AS dim,
-           countIf(type = 'promo_view' AND promo_variant IN ('exposed', '')) AS impressions,
-           uniqExactIf(vid, type = 'promo_view' AND promo_variant IN ('exposed', '')) AS viewers,
-           countIf(type = 'promo_click') AS clicks,
-           countIf(type = 'promo_view' AND promo_variant = 'holdout') AS holdout_impressions,
-           argMaxIf(promo_name, ts, promo_name != '') AS event_name
-    FROM ({_sql.events(trusted_only)})
-    WHERE type IN ('promo_view', 'promo_click') AND promo_id != ''
-    GROUP BY promo_id, dim
-    """
+# One record per contribution, summed per (promo, dim) at the end: name, type, default.
+RECORD = (
+    ("promo_id", "toString", "''"),
+    ("dim", "toString", "''"),
+    ("impressions", "toUInt64", "0"),
+    ("viewers", "toUInt64", "0"),
+    ("clicks", "toUInt64", "0"),
+    ("holdout_impressions", "toUInt64", "0"),
+    ("event_name", "toString", "''"),
+    ("event_name_t", "toInt64", "0"),
+    ("conversions", "toUInt64", "0"),
+    ("touched_revenue", "toDecimal128", "0"),
+    ("attributed_conversions", "toFloat64", "0"),
+    ("attributed_revenue", "toFloat64", "0"),
+    ("coupon_redemptions", "toUInt64", "0"),
+    ("coupon_revenue", "toDecimal128", "0"),
+    ("purchases", "toUInt64", "0"),
+    ("attributed_purchases", "toUInt64", "0"),
+    ("purchase_revenue", "toDecimal128", "0"),
+)
 
 
-def touches_sql(trusted_only: bool, dim: str) -> str:
-    """One row per (purchase, promo touched within the lookback), ranked within the purchase."""
-    events = _sql.events(trusted_only)
+def record(**values: str) -> str:
+    """A record tuple with every field cast to its one type (arrays of records must agree)."""
+    unknown = set(values) - {name for name, _, _ in RECORD}
+    assert not unknown, unknown
+    parts = []
+    for name, cast, default in RECORD:
+        expr = values.get(name, default)
+        parts.append(f"{cast}({expr}, 4)" if cast == "toDecimal128" else f"{cast}({expr})")
+    return "tuple(" + ", ".join(parts) + ")"
+
+
+def promotions_sql(trusted_only: bool, dim: str, model: str, with_coupons: bool) -> str:
+    buy_type = "Tuple(String, Int64, Decimal(18, 4), String)"
+    exposure = record(promo_id="e.1", dim="e.2", impressions="e.3", viewers="e.3 > 0", clicks="e.5",
+                      holdout_impressions="e.4", event_name="e.6", event_name_t="e.7")
+    touch = record(promo_id="kv.1.1", dim="kv.1.2", conversions="1", touched_revenue="buy.3",
+                   attributed_conversions="kv.2", attributed_revenue="toFloat64(buy.3) * kv.2")
+    totals = record(purchases="1", purchase_revenue="buy.3", attributed_purchases="n > 0",
+                    touched_revenue="if(n > 0, buy.3, 0)")
+    coupon = record(promo_id="pid", coupon_redemptions="1", coupon_revenue="buy.3")
+    coupons = (f"arrayMap(pid -> {coupon}, arrayMap(x -> x.1, arrayFilter(x -> buy.4 != '' AND has(x.2, buy.4), registry)))"
+               if with_coupons else "[]")
     return f"""
-    SELECT pid, revenue, promo_id, dim,
-           count() OVER per_purchase AS n,
-           row_number() OVER (PARTITION BY pid ORDER BY first_ts ASC, promo_id ASC, dim ASC) AS pos,
-           row_number() OVER (PARTITION BY pid ORDER BY last_ts DESC, promo_id DESC, dim DESC) AS recency,
-           decay,
-           sum(decay) OVER per_purchase AS decay_total
+    SELECT r.1 AS promo_id, r.2 AS dim,
+           sum(r.3) AS impressions, sum(r.4) AS viewers, sum(r.5) AS clicks, sum(r.6) AS holdout_impressions,
+           argMax(r.7, r.8) AS event_name,
+           sum(r.9) AS conversions, sum(r.10) AS touched_revenue,
+           sum(r.11) AS attributed_conversions, sum(r.12) AS attributed_revenue,
+           sum(r.13) AS coupon_redemptions, sum(r.14) AS coupon_revenue,
+           sum(r.15) AS purchases, sum(r.16) AS attributed_purchases, sum(r.17) AS purchase_revenue
     FROM (
-        SELECT p.pid AS pid, any(p.revenue) AS revenue, c.promo_id AS promo_id, c.dim AS dim,
-               min(c.ts) AS first_ts, max(c.ts) AS last_ts,
-               sum(pow(2.0, -(toUnixTimestamp64Milli(p.ts) - toUnixTimestamp64Milli(c.ts))
-                             / (86400000.0 * {{half_life_days:Float64}}))) AS decay
-        FROM (SELECT event_id AS pid, vid, ts, revenue FROM ({events}) WHERE type = 'purchase') AS p
-        INNER JOIN (SELECT vid, ts, promo_id, {dim} AS dim FROM ({events})
-                    WHERE type = 'promo_click' AND promo_id != '') AS c ON c.vid = p.vid
-        WHERE c.ts <= p.ts AND c.ts >= p.ts - toIntervalDay({{lookback_days:UInt32}})
-        GROUP BY pid, promo_id, dim
+        SELECT if(kind = 0,
+                  arrayMap(e -> {exposure}, exposure),
+                  arrayConcat(arrayMap(kv -> {touch}, arrayZip(keys, shares)), [{totals}], {coupons})) AS records
+        FROM (
+            SELECT item.1 AS kind, item.2 AS buy, exposure, registry,
+                   arrayFilter(c -> c.1 <= buy.2 AND c.1 >= buy.2 - toInt64({{lookback_days:UInt32}}) * 86400000, click_list) AS w,
+                   arrayMap(c -> (c.2, c.3), w) AS w_keys,
+                   arrayFilter((k, i) -> indexOf(w_keys, k) = i, w_keys, arrayEnumerate(w_keys)) AS keys,
+                   length(keys) AS n,
+                   if(n > 0, w_keys[-1], ('', '')) AS last_key,
+                   arrayMap(k -> arraySum(arrayMap((c, ck) -> if(ck = k, pow(2.0, (c.1 - buy.2) / (86400000.0 * {{half_life_days:Float64}})), 0.0),
+                                                   w, w_keys)), keys) AS decays,
+                   arraySum(decays) AS decay_total,
+                   arrayMap((k, pos, d) -> {MODELS[model]}, keys, arrayEnumerate(keys), decays) AS shares
+            FROM (
+                SELECT vid,
+                       groupArrayIf((promo_id, dim, v_impressions, v_holdouts, v_clicks, v_name, v_name_t), promo_id != '') AS exposure,
+                       arraySort(arrayFlatten(groupArray(arrayMap(t -> (t, promo_id, dim), click_times)))) AS click_list,
+                       arrayFlatten(groupArray(buys)) AS buy_list,
+                       (SELECT groupArray((promo_id, arrayMap(c -> upper(c), coupons))) FROM promos FINAL
+                        WHERE site = {{site:String}} AND deleted = 0) AS registry
+                FROM (
+                    SELECT vid, promo_id, {dim} AS dim,
+                           countIf(type = 'promo_view' AND promo_variant IN ('exposed', '')) AS v_impressions,
+                           countIf(type = 'promo_view' AND promo_variant = 'holdout') AS v_holdouts,
+                           countIf(type = 'promo_click') AS v_clicks,
+                           argMaxIf(promo_name, t, promo_name != '') AS v_name,
+                           maxIf(t, promo_name != '') AS v_name_t,
+                           groupArrayIf(t, type = 'promo_click') AS click_times,
+                           groupArrayIf(CAST((event_id, t, revenue, upper(coupon)), '{buy_type}'), type = 'purchase') AS buys
+                    FROM (
+                        SELECT vid, type, toInt64(toUnixTimestamp64Milli(ts)) AS t, event_id, promo_id,
+                               promo_creative, promo_slot, promo_variant, promo_name, revenue, coupon
+                        FROM ({_sql.events(trusted_only)})
+                        WHERE type IN ('promo_view', 'promo_click', 'purchase')
+                    )
+                    GROUP BY vid, promo_id, dim
+                )
+                GROUP BY vid
+            )
+            ARRAY JOIN arrayConcat([(0, CAST(('', 0, 0, ''), '{buy_type}'))], arrayMap(b -> (1, b), buy_list)) AS item
+        )
     )
-    WINDOW per_purchase AS (PARTITION BY pid)
-    """
-
-
-def conversions_sql(trusted_only: bool, dim: str, model: str) -> str:
-    return f"""
-    SELECT promo_id, dim,
-           count() AS conversions,
-           sum(revenue) AS touched_revenue,
-           sum(share) AS attributed_conversions,
-           sum(toFloat64(revenue) * share) AS attributed_revenue
-    FROM (SELECT *, {MODELS[model]} AS share FROM ({touches_sql(trusted_only, dim)}))
+    ARRAY JOIN records AS r
     GROUP BY promo_id, dim
-    """
-
-
-def totals_sql(trusted_only: bool, dim: str) -> str:
-    """Purchases in range, and those with at least one promo click in their lookback."""
-    return f"""
-    SELECT
-        (SELECT count() FROM ({_sql.events(trusted_only)}) WHERE type = 'purchase') AS purchases,
-        (SELECT sum(revenue) FROM ({_sql.events(trusted_only)}) WHERE type = 'purchase') AS purchase_revenue,
-        uniqExact(pid) AS attributed_purchases,
-        sum(purchase_value) AS attributed_purchase_revenue
-    FROM (SELECT pid, any(revenue) AS purchase_value FROM ({touches_sql(trusted_only, dim)}) GROUP BY pid)
-    """
-
-
-def coupons_sql(trusted_only: bool) -> str:
-    return f"""
-    SELECT r.promo_id AS promo_id, count() AS coupon_redemptions, sum(p.revenue) AS coupon_revenue
-    FROM (SELECT upper(coupon) AS coupon, revenue FROM ({_sql.events(trusted_only)})
-          WHERE type = 'purchase' AND coupon != '') AS p
-    INNER JOIN (SELECT promo_id, upper(arrayJoin(coupons)) AS coupon FROM promos FINAL
-                WHERE site = {{site:String}} AND deleted = 0) AS r ON r.coupon = p.coupon
-    GROUP BY promo_id
     """
 
 
@@ -152,16 +181,12 @@ REGISTRY_SQL = """
 
 
 def run(storage, params: Params) -> dict:
-    trusted = params.common.trusted_only
     dim = BREAKDOWNS[params.by] if params.by else "''"
-    bind = params.bind()
-    exposure = storage.dicts(exposure_sql(trusted, dim), bind, what="promotions report")
-    conversions = storage.dicts(conversions_sql(trusted, dim, params.model), bind, what="promotions report")
-    totals = storage.dicts(totals_sql(trusted, dim), bind, what="promotions report")[0]
-    coupons = storage.dicts(coupons_sql(trusted), bind, what="promotions report")
-    names = {r["promo_id"]: r["name"] for r in storage.dicts(REGISTRY_SQL, bind, what="promotions report")}
-    attributed_total = Decimal(str(totals["attributed_purchase_revenue"] or 0))
-    rows = finish_rows(exposure, conversions, coupons, names, attributed_total, by=params.by)
+    sql = promotions_sql(params.common.trusted_only, dim, params.model, with_coupons=params.by is None)
+    grouped = storage.dicts(sql, params.bind(), what="promotions report")
+    names = {r["promo_id"]: r["name"] for r in storage.dicts(REGISTRY_SQL, params.bind(), what="promotions report")}
+    totals = next((r for r in grouped if r["promo_id"] == ""), None) or {}
+    rows = finish_rows([r for r in grouped if r["promo_id"] != ""], names, Decimal(str(totals.get("touched_revenue") or 0)), by=params.by)
     return {
         "site": params.common.site,
         "from": params.common.start.isoformat(),
@@ -173,10 +198,10 @@ def run(storage, params: Params) -> dict:
         "by": params.by,
         "rows": rows,
         "totals": {
-            "purchases": int(totals["purchases"]),
-            "revenue": _money(totals["purchase_revenue"]),
-            "attributed_purchases": int(totals["attributed_purchases"]),
-            "attributed_revenue": _money(totals["attributed_purchase_revenue"]),
+            "purchases": int(totals.get("purchases") or 0),
+            "revenue": _money(totals.get("purchase_revenue")),
+            "attributed_purchases": int(totals.get("attributed_purchases") or 0),
+            "attributed_revenue": _money(totals.get("touched_revenue")),
         },
     }
 
@@ -193,61 +218,38 @@ def _ratio(num: float, den: float, scale: float = 1.0) -> float | None:
     return num * scale / den if den else None
 
 
-def finish_rows(
-    exposure: list[dict],
-    conversions: list[dict],
-    coupons: list[dict],
-    names: Mapping[str, str],
-    attributed_total: Decimal,
-    *,
-    by: str | None = None,
-) -> list[dict]:
-    """Merge the per-promo query rows into the report's rows (pure; a few hundred rows at most).
+def finish_rows(grouped: list[dict], names: Mapping[str, str], attributed_total: Decimal, *, by: str | None = None) -> list[dict]:
+    """The report's rows from the per-promo sums (pure; a few hundred rows at most).
 
     Attributed revenue is rounded with largest remainders so that the promos' figures add up
-    to the attributed purchases' revenue to the cent. With a breakdown the coupon figures stay
-    per promo, so they are left out (None) of the creative/slot rows.
+    to the attributed purchases' revenue to the cent. With a breakdown, coupon figures (which
+    belong to the promo, not to a creative or slot) are None.
     """
-    keyed: dict[tuple[str, str], dict] = {}
-
-    def row(promo_id: str, dim: str) -> dict:
-        key = (promo_id, dim)
-        if key not in keyed:
-            keyed[key] = {"promo_id": promo_id, **({by: dim} if by else {}), "impressions": 0, "viewers": 0, "clicks": 0,
-                          "holdout_impressions": 0, "conversions": 0, "revenue": 0.0, "attributed_conversions": 0.0,
-                          "_attributed_revenue": 0.0, "_name": ""}
-        return keyed[key]
-
-    for r in exposure:
-        out = row(r["promo_id"], r["dim"])
-        for field in ("impressions", "viewers", "clicks", "holdout_impressions"):
-            out[field] = int(r[field])
-        out["_name"] = r["event_name"] or ""
-    for r in conversions:
-        out = row(r["promo_id"], r["dim"])
-        out["conversions"] = int(r["conversions"])
-        out["revenue"] = _money(r["touched_revenue"])
-        out["attributed_conversions"] = float(r["attributed_conversions"])
-        out["_attributed_revenue"] = float(r["attributed_revenue"])
-    redemptions = {r["promo_id"]: (int(r["coupon_redemptions"]), _money(r["coupon_revenue"])) for r in coupons}
-    if not by:
-        for promo_id in redemptions:
-            row(promo_id, "")
-
-    ordered = list(keyed.values())
-    exact = [r["_attributed_revenue"] for r in ordered]
-    for r, cents in zip(ordered, apportion_cents(exact, attributed_total)):
-        r["attributed_revenue"] = cents
-    for r in ordered:
-        r.pop("_attributed_revenue")
-        name = r.pop("_name")
-        r["promo_name"] = names.get(r["promo_id"]) or name
-        r["ctr"] = _ratio(r["clicks"], r["impressions"])
-        r["conversion_rate"] = _ratio(r["conversions"], r["clicks"])
-        r["aov"] = _round2(_ratio(r["revenue"], r["conversions"]))
-        r["revenue_per_1000_impressions"] = _round2(_ratio(r["revenue"], r["impressions"], 1000.0))
-        count, revenue = redemptions.get(r["promo_id"], (0, 0.0))
-        r["coupon_redemptions"] = None if by else count
-        r["coupon_revenue"] = None if by else revenue
-    ordered.sort(key=lambda r: (-r["attributed_revenue"], -r["clicks"], -r["impressions"], r["promo_id"], r.get(by or "", "")))
-    return ordered
+    exact = [float(r["attributed_revenue"]) for r in grouped]
+    rounded = apportion_cents(exact, attributed_total)
+    rows = []
+    for r, attributed_revenue in zip(grouped, rounded):
+        revenue = _money(r["touched_revenue"])
+        impressions, clicks, conversions = int(r["impressions"]), int(r["clicks"]), int(r["conversions"])
+        rows.append({
+            "promo_id": r["promo_id"],
+            **({by: r["dim"]} if by else {}),
+            "promo_name": names.get(r["promo_id"]) or r["event_name"] or "",
+            "impressions": impressions,
+            "viewers": int(r["viewers"]),
+            "clicks": clicks,
+            "ctr": _ratio(clicks, impressions),
+            "conversions": conversions,
+            "revenue": revenue,
+            "attributed_conversions": float(r["attributed_conversions"]),
+            "attributed_revenue": attributed_revenue,
+            # Purchases per click (conversions / clicks).
+            "conversion_rate": _ratio(conversions, clicks),
+            "aov": _round2(_ratio(revenue, conversions)),
+            "revenue_per_1000_impressions": _round2(_ratio(revenue, impressions, 1000.0)),
+            "coupon_redemptions": None if by else int(r["coupon_redemptions"]),
+            "coupon_revenue": None if by else _money(r["coupon_revenue"]),
+            "holdout_impressions": int(r["holdout_impressions"]),
+        })
+    rows.sort(key=lambda r: (-r["attributed_revenue"], -r["clicks"], -r["impressions"], r["promo_id"], r.get(by or "", "")))
+    return rows
