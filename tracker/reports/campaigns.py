@@ -2,7 +2,7 @@
 
 How the query works. Over the deduplicated, range-limited (and by default trusted) events, each
 visitor's events are cut into sessions wherever the gap between two consecutive events exceeds
-30 minutes (a window `lagInFrame` marks session starts, a running sum numbers them). A session
+30 minutes (the shared per-visitor timeline of `_sql`: one GROUP BY vid, arrays). A session
 belongs to the campaign of its FIRST event — the landing hit that carried the UTM tags; a
 session without tags lands in the row with empty tags (direct or untagged traffic). Sessions are
 then summed per campaign: visitors, sessions, pageviews, and the purchases made in those
@@ -19,9 +19,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from tracker.reports import _sql
 from tracker.reports._params import Common, parse_common
 
-SESSION_GAP_SECONDS = 30 * 60
-
-
 @dataclass(frozen=True)
 class Params:
     common: Common
@@ -32,6 +29,10 @@ class Params:
 
 
 def campaigns_sql(trusted_only: bool) -> str:
+    # Sessions are cut with the shared per-visitor timeline (arrays, one GROUP BY vid): each
+    # event carries its UTM tags, pageview/purchase flags and revenue, sorted like the timeline
+    # keys and split where a session starts.
+    event = ", ((utm_source, utm_medium, utm_campaign), type = 'pageview', type = 'purchase', revenue) AS ev"
     return f"""
     SELECT touch.1 AS utm_source, touch.2 AS utm_medium, touch.3 AS utm_campaign,
            uniqExact(vid) AS visitors,
@@ -41,24 +42,18 @@ def campaigns_sql(trusted_only: bool) -> str:
            countIf(session_purchases > 0) AS converting_sessions,
            sum(session_revenue) AS campaign_revenue
     FROM (
-        SELECT vid, session_no,
-               argMin((utm_source, utm_medium, utm_campaign), (ts, event_id)) AS touch,
-               countIf(type = 'pageview') AS session_pageviews,
-               countIf(type = 'purchase') AS session_purchases,
-               sumIf(revenue, type = 'purchase') AS session_revenue
+        SELECT vid, s[1].1 AS touch,
+               arrayCount(x -> x.2, s) AS session_pageviews,
+               arrayCount(x -> x.3, s) AS session_purchases,
+               arraySum(x -> if(x.3, x.4, 0), s) AS session_revenue
         FROM (
-            SELECT *, sum(starts) OVER (PARTITION BY vid ORDER BY ts, event_id
-                                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session_no
-            FROM (
-                SELECT vid, ts, event_id, type, revenue, utm_source, utm_medium, utm_campaign,
-                       toUInt32(row_number() OVER w = 1
-                                OR toUnixTimestamp64Milli(ts) - toUnixTimestamp64Milli(lagInFrame(ts, 1, ts) OVER w)
-                                   > {SESSION_GAP_SECONDS * 1000}) AS starts
-                FROM ({_sql.events(trusted_only)})
-                WINDOW w AS (PARTITION BY vid ORDER BY ts, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-            )
+            SELECT vid, {_sql.TIMELINE},
+                   arraySort((x, key) -> key, groupArray(ev), groupArray(k)) AS evs,
+                   arraySplit((x, starts) -> starts = 1, evs, new) AS visits
+            FROM ({_sql.timeline_source(trusted_only, event)})
+            GROUP BY vid
         )
-        GROUP BY vid, session_no
+        ARRAY JOIN visits AS s
     )
     GROUP BY touch
     ORDER BY sessions DESC, conversions DESC, utm_source, utm_medium, utm_campaign
