@@ -37,6 +37,15 @@ REPORTS = [
     ("paths", {"start": "/", "depth": "3"}),
     ("funnel", {"steps": FUNNEL, "window": "3600"}),
     ("funnel+breakdown", {"steps": FUNNEL, "window": "3600", "breakdown": "device"}),
+    # Promotion reports (issue 5): every attribution model, a creative breakdown, campaigns, lift.
+    ("promotions", {"model": "last_click"}),
+    ("promotions+first_click", {"model": "first_click"}),
+    ("promotions+linear", {"model": "linear"}),
+    ("promotions+time_decay", {"model": "time_decay"}),
+    ("promotions+position", {"model": "position"}),
+    ("promotions+by_creative", {"model": "linear", "by": "creative"}),
+    ("campaigns", {}),
+    ("lift", {"promo": "SUMMER"}),
 ]
 TRAFFIC = ("trusted", "all")  # trusted pays for the trust wing's untrusted-visitor set
 
