@@ -13,9 +13,9 @@ How the query works. Signals are computed in two stages so that they can be mate
    materialised and still valid (the day's raw event count and the partials configuration
    match `trust_coverage`), UNION ALL partials computed live for every other part of the
    range — so a stale or missing materialisation costs time, never correctness. They are
-   summed/maxed per visitor; then two population signals are added with window functions:
-   fresh visitor ids per IP prefix within the churn window (`cookie_churn_ip`) and visitors
-   and prefixes per coupon (`coupon_shared`).
+   summed/maxed per visitor; then two population signals are added: fresh visitor ids per IP
+   prefix within the churn window (`cookie_churn_ip`, window functions over the visitors) and
+   visitors and prefixes per coupon (`coupon_shared`, one scalar lookup of shared coupons).
 
 `tracker.reports.trust.score` turns these columns into reason codes and a 0-100 score.
 Everything is bound: {site}, {start}, {end} and the `tt_*` thresholds from `score.trust_params`.
