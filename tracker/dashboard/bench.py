@@ -30,8 +30,8 @@ def page_calls(promos: list[str]) -> dict[str, tuple[str, list[tuple[str, dict]]
     return {
         "overview": ("/dashboard", [("reports/overview", {}), ("reports/overview", prev)]),
         "pages": ("/dashboard/pages", [("reports/overview", {}), ("reports/pages", {})]),
-        "paths": ("/dashboard/paths?start=/", [("reports/overview", {}), ("reports/paths", {"start": "/"}), ("reports/pages", {})]),
-        "funnel": ("/dashboard/funnel", [("reports/overview", {}), ("reports/pages", {}), ("reports/promotions", {}), ("reports/funnel", {"steps": FUNNEL, "window": "86400"})]),
+        "paths": ("/dashboard/paths?start=/", [("reports/overview", {}), ("reports/paths", {"start": "/"})]),
+        "funnel": ("/dashboard/funnel", [("reports/overview", {}), ("reports/funnel", {"steps": FUNNEL, "window": "86400"})]),
         "promotions": ("/dashboard/promotions", [("reports/overview", {}), ("reports/promotions", {})]),
         "campaigns": ("/dashboard/campaigns", [("reports/overview", {}), ("reports/campaigns", {})]),
         "lift": ("/dashboard/lift", [("reports/overview", {}), ("reports/promotions", {})] + [("reports/lift", {"promo": p}) for p in promos]),

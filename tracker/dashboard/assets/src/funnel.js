@@ -1,7 +1,7 @@
 // The funnel builder: steps picked from the site's own pages, event types and promotions, kept
 // in the page URL (so a funnel can be bookmarked and shared), sent to /api/reports/funnel.
 import { api, cfg, chart, columnsFor, dataset, el, filters, fmt, table, withPanel } from "./core.js";
-import { fillDatalist, rowsOf } from "./pages.js";
+import { rowsOf, suggest } from "./pages.js";
 
 const TYPES = ["pageview", "promo_view", "promo_click", "add_to_cart", "checkout", "purchase", "custom"];
 // Which event field a step of each type may be narrowed by (the funnel API's step keys).
@@ -31,8 +31,8 @@ export async function funnel() {
   const current = new URLSearchParams(location.search).get("window");
   windowSelect.replaceChildren(...WINDOWS.map(([s, t]) => el("option", { value: s, selected: String(s) === (current || "86400"), text: t })));
 
-  api("reports/pages", filters()).then((b) => fillDatalist("path-options", rowsOf(b).map((r) => r.path))).catch(() => {});
-  api("reports/promotions", filters()).then((b) => fillDatalist("promo-options", rowsOf(b).map((r) => r.promo_id))).catch(() => {});
+  suggest("path-options", "reports/pages", "path");
+  suggest("promo-options", "reports/promotions", "promo_id");
 
   function draw() {
     list.replaceChildren(...steps.map((s, i) => {

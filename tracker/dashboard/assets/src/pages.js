@@ -83,7 +83,7 @@ async function pages() {
 async function paths() {
   const start = q.get("start") || "/";
   const body = api("reports/paths", filters({ start, depth: q.get("depth") || "" }));
-  api("reports/pages", filters()).then((b) => fillDatalist("path-options", rowsOf(b).map((r) => r.path))).catch(() => {});
+  suggest("path-options", "reports/pages", "path");
   const seq = (r) => {
     const p = r.path ?? r.sequence ?? r.paths ?? r.pages ?? r.steps;
     return Array.isArray(p) ? p.join(" → ") : String(p ?? "");
@@ -101,6 +101,17 @@ async function paths() {
     const cols = columnsFor(rows, ["path", "visitors", "sessions", "count", "share"], { path: { label: "Next pages" }, count: { label: "Sessions" }, share: { label: "Share of sessions" }, sequence: { hide: true }, exit: { hide: true } });
     table(panel, cols, rows, "paths");
     panel.ready();
+  });
+}
+
+// Suggestions for a text field (the site's own pages or promotions), fetched the first time a
+// field using the list gets focus: a page load does not pay for a report it may never need.
+function suggest(listId, path, key) {
+  let asked = false;
+  document.addEventListener("focusin", (e) => {
+    if (asked || !e.target.matches || !e.target.matches(`input[list="${listId}"]`)) return;
+    asked = true;
+    api(path, filters()).then((b) => fillDatalist(listId, rowsOf(b).map((r) => r[key]))).catch(() => {});
   });
 }
 
@@ -193,4 +204,4 @@ function liftCard(r) {
 }
 
 export const PAGES = { overview, pages, paths, promotions, campaigns, lift };
-export { rowsOf, fillDatalist };
+export { rowsOf, suggest };
