@@ -79,7 +79,7 @@ async function trustVisitor() {
     const rows = b.timeline || b.events_list || (Array.isArray(b.events) ? b.events : []);
     if (!rows.length) return panel.empty("No event of this visitor in this range.");
     const flags = Object.fromEntries(["signed", "forged", "bot", "headless", "origin", "webdriver"].map((k) => [k, { render: yesNo, format: "text" }]));
-    table(panel, columnsFor(rows, ["ts", "type", "path", "promo_id", "promo_variant", "order_id", "revenue", "coupon", "ua_browser", "ip_prefix", "signed", "bot", "headless", "webdriver"], Object.assign(flags, { client_ts: { hide: true }, ua_device: { hide: true }, promo_variant: { label: "Variant" } })), rows, "timeline");
+    table(panel, columnsFor(rows, ["ts", "type", "path", "promo_id", "promo_variant", "order_id", "revenue", "coupon", "ua_browser", "ip_prefix", "signed", "bot", "headless", "webdriver"], Object.assign(flags, { client_ts: { hide: true }, ua_device: { hide: true }, promo_variant: { label: "Variant" }, path: { format: "time" }, revenue: { format: "money", render: (v, r) => (r.type === "purchase" ? fmt.money(v) : "–") } })), rows, "timeline");
     if (b.timeline_truncated) panel.body.append(el("p", { class: "muted", text: "Only the first events are shown; narrow the date range to see the rest." }));
     panel.ready();
   });
@@ -109,7 +109,8 @@ export const TRUST_PAGES = {
   trust,
   trust_visitor: trustVisitor,
   trust_promotions: listPage("promotions", "trust-promotions", ["promo_id"], ["suspicious_clicks", "suspicious_share", "clicks", "clicks_without_view", "fast_clicks", "clicks_by_excluded", "top_prefixes"], "No promotion was clicked in this range.",
-    { top_prefixes: { label: "Top suspicious networks", format: "text", render: (v) => (v || []).map((p) => `${p.ip_prefix} (${p.suspicious_clicks})`).join(", ") || "–" } }),
+    { suspicious_clicks: { label: "Suspicious" }, suspicious_share: { label: "Share" }, clicks_without_view: { label: "No view" }, fast_clicks: { label: "Too fast" }, clicks_by_excluded: { label: "By excluded" },
+      top_prefixes: { label: "Top networks", format: "chips", render: (v) => el("span", { class: "chips" }, (v || []).map((p) => el("span", { class: "chip", text: `${p.ip_prefix} · ${p.suspicious_clicks}` }))) } }),
   trust_coupons: listPage("coupons", "trust-coupons", ["coupon"], ["visitors", "ip_prefixes", "redemptions", "revenue", "unusual", "public"], "No coupon looks leaked in this range.",
     { ip_prefixes: { label: "Networks" }, unusual: { render: yesNo, format: "text", label: "Unusual" }, public: { render: yesNo, format: "text" } }),
   trust_networks: listPage("networks", "trust-networks", ["ip_prefix"], ["visitors", "excluded_visitors", "events", "automated_events", "max_fresh_ids", "reasons"], "No network stands out in this range.",
