@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import TrackerServer, free_port
 from tests.dashboard.conftest import FORMULA_PROMO, SITE, page_config, settle
 
 pytestmark = pytest.mark.browser
@@ -192,3 +193,27 @@ def test_phone_layout_has_no_sideways_scrolling(page_for, dashboard_server):
         page.goto(f"{server.url}{path}?site={SITE}")
         settle(page)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), path
+
+
+@pytest.mark.slow
+def test_fresh_serve_demo_shows_full_charts_at_once(chromium_browser, tmp_path):
+    """`tracker serve --demo` on an empty data dir: sign in with the printed admin token and
+    the overview of the seeded `demo` site is full, with no snippet notice."""
+    server = TrackerServer(tmp_path / "data", free_port(), env={"TRACKER_DEMO": "1"}).start()
+    try:
+        first_admin = [line.strip() for line in server.log.read_text().splitlines() if line.strip().startswith("trk_")][0]
+        context = chromium_browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.goto(server.url + "/dashboard")
+        assert "/dashboard/login" in page.url
+        page.fill("input[name=token]", first_admin)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/dashboard")
+        settle(page)
+        assert page_config(page)["params"]["site"] == "demo"
+        assert page.locator("#no-events").count() == 0
+        assert float(page.locator('.card[data-metric="visitors"] .card-value').get_attribute("data-value")) > 100
+        assert page.locator("#timeseries-chart canvas").count() == 1
+        context.close()
+    finally:
+        server.stop()

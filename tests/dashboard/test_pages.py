@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from tracker.dashboard.pages import PAGES, nav_for, parse_filters, snippet_tag
 from tracker.auth.tokens import Principal
+from tracker.dashboard.pages import PAGES, nav_for, parse_filters, snippet_tag
 from tracker.errors import BadRequest
 
 TODAY = date(2026, 3, 31)

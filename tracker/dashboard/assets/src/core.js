@@ -169,7 +169,7 @@ export function table(panel, columns, rows, csvName) {
   const body = rows.map((row) =>
     el("tr", {}, columns.map((c) => {
       const v = row[c.key];
-      return el("td", { class: c.format === "time" ? "nowrap" : c.format === "text" || c.format === "chips" ? "" : "num", "data-key": c.key, "data-value": v === null || v === undefined || typeof v === "object" ? null : String(v) }, cell(c, row));
+      return el("td", { class: c.nowrap || c.format === "time" ? "nowrap" : c.format === "text" || c.format === "chips" ? "" : "num", "data-key": c.key, "data-value": v === null || v === undefined || typeof v === "object" ? null : String(v) }, cell(c, row));
     }))
   );
   const t = el("table", { class: "data" }, el("thead", {}, head), el("tbody", {}, body));

@@ -79,7 +79,7 @@ async function trustVisitor() {
     const rows = b.timeline || b.events_list || (Array.isArray(b.events) ? b.events : []);
     if (!rows.length) return panel.empty("No event of this visitor in this range.");
     const flags = Object.fromEntries(["signed", "forged", "bot", "headless", "origin", "webdriver"].map((k) => [k, { render: yesNo, format: "text" }]));
-    table(panel, columnsFor(rows, ["ts", "type", "path", "promo_id", "promo_variant", "order_id", "revenue", "coupon", "ua_browser", "ip_prefix", "signed", "bot", "headless", "webdriver"], Object.assign(flags, { client_ts: { hide: true }, ua_device: { hide: true }, promo_variant: { label: "Variant" }, path: { format: "time" }, revenue: { format: "money", render: (v, r) => (r.type === "purchase" ? fmt.money(v) : "–") } })), rows, "timeline");
+    table(panel, columnsFor(rows, ["ts", "type", "path", "promo_id", "promo_variant", "order_id", "revenue", "coupon", "ua_browser", "ip_prefix", "signed", "bot", "headless", "webdriver"], Object.assign(flags, { client_ts: { hide: true }, ua_device: { hide: true }, promo_variant: { label: "Variant" }, path: { nowrap: true }, revenue: { format: "money", render: (v, r) => (r.type === "purchase" ? fmt.money(v) : "–") } })), rows, "timeline");
     if (b.timeline_truncated) panel.body.append(el("p", { class: "muted", text: "Only the first events are shown; narrow the date range to see the rest." }));
     panel.ready();
   });
