@@ -243,3 +243,14 @@ def test_pages_render_with_strict_headers_and_local_assets_only(web, admin_token
         assert '<script type="application/json" id="page-config">' in r.text
     assert web.get("/dashboard/static/chart.umd.min.js").status_code == 200
     assert web.get("/dashboard/nope").status_code == 404
+
+
+def test_sign_in_attempts_are_rate_limited_per_network(app, monkeypatch):
+    from tracker.dashboard import routes
+    from tracker.ratelimit import Buckets
+
+    monkeypatch.setattr(app.state, "dashboard_login_buckets", Buckets(0.01, 3), raising=False)
+    with TestClient(app, base_url="http://testserver") as web:
+        statuses = [login(web, "trk_000000000000_notavalidsecretnotavalidsecret").status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+    assert routes.LOGIN_BURST >= 10  # a person mistyping a few times is never locked out

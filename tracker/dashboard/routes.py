@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 import secrets
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -26,11 +27,14 @@ from tracker.auth.tokens import Principal
 from tracker.dashboard import session as sess
 from tracker.dashboard.pages import BY_NAME, MODELS, PAGES, PRESETS, VISITOR, Page, nav_for, parse_filters, snippet_tag
 from tracker.errors import TrackerError
+from tracker.ratelimit import Buckets
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 MAX_FORM_BYTES = 8 * 1024
 LOGIN_CSRF_MAX_AGE = 3600
+LOGIN_RATE = 1.0  # sign-in attempts per second per network, after the burst
+LOGIN_BURST = 30
 # Stricter than the default page policy: no inline script at all (the page config is a JSON
 # data block), and the API is the only thing scripts may connect to.
 CSP = (
@@ -119,11 +123,28 @@ def _login_form(request: Request, *, status: int, error: str | None = None, noti
     return render("login.html", status, cookies=cookies, csrf=token, next=next_url, error=error, notice=notice)
 
 
+def _login_allowed(request: Request) -> float:
+    """Seconds to wait before another sign-in attempt from this network (0: go ahead). Each
+    attempt may cost a token lookup, so a network gets `LOGIN_BURST` quickly, then one a second."""
+    state = request.app.state
+    buckets = getattr(state, "dashboard_login_buckets", None)
+    if buckets is None:
+        buckets = state.dashboard_login_buckets = Buckets(LOGIN_RATE, LOGIN_BURST)
+    network = state.network
+    prefix, _ = network.describe(network.client_ip(request.client.host if request.client else "", request.headers.get("x-forwarded-for")))
+    return buckets.take(prefix or "?")
+
+
 async def login(request: Request) -> Response:
     try:
         form = await _form(request)
     except _Reject as r:
         return render("error.html", r.status, status=r.status, title=r.title, message=r.message, principal=None, page=None)
+    wait = _login_allowed(request)
+    if wait:
+        response = _login_form(request, status=429, error=f"Too many sign-in attempts from your network. Try again in {math.ceil(wait)} s.", next_url=form.get("next"))
+        response.headers["retry-after"] = str(math.ceil(wait))
+        return response
     expected = request.cookies.get(sess.LOGIN_CSRF_COOKIE) or ""
     if not expected or not hmac.compare_digest(form.get("csrf", ""), expected) or not _same_origin(request):
         return _login_form(request, status=403, error="This sign-in form has expired. Please try again.", next_url=form.get("next"))

@@ -31,6 +31,7 @@ async function excludedBadge() {
     const n = o.excluded_visitors || 0;
     const why = o.excluded_reasons && typeof o.excluded_reasons === "object" ? Object.entries(o.excluded_reasons).filter((p) => p[1]).map(([k, v]) => `${k.replace(/_/g, " ")} ${fmt.int(v)}`).join(", ") : "";
     badge.dataset.value = n;
+    badge.title = "Trusted traffic leaves out visitors whose trust score is at or under the exclusion threshold: crawlers, headless or automated browsers, click fraud, purchases without browsing, shared coupons and similar signals.";
     badge.replaceChildren(
       cfg.params.traffic === "all" ? `includes ${fmt.int(n)} visitor${n === 1 ? "" : "s"} flagged as bots or fraud` : `${fmt.int(n)} visitor${n === 1 ? "" : "s"} excluded as bots or fraud`,
       why ? ` (${why})` : "",
