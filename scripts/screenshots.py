@@ -27,6 +27,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 FUNNEL = '[{"type":"pageview","path":"/"},{"type":"promo_click"},{"type":"add_to_cart"},{"type":"checkout"},{"type":"purchase"}]'
 PAGES = [
     ("overview", "/dashboard"),
+    ("overview-7-days", "/dashboard?range=7"),
     ("pages", "/dashboard/pages"),
     ("paths", "/dashboard/paths?start=/"),
     ("funnel", "/dashboard/funnel?steps=" + FUNNEL),
@@ -38,7 +39,7 @@ PAGES = [
     ("trust-coupons", "/dashboard/trust/coupons"),
     ("trust-networks", "/dashboard/trust/networks"),
 ]
-PHONE = [("phone-overview", "/dashboard"), ("phone-funnel", "/dashboard/funnel?steps=" + FUNNEL)]
+PHONE = [("phone-overview", "/dashboard"), ("phone-funnel", "/dashboard/funnel?steps=" + FUNNEL), ("phone-trust", "/dashboard/trust")]
 
 
 def free_port() -> int:

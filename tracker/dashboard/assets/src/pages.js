@@ -10,7 +10,8 @@ function change(now, before, points) {
   if (now === null || now === undefined || before === null || before === undefined) return { text: "no earlier figure", cls: "flat" };
   if (points) {
     const d = (Number(now) - Number(before)) * 100;
-    return { text: `${d > 0 ? "+" : ""}${d.toFixed(1)} pts vs previous period`, cls: d > 0 ? "up" : d < 0 ? "down" : "flat" };
+    // Points are for the bounce rate, where up is the bad direction.
+    return { text: `${d > 0 ? "+" : ""}${d.toFixed(1)} pts vs previous period`, cls: d > 0 ? "down" : d < 0 ? "up" : "flat" };
   }
   if (Number(before) === 0) return { text: Number(now) ? "new vs previous period" : "no change", cls: Number(now) ? "up" : "flat" };
   const pct = ((Number(now) - Number(before)) / Number(before)) * 100;
