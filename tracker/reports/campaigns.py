@@ -29,10 +29,10 @@ class Params:
 
 
 def campaigns_sql(trusted_only: bool) -> str:
-    # Sessions are cut with the shared per-visitor timeline (arrays, one GROUP BY vid): each
-    # event carries its UTM tags, pageview/purchase flags and revenue, sorted like the timeline
-    # keys and split where a session starts.
-    event = ", ((utm_source, utm_medium, utm_campaign), type = 'pageview', type = 'purchase', revenue) AS ev"
+    # Per visitor, one sorted array of packed keys (epoch ms * 4 + 2 * purchase + pageview)
+    # carries everything sessions need; only the few events with UTM tags and the purchases
+    # bring their strings and revenue, in small side arrays looked up by time. The session's
+    # touch is the tags of an event at the session's first instant.
     return f"""
     SELECT touch.1 AS utm_source, touch.2 AS utm_medium, touch.3 AS utm_campaign,
            uniqExact(vid) AS visitors,
@@ -42,15 +42,26 @@ def campaigns_sql(trusted_only: bool) -> str:
            countIf(session_purchases > 0) AS converting_sessions,
            sum(session_revenue) AS campaign_revenue
     FROM (
-        SELECT vid, s[1].1 AS touch,
-               arrayCount(x -> x.2, s) AS session_pageviews,
-               arrayCount(x -> x.3, s) AS session_purchases,
-               arraySum(x -> if(x.3, x.4, 0), s) AS session_revenue
+        SELECT vid,
+               toInt64(intDiv(s[1], 4)) AS first_t, toInt64(intDiv(s[-1], 4)) AS last_t,
+               arrayFirst(x -> x.1 = first_t, tags).2 AS touch,
+               arrayCount(x -> x % 2 = 1, s) AS session_pageviews,
+               arrayCount(x -> intDiv(x, 2) % 2 = 1, s) AS session_purchases,
+               arraySum(x -> if(x.1 >= first_t AND x.1 <= last_t, x.2, 0), buys) AS session_revenue
         FROM (
-            SELECT vid, {_sql.TIMELINE},
-                   arraySort((x, key) -> key, groupArray(ev), groupArray(k)) AS evs,
-                   arraySplit((x, starts) -> starts = 1, evs, new) AS visits
-            FROM ({_sql.timeline_source(trusted_only, event)})
+            SELECT vid,
+                   arraySort(groupArray(k)) AS keys,
+                   arrayMap(x -> toInt64(intDiv(x, 4)), keys) AS t,
+                   arraySplit((x, gap, i) -> i = 1 OR gap > {_sql.SESSION_GAP_MS}, keys, arrayDifference(t), arrayEnumerate(t)) AS visits,
+                   groupArrayIf((t_ms, (utm_source, utm_medium, utm_campaign)), tagged) AS tags,
+                   groupArrayIf((t_ms, revenue), type = 'purchase') AS buys
+            FROM (
+                SELECT vid, type, revenue, utm_source, utm_medium, utm_campaign,
+                       toInt64(toUnixTimestamp64Milli(ts)) AS t_ms,
+                       toUInt64(t_ms) * 4 + 2 * (type = 'purchase') + (type = 'pageview') AS k,
+                       utm_source != '' OR utm_medium != '' OR utm_campaign != '' AS tagged
+                FROM ({_sql.events(trusted_only)})
+            )
             GROUP BY vid
         )
         ARRAY JOIN visits AS s
