@@ -80,5 +80,5 @@ export async function funnel() {
       panel.ready();
     });
   }
-  if (cfg.autorun !== false) run();
+  if (cfg.autorun !== false) await run();
 }

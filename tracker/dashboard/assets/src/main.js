@@ -43,6 +43,9 @@ async function excludedBadge() {
 }
 
 filterBar();
-excludedBadge();
 const render = Object.assign({ funnel }, PAGES, TRUST_PAGES)[cfg.page];
-if (render && cfg.params.site && !cfg.no_events) render();
+// The page's own figures first; the badge's overview query runs after them (on the overview
+// page it is the same call, answered once).
+const done = render && cfg.params.site && !cfg.no_events ? render() : Promise.resolve();
+if (cfg.page === "overview") excludedBadge();
+else done.finally(excludedBadge);
