@@ -148,7 +148,10 @@ async def login(request: Request) -> Response:
     expected = request.cookies.get(sess.LOGIN_CSRF_COOKIE) or ""
     if not expected or not hmac.compare_digest(form.get("csrf", ""), expected) or not _same_origin(request):
         return _login_form(request, status=403, error="This sign-in form has expired. Please try again.", next_url=form.get("next"))
-    principal: Principal | None = await run_in_threadpool(request.app.state.tokens.verify, (form.get("token") or "").strip())
+    try:
+        principal: Principal | None = await run_in_threadpool(request.app.state.tokens.verify, (form.get("token") or "").strip())
+    except TrackerError as exc:
+        return _login_form(request, status=503, error=f"Tracker cannot check tokens right now ({exc.message}). Try again in a moment.", next_url=form.get("next"))
     if principal is None:
         return _login_form(request, status=401, error="That token is not valid (or it was revoked).", next_url=form.get("next"))
     sessions = sess.sessions_for(request.app.state)
@@ -162,9 +165,14 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
-    found = await run_in_threadpool(sess.current, request)
+    try:
+        found = await run_in_threadpool(sess.current, request)
+    except TrackerError:  # storage down: the cookie is cleared all the same
+        found = None
     if found is None:
-        return RedirectResponse("/dashboard/login", 303)
+        response = RedirectResponse("/dashboard/login", 303)
+        response.headers.append("set-cookie", sess.cookie_header(sess.COOKIE, "", secure=sess.is_secure(request), max_age=0))
+        return response
     session, _ = found
     try:
         form = await _form(request)
@@ -184,7 +192,11 @@ def _has_events(storage, site: str) -> bool:
 
 
 async def _page(request: Request, page: Page, **extra) -> Response:
-    found = await run_in_threadpool(sess.current, request)
+    try:
+        found = await run_in_threadpool(sess.current, request)
+    except TrackerError as exc:  # storage down: say so on a page, not in JSON
+        request.state.dashboard_session = None
+        return error_page(request, 503, "Tracker is not ready", f"The dashboard cannot reach its storage right now ({exc.message}). Try again in a moment.")
     if found is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse("/dashboard/login?" + urlencode({"next": target}), 303)
