@@ -85,14 +85,14 @@ RECORD = (
     ("event_name", "toString", "''"),
     ("event_name_t", "toInt64", "0"),
     ("conversions", "toUInt64", "0"),
-    ("touched_revenue", "toDecimal128", "0"),
+    ("touched_revenue", "toDecimal64", "0"),
     ("attributed_conversions", "toFloat64", "0"),
     ("attributed_revenue", "toFloat64", "0"),
     ("coupon_redemptions", "toUInt64", "0"),
-    ("coupon_revenue", "toDecimal128", "0"),
+    ("coupon_revenue", "toDecimal64", "0"),
     ("purchases", "toUInt64", "0"),
     ("attributed_purchases", "toUInt64", "0"),
-    ("purchase_revenue", "toDecimal128", "0"),
+    ("purchase_revenue", "toDecimal64", "0"),
 )
 
 
@@ -103,7 +103,7 @@ def record(**values: str) -> str:
     parts = []
     for name, cast, default in RECORD:
         expr = values.get(name, default)
-        parts.append(f"{cast}({expr}, 4)" if cast == "toDecimal128" else f"{cast}({expr})")
+        parts.append(f"{cast}({expr}, 4)" if cast == "toDecimal64" else f"{cast}({expr})")
     return "tuple(" + ", ".join(parts) + ")"
 
 
