@@ -55,6 +55,14 @@ def peak_rss_mb() -> float:
 
 
 def run_report(storage, name: str, query: dict) -> float:
+    if name.startswith("untrusted set"):
+        # The trust wing's rule alone (what traffic=trusted adds to every report).
+        from tracker.reports import _sql
+        from tracker.reports._params import parse_common
+
+        started = time.perf_counter()
+        storage.scalar(_sql.excluded_visitors_sql(), parse_common(query).bind())
+        return time.perf_counter() - started
     module = importlib.import_module(f"tracker.reports.{name.split('+')[0].split(' ')[0]}")
     started = time.perf_counter()
     module.run(storage, module.Params.from_query(query))
@@ -102,7 +110,8 @@ def main() -> None:
             days = materialise_trust(storage, site)
             print(f"  trust partials materialised for {days} closed days in {time.perf_counter() - started:.1f}s "
                   "(what the background trust job keeps up to date; today is computed live)", flush=True)
-            for (report, params), traffic in ((r, t) for r in REPORTS for t in TRAFFIC):
+            runs = [(r, t) for r in REPORTS for t in TRAFFIC] + [(("untrusted set", {}), "trusted")]
+            for (report, params), traffic in runs:
                 name = f"{report} ({traffic})"
                 query = {"site": site, **common, **params, "traffic": traffic}
                 times = [run_report(storage, name, query) for _ in range(args.repeat)]
