@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from tracker.reports._params import Common, int_param, parse_common
 from tracker.reports.trust.score import UNTRUSTED_VISITORS
-from tracker.reports.trust.signals import event_rows_sql
+from tracker.reports.trust.signals import promo_rows_sql
 
 TOP_PREFIXES = 5
 
@@ -52,7 +52,7 @@ SQL = f"""
                countIf(excluded) AS by_excluded
         FROM (
             SELECT promo_id, ip_prefix, view_ms, at_ms, vid IN ({UNTRUSTED_VISITORS}) AS excluded
-            FROM ({event_rows_sql(_CONTEXT)})
+            FROM ({promo_rows_sql(_CONTEXT)})
             WHERE type = 'promo_click' AND ts >= {{start:DateTime64(3, 'UTC')}}
         )
         GROUP BY promo_id, ip_prefix
