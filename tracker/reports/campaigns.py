@@ -2,8 +2,9 @@
 
 How the query works. Over the deduplicated, range-limited (and by default trusted) events, each
 visitor's events are cut into sessions wherever the gap between two consecutive events exceeds
-30 minutes (the shared per-visitor timeline of `_sql`: one GROUP BY vid, arrays). A session
-belongs to the campaign of its FIRST event — the landing hit that carried the UTM tags; a
+30 minutes (one GROUP BY vid into a sorted array of packed keys, split with `arraySplit`, the
+shared `_sql.SESSION_GAP_MS` rule). A session belongs to the campaign of its FIRST event — the
+landing hit that carried the UTM tags (tags of an event at the session's first millisecond); a
 session without tags lands in the row with empty tags (direct or untagged traffic). Sessions are
 then summed per campaign: visitors, sessions, pageviews, and the purchases made in those
 sessions (so a purchase is credited to the first touch of the session that led to it). Email
