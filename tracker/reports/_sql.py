@@ -76,9 +76,12 @@ def timeline_source(trusted_only: bool, extra: str = "") -> str:
 
 
 def pageview_sessions(trusted_only: bool) -> str:
-    """One row per visitor: `sessions` = Array(Array(String)), the paths of each session's
-    pageviews in time order (sessions without a pageview are left out). Session cuts use all of
-    the visitor's events, so a promo click 20 minutes after a pageview keeps the session alive."""
+    """One row per visitor: `sessions` = Array(Array(UInt64)), each session's pageviews in
+    time order as `cityHash64(path)` (sessions without a pageview are left out; `PATH_NAMES`
+    turns hashes back into paths). Session cuts use all of the visitor's events, so a promo
+    click 20 minutes after a pageview keeps the session alive. Hashes instead of strings make
+    the per-visitor arrays small and fast to sort and group (a 64-bit collision between two
+    paths of one site is not a practical concern)."""
     return f"""
     SELECT vid, arrayFilter(s -> length(s) > 0, arraySplit((p, d) -> d != 0, pv_paths, arrayDifference(pv_sess))) AS sessions
     FROM (
@@ -86,7 +89,17 @@ def pageview_sessions(trusted_only: bool) -> str:
             arraySort((x, key) -> key, groupArray(p), groupArray(k)) AS paths,
             arrayFilter((x, f) -> f = 1, paths, pv) AS pv_paths,
             arrayFilter((s, f) -> f = 1, arrayCumSum(new), pv) AS pv_sess
-        FROM ({timeline_source(trusted_only, ", if(type = 'pageview', path, '') AS p")})
+        FROM ({timeline_source(trusted_only, ", if(type = 'pageview', cityHash64(path), 0) AS p")})
         GROUP BY vid
         HAVING length(pv_paths) > 0
     )"""
+
+
+# Path hash -> path for the site's pageviews in the range (names only: no FINAL needed).
+PATH_NAMES = """
+    SELECT cityHash64(path) AS h, any(path) AS name
+    FROM events
+    WHERE site = {site:String}
+      AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+      AND type = 'pageview'
+    GROUP BY h"""

@@ -3,11 +3,12 @@
 
 How the query works. `_sql.pageview_sessions` reads the deduplicated, range-limited (and,
 by default, trusted) events once and cuts each visitor's timeline into 30-minute-gap sessions
-(all event types keep a session alive), keeping each session's pageview paths in order. Those
-are unfolded into one row per pageview, flagged as entry (first of its session) and exit (last;
-a one-page session is both), and grouped by `path`: pageviews, distinct visitors, entries,
-exits. The path column never holds the query string, so `/p/1?color=red` and `/p/1` are one
-page. Rows are ordered by pageviews (then path, for a stable order) and cut at `limit`.
+(all event types keep a session alive), keeping each session's pageviews in order as path
+hashes. Those are unfolded into one row per pageview with three flags: first view of this path
+by this visitor (`arrayEnumerateUniq`, so distinct visitors are a sum, not a uniqExact), entry
+(first of its session) and exit (last; a one-page session is both); grouped by path hash and
+named through `_sql.PATH_NAMES`. The path column never holds the query string, so
+`/p/1?color=red` and `/p/1` are one page. Rows are ordered by pageviews (then path, for a stable order) and cut at `limit`.
 """
 
 from __future__ import annotations
@@ -34,15 +35,21 @@ class Params:
 
 def pages_sql(trusted_only: bool) -> str:
     return f"""
-    SELECT path, count() AS pageviews, uniqExact(vid) AS visitors, sum(entry) AS entries, sum(exit) AS exits
+    SELECT n.name AS path, c.pageviews AS pageviews, c.visitors AS visitors, c.entries AS entries, c.exits AS exits
     FROM (
-        SELECT vid,
-               arrayJoin(arrayFlatten(arrayMap(s -> arrayMap((p, i) -> (p, toUInt8(i = 1), toUInt8(i = length(s))), s, arrayEnumerate(s)),
-                                               sessions))) AS view,
-               view.1 AS path, view.2 AS entry, view.3 AS exit
-        FROM ({_sql.pageview_sessions(trusted_only)})
-    )
-    GROUP BY path
+        SELECT view.1 AS h, count() AS pageviews, sum(view.2) AS visitors, sum(view.3) AS entries, sum(view.4) AS exits
+        FROM (
+            SELECT arrayFlatten(sessions) AS flat,
+                   arrayJoin(arrayZip(
+                       flat,
+                       arrayMap(n -> toUInt8(n = 1), arrayEnumerateUniq(flat)),
+                       arrayFlatten(arrayMap(s -> arrayMap(i -> toUInt8(i = 1), arrayEnumerate(s)), sessions)),
+                       arrayFlatten(arrayMap(s -> arrayMap(i -> toUInt8(i = length(s)), arrayEnumerate(s)), sessions)))) AS view
+            FROM ({_sql.pageview_sessions(trusted_only)})
+        )
+        GROUP BY h
+    ) AS c
+    INNER JOIN ({_sql.PATH_NAMES}) AS n ON n.h = c.h
     ORDER BY pageviews DESC, path
     LIMIT {{limit:UInt32}}"""
 

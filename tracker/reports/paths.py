@@ -1,13 +1,14 @@
 """`paths?start=/x&depth=N`: where do sessions go after `start`?
 
 How the query works. `_sql.pageview_sessions` gives each visitor's sessions (30-minute-gap
-rule over all of the visitor's events) as the ordered list of pageview paths; paths never
+rule over all of the visitor's events) as the ordered list of pageview path hashes; paths never
 carry the query string. For every session that viewed `start`, the anchor is its FIRST view
 of `start`; the sequence is the pages viewed after it, with `start` itself and repeats removed
 (`arrayDistinct` keeps first occurrences, so reloads and back-and-forth do not count twice),
 cut to the first `depth`. A session that ends on `start` has the empty sequence (it exited).
-ClickHouse groups identical sequences and returns the most common ones; `share` is each
-sequence's count over all sessions that reached `start`.
+ClickHouse groups identical sequences and returns the most common ones (ties in hash order);
+`share` is each sequence's count over all sessions that reached `start`. A second, small query
+names the hashes of the returned rows (`_sql.PATH_NAMES`).
 """
 
 from __future__ import annotations
@@ -61,22 +62,25 @@ def paths_sql(trusted_only: bool) -> str:
     return f"""
     SELECT sequence, count() AS sessions, sum(count()) OVER () AS total
     FROM (
-        SELECT arraySlice(
-                   arrayDistinct(arrayFilter(p -> p != {{start_path:String}}, arraySlice(s, indexOf(s, {{start_path:String}}) + 1))),
-                   1, {{depth:UInt8}}) AS sequence
-        FROM ({_sql.pageview_sessions(trusted_only)})
+        SELECT arraySlice(arrayDistinct(arrayFilter(p -> p != start, arraySlice(s, indexOf(s, start) + 1))), 1, {{depth:UInt8}}) AS sequence
+        FROM (SELECT *, cityHash64({{start_path:String}}) AS start FROM ({_sql.pageview_sessions(trusted_only)}))
         ARRAY JOIN sessions AS s
-        WHERE has(s, {{start_path:String}})
+        WHERE has(s, start)
     )
     GROUP BY sequence
     ORDER BY sessions DESC, sequence
     LIMIT {{limit:UInt32}}"""
 
 
+NAMES_SQL = f"SELECT h, name FROM ({_sql.PATH_NAMES}) WHERE h IN {{hashes:Array(UInt64)}}"
+
+
 def run(storage, params: Params) -> dict:
     common = params.common
     bind = {**common.bind(), "start_path": params.start, "depth": params.depth, "limit": params.limit}
     rows = storage.dicts(paths_sql(common.trusted_only), bind, what="paths report")
+    hashes = sorted({h for r in rows for h in r["sequence"]})
+    names = dict(storage.query(NAMES_SQL, {**bind, "hashes": hashes}, what="paths report").rows) if hashes else {}
     total = int(rows[0]["total"]) if rows else 0
     return {
         "site": common.site,
@@ -86,7 +90,7 @@ def run(storage, params: Params) -> dict:
         "start": params.start,
         "depth": params.depth,
         "sessions": total,
-        "rows": shape_rows(rows, total),
+        "rows": shape_rows([{**r, "sequence": [names.get(h, "") for h in r["sequence"]]} for r in rows], total),
     }
 
 
