@@ -114,6 +114,13 @@ def main() -> int:
                 settle(page)
                 page.screenshot(path=str(out / "trust-visitor.png"), full_page=True)
                 print("saved", out / "trust-visitor.png")
+            # A site with no event yet: the page shows the snippet tag to install instead.
+            httpx.post(f"{base}/api/admin/sites", json={"site": "new-shop", "origins": ["https://new-shop.example"]},
+                       headers={"Authorization": f"Bearer {token}"}, timeout=30).raise_for_status()
+            page.goto(base + "/dashboard?site=new-shop")
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(out / "empty-site.png"), full_page=True)
+            print("saved", out / "empty-site.png")
             phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
             phone.add_cookies(context.cookies())
             ppage = phone.new_page()

@@ -157,6 +157,7 @@ def test_empty_site_shows_the_snippet_for_that_site(web, marketer_token, new_sit
     login(web, marketer_token)
     page = web.get(f"/dashboard?site={empty}").text
     assert "No events yet" in page
+    assert "Events are accepted from pages on <code>https://shop.example</code>" in page
     assert f'src=&#34;http://testserver/snippet.js&#34; data-site=&#34;{empty}&#34;' in page
     assert "No events yet" not in web.get(f"/dashboard?site={busy}").text
 

@@ -205,7 +205,8 @@ async def _page(request: Request, page: Page, **extra) -> Response:
         return error_page(request, 403, "Not for your role", f"The {page.title.lower()} page is for the fraud team and admins; your token's role is {principal.role}.")
     state = request.app.state
     try:
-        registered = [s.site for s in await run_in_threadpool(state.sites.all)]
+        records = {s.site: s for s in await run_in_threadpool(state.sites.all)}
+        registered = list(records)
         visible = [s for s in registered if principal.may_see_site(s)]
         query = {k: v for k, v in request.query_params.items() if len(v) <= 2000}
         filters = parse_filters(query, visible)
@@ -245,6 +246,7 @@ async def _page(request: Request, page: Page, **extra) -> Response:
         "config": config,
         "no_events": no_events,
         "snippet": snippet_tag(base_url, filters.site),
+        "origins": list(records[filters.site].origins),
         "form_action": request.url.path,
         "heading": extra.get("heading"),
     }
