@@ -59,3 +59,13 @@ def test_admin_seed_route(client, admin_token, marketer_token, new_site, setting
     assert body["visitors"] == 50 and body["events"] > 50
     truth = orjson.loads(Path(body["truth_file"]).read_bytes())
     assert len(truth["humans"]) + len(truth["bots"]) + len(truth["fraud"]) == 50
+
+
+def test_seed_if_empty_seeds_once(runtime, storage, new_site):
+    from tracker.seed import seed_if_empty
+
+    site = new_site()
+    first = seed_if_empty(runtime, site, visitors=40, days=30)
+    assert first is not None and first.visitors == 40
+    assert seed_if_empty(runtime, site, visitors=40, days=30) is None
+    assert storage.scalar("SELECT uniqExact(vid) FROM events FINAL WHERE site = {site:String}", {"site": site}) == 40
