@@ -107,7 +107,7 @@ def parse_step(raw: object, number: int) -> Step:
     if unknown:
         raise BadRequest(f"{where}: unknown key {unknown[0]!r} (allowed: {', '.join(STEP_KEYS)})")
     kind = raw.get("type")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise BadRequest(f"{where}: type must be one of {', '.join(sorted(EVENT_TYPES))}")
     path = raw.get("path", "")
     if not isinstance(path, str) or len(path) > MAX_PATH or any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
@@ -130,6 +130,8 @@ def parse_steps(raw: str | None) -> tuple[Step, ...]:
         value = json.loads(raw)
     except ValueError as exc:
         raise BadRequest(f"steps is not valid JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    except RecursionError:
+        raise BadRequest("steps is not valid JSON: nested too deeply") from None
     if not isinstance(value, list):
         raise BadRequest("steps must be a JSON list of step objects")
     if not MIN_STEPS <= len(value) <= MAX_STEPS:
