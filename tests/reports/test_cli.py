@@ -37,3 +37,4 @@ def test_render_tables():
     assert "visitors  3" in text and "rate      0.25" in text
     assert "  path   pageviews\n" in text and "  /cart          2\n" in text
     assert table([]) == "  (no rows)\n"
+    assert "nan" in render({"median": float("nan"), "none": None}) and "none    -" in render({"median": 1.5, "none": None})

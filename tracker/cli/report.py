@@ -8,6 +8,7 @@ CLI change. Prints a readable table by default, the API's JSON with `--json`.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 import orjson
@@ -84,6 +85,8 @@ def _cell(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
         return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value)}"
     if isinstance(value, list):
         return " → ".join(_cell(v) for v in value)
@@ -100,6 +103,7 @@ def table(rows: list[dict]) -> str:
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     numeric = [all(isinstance(row.get(c), (int, float)) and not isinstance(row.get(c), bool) or row.get(c) is None for row in rows) for c in columns]
+
     def line(values: list[str]) -> str:
         return "  " + "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip() + "\n"
     out = line(columns) + line(["-" * w for w in widths])
