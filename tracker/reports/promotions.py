@@ -1,21 +1,20 @@
 """`promotions`: what each promotion (optionally each creative or slot) is worth.
 
-How the query works — one query, one read of the events through the shared
-`events(trusted_only)` fragment (FINAL, so a duplicated event id counts once; report range;
-untrusted visitors out; the untrusted set is built once):
-1. Group the promo views, promo clicks and purchases by (visitor, promo[, creative|slot]):
-   impressions (views with variant `exposed` or none), holdout views, clicks and their times,
-   and the visitor's purchases; then by visitor: one row with the visitor's per-promo counts,
-   all its clicks sorted by time, and its purchases.
-2. Fan each visitor out into one row for its exposure plus one row per purchase. For a
-   purchase, keep the clicks at most `lookback_days` before it (click ts <= purchase ts), take
-   the distinct promos in first-click order and give each the share its attribution model says
-   (`attribution.MODELS`; shares add up to 1 per purchase).
-3. Every row emits uniform records (promo, counts, conversions, revenue, shares, coupon
-   redemptions via the `promos` registry, purchase totals under promo id '') that one final
-   GROUP BY sums per promo.
-The few resulting rows are finished in `finish_rows`, a pure function: ratios, names, and
-revenue to the cent with attributed revenue adding up exactly.
+How the query works — one query; the promo views, clicks and purchases are read once through
+the shared `events(trusted_only)` fragment (FINAL, so a duplicated event id counts once; report
+range; untrusted visitors out) into a materialised CTE that two halves share:
+1. Exposure: grouped by promo: impressions (views with variant `exposed` or none), viewers,
+   clicks, holdout views, the latest name the events carried.
+2. Attribution: clicks and purchases grouped by visitor (buyers only): the clicks sorted by
+   time, the purchases. Each purchase becomes a row (ARRAY JOIN); its clicks at most
+   `lookback_days` before it (click ts <= purchase ts) give the distinct promos in first-click
+   order, and the model (`attribution.MODELS`) gives each its share (shares add up to 1 per
+   purchase). Every purchase emits uniform records — one per promo touched (conversion,
+   revenue, share), one with the purchase totals under promo id '', one per promo whose
+   registry coupons include the purchase's coupon — that one GROUP BY sums per promo.
+The halves are joined on (promo, dim). The few resulting rows are finished in `finish_rows`,
+a pure function: ratios, names, and revenue to the cent with attributed revenue adding up
+exactly.
 """
 
 from __future__ import annotations
@@ -74,16 +73,12 @@ def _half_life(raw: str | None) -> float:
     return value
 
 
-# One record per contribution, summed per (promo, dim) at the end: name, type, default.
+EXPOSURE_FIELDS = ("impressions", "viewers", "clicks", "holdout_impressions", "event_name")
+
+# One record per contribution of a purchase, summed per (promo, dim): name, type, default.
 RECORD = (
     ("promo_id", "toString", "''"),
     ("dim", "toString", "''"),
-    ("impressions", "toUInt64", "0"),
-    ("viewers", "toUInt64", "0"),
-    ("clicks", "toUInt64", "0"),
-    ("holdout_impressions", "toUInt64", "0"),
-    ("event_name", "toString", "''"),
-    ("event_name_t", "toInt64", "0"),
     ("conversions", "toUInt64", "0"),
     ("touched_revenue", "toDecimal64", "0"),
     ("attributed_conversions", "toFloat64", "0"),
@@ -107,10 +102,24 @@ def record(**values: str) -> str:
     return "tuple(" + ", ".join(parts) + ")"
 
 
-def promotions_sql(trusted_only: bool, dim: str, model: str, with_coupons: bool) -> str:
+def exposure_sql(events: str, dim: str) -> str:
+    """Per promo: impressions, viewers, clicks, holdout views, the latest name events carried."""
+    return f"""
+        SELECT promo_id, {dim} AS dim,
+               countIf(type = 'promo_view' AND promo_variant IN ('exposed', '')) AS impressions,
+               uniqExactIf(vid, type = 'promo_view' AND promo_variant IN ('exposed', '')) AS viewers,
+               countIf(type = 'promo_click') AS clicks,
+               countIf(type = 'promo_view' AND promo_variant = 'holdout') AS holdout_impressions,
+               argMaxIf(promo_name, ts, promo_name != '') AS event_name
+        FROM ({events})
+        WHERE type IN ('promo_view', 'promo_click')
+        GROUP BY promo_id, dim"""
+
+
+def attribution_sql(events: str, dim: str, model: str, with_coupons: bool) -> str:
+    """Per promo: the purchases its clicks touched and the model's shares of them; under promo
+    id '' the purchase totals. Only buyers' clicks and purchases are grouped per visitor."""
     buy_type = "Tuple(String, Int64, Decimal(18, 4), String)"
-    exposure = record(promo_id="e.1", dim="e.2", impressions="e.3", viewers="e.3 > 0", clicks="e.5",
-                      holdout_impressions="e.4", event_name="e.6", event_name_t="e.7")
     touch = record(promo_id="kv.1.1", dim="kv.1.2", conversions="1", touched_revenue="buy.3",
                    attributed_conversions="kv.2", attributed_revenue="toFloat64(buy.3) * kv.2")
     totals = record(purchases="1", purchase_revenue="buy.3", attributed_purchases="n > 0",
@@ -119,59 +128,58 @@ def promotions_sql(trusted_only: bool, dim: str, model: str, with_coupons: bool)
     coupons = (f"arrayMap(pid -> {coupon}, arrayMap(x -> x.1, arrayFilter(x -> buy.4 != '' AND has(x.2, buy.4), registry)))"
                if with_coupons else "[]")
     return f"""
-    SELECT r.1 AS promo_id, r.2 AS dim,
-           sum(r.3) AS impressions, sum(r.4) AS viewers, sum(r.5) AS clicks, sum(r.6) AS holdout_impressions,
-           argMax(r.7, r.8) AS event_name,
-           sum(r.9) AS conversions, sum(r.10) AS touched_revenue,
-           sum(r.11) AS attributed_conversions, sum(r.12) AS attributed_revenue,
-           sum(r.13) AS coupon_redemptions, sum(r.14) AS coupon_revenue,
-           sum(r.15) AS purchases, sum(r.16) AS attributed_purchases, sum(r.17) AS purchase_revenue
-    FROM (
-        SELECT if(kind = 0,
-                  arrayMap(e -> {exposure}, exposure),
-                  arrayConcat(arrayMap(kv -> {touch}, arrayZip(keys, shares)), [{totals}], {coupons})) AS records
+        SELECT r.1 AS promo_id, r.2 AS dim,
+               sum(r.3) AS conversions, sum(r.4) AS touched_revenue,
+               sum(r.5) AS attributed_conversions, sum(r.6) AS attributed_revenue,
+               sum(r.7) AS coupon_redemptions, sum(r.8) AS coupon_revenue,
+               sum(r.9) AS purchases, sum(r.10) AS attributed_purchases, sum(r.11) AS purchase_revenue
         FROM (
-            SELECT item.1 AS kind, item.2 AS buy, exposure, registry,
-                   arrayFilter(c -> c.1 <= buy.2 AND c.1 >= buy.2 - toInt64({{lookback_days:UInt32}}) * 86400000, click_list) AS w,
-                   arrayMap(c -> (c.2, c.3), w) AS w_keys,
-                   arrayFilter((k, i) -> indexOf(w_keys, k) = i, w_keys, arrayEnumerate(w_keys)) AS keys,
-                   length(keys) AS n,
-                   if(n > 0, w_keys[-1], ('', '')) AS last_key,
-                   arrayMap(k -> arraySum(arrayMap((c, ck) -> if(ck = k, pow(2.0, (c.1 - buy.2) / (86400000.0 * {{half_life_days:Float64}})), 0.0),
-                                                   w, w_keys)), keys) AS decays,
-                   arraySum(decays) AS decay_total,
-                   arrayMap((k, pos, d) -> {MODELS[model]}, keys, arrayEnumerate(keys), decays) AS shares
+            SELECT arrayConcat(arrayMap(kv -> {touch}, arrayZip(keys, shares)), [{totals}], {coupons}) AS records
             FROM (
-                SELECT vid,
-                       groupArrayIf((promo_id, dim, v_impressions, v_holdouts, v_clicks, v_name, v_name_t), promo_id != '') AS exposure,
-                       arraySort(arrayFlatten(groupArray(arrayMap(t -> (t, promo_id, dim), click_times)))) AS click_list,
-                       arrayFlatten(groupArray(buys)) AS buy_list,
+                SELECT buy,
                        (SELECT groupArray((promo_id, arrayMap(c -> upper(c), coupons))) FROM promos FINAL
-                        WHERE site = {{site:String}} AND deleted = 0) AS registry
+                        WHERE site = {{site:String}} AND deleted = 0) AS registry,
+                       arrayFilter(c -> c.1 <= buy.2 AND c.1 >= buy.2 - toInt64({{lookback_days:UInt32}}) * 86400000, click_list) AS w,
+                       arrayMap(c -> (c.2, c.3), w) AS w_keys,
+                       arrayFilter((k, i) -> indexOf(w_keys, k) = i, w_keys, arrayEnumerate(w_keys)) AS keys,
+                       length(keys) AS n,
+                       if(n > 0, w_keys[-1], ('', '')) AS last_key,
+                       arrayMap(k -> arraySum(arrayMap((c, ck) -> if(ck = k, pow(2.0, (c.1 - buy.2) / (86400000.0 * {{half_life_days:Float64}})), 0.0),
+                                                       w, w_keys)), keys) AS decays,
+                       arraySum(decays) AS decay_total,
+                       arrayMap((k, pos, d) -> {MODELS[model]}, keys, arrayEnumerate(keys), decays) AS shares
                 FROM (
-                    SELECT vid, promo_id, {dim} AS dim,
-                           countIf(type = 'promo_view' AND promo_variant IN ('exposed', '')) AS v_impressions,
-                           countIf(type = 'promo_view' AND promo_variant = 'holdout') AS v_holdouts,
-                           countIf(type = 'promo_click') AS v_clicks,
-                           argMaxIf(promo_name, t, promo_name != '') AS v_name,
-                           maxIf(t, promo_name != '') AS v_name_t,
-                           groupArrayIf(t, type = 'promo_click') AS click_times,
-                           groupArrayIf(CAST((event_id, t, revenue, upper(coupon)), '{buy_type}'), type = 'purchase') AS buys
+                    SELECT vid,
+                           arraySort(groupArrayIf((t, promo_id, dim), type = 'promo_click')) AS click_list,
+                           groupArrayIf(CAST((event_id, t, revenue, upper(coupon)), '{buy_type}'), type = 'purchase') AS buy_list
                     FROM (
-                        SELECT vid, type, toInt64(toUnixTimestamp64Milli(ts)) AS t, event_id, promo_id,
-                               promo_creative, promo_slot, promo_variant, promo_name, revenue, coupon
-                        FROM ({_sql.events(trusted_only)})
-                        WHERE type IN ('promo_view', 'promo_click', 'purchase')
+                        SELECT vid, type, toInt64(toUnixTimestamp64Milli(ts)) AS t, event_id, promo_id, {dim} AS dim, revenue, coupon
+                        FROM ({events})
+                        WHERE type IN ('promo_click', 'purchase')
                     )
-                    GROUP BY vid, promo_id, dim
+                    GROUP BY vid
+                    HAVING notEmpty(buy_list)
                 )
-                GROUP BY vid
+                ARRAY JOIN buy_list AS buy
             )
-            ARRAY JOIN arrayConcat([(0, CAST(('', 0, 0, ''), '{buy_type}'))], arrayMap(b -> (1, b), buy_list)) AS item
         )
+        ARRAY JOIN records AS r
+        GROUP BY promo_id, dim"""
+
+
+def promotions_sql(trusted_only: bool, dim: str, model: str, with_coupons: bool) -> str:
+    # The promo events are read once into a materialised CTE that both halves share, so the
+    # events (and the trusted-visitor set, costly to build) are read and built once.
+    return f"""
+    WITH promo_events AS MATERIALIZED (
+        SELECT vid, type, ts, event_id, promo_id, promo_creative, promo_slot, promo_variant, promo_name, revenue, coupon
+        FROM ({_sql.events(trusted_only)})
+        WHERE type IN ('promo_view', 'promo_click', 'purchase')
     )
-    ARRAY JOIN records AS r
-    GROUP BY promo_id, dim
+    SELECT promo_id, dim, {", ".join(EXPOSURE_FIELDS)}, {", ".join(name for name, _, _ in RECORD[2:])}
+    FROM ({exposure_sql("SELECT * FROM promo_events", dim)}) AS x
+    FULL OUTER JOIN ({attribution_sql("SELECT * FROM promo_events", dim, model, with_coupons)}) AS a USING (promo_id, dim)
+    SETTINGS join_use_nulls = 0, enable_materialized_cte = 1
     """
 
 
