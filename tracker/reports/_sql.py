@@ -75,13 +75,14 @@ def timeline_source(trusted_only: bool, extra: str = "") -> str:
     FROM ({events(trusted_only)})"""
 
 
-def pageview_sessions(trusted_only: bool) -> str:
+def pageview_sessions(trusted_only: bool, having: str = "") -> str:
     """One row per visitor: `sessions` = Array(Array(UInt64)), each session's pageviews in
     time order as `cityHash64(path)` (sessions without a pageview are left out; `PATH_NAMES`
     turns hashes back into paths). Session cuts use all of the visitor's events, so a promo
     click 20 minutes after a pageview keeps the session alive. Hashes instead of strings make
     the per-visitor arrays small and fast to sort and group (a 64-bit collision between two
-    paths of one site is not a practical concern)."""
+    paths of one site is not a practical concern). `having` keeps only visitors it holds for
+    (on `pv_paths`), before their sessions are cut."""
     return f"""
     SELECT vid, arrayFilter(s -> length(s) > 0, arraySplit((p, d) -> d != 0, pv_paths, arrayDifference(pv_sess))) AS sessions
     FROM (
@@ -91,7 +92,7 @@ def pageview_sessions(trusted_only: bool) -> str:
             arrayFilter((s, f) -> f = 1, arrayCumSum(new), pv) AS pv_sess
         FROM ({timeline_source(trusted_only, ", if(type = 'pageview', cityHash64(path), 0) AS p")})
         GROUP BY vid
-        HAVING length(pv_paths) > 0
+        HAVING length(pv_paths) > 0{f" AND ({having})" if having else ""}
     )"""
 
 

@@ -63,7 +63,8 @@ def paths_sql(trusted_only: bool) -> str:
     SELECT sequence, count() AS sessions, sum(count()) OVER () AS total
     FROM (
         SELECT arraySlice(arrayDistinct(arrayFilter(p -> p != start, arraySlice(s, indexOf(s, start) + 1))), 1, {{depth:UInt8}}) AS sequence
-        FROM (SELECT *, cityHash64({{start_path:String}}) AS start FROM ({_sql.pageview_sessions(trusted_only)}))
+        FROM (SELECT *, cityHash64({{start_path:String}}) AS start
+              FROM ({_sql.pageview_sessions(trusted_only, "has(pv_paths, cityHash64({start_path:String}))")}))
         ARRAY JOIN sessions AS s
         WHERE has(s, start)
     )
