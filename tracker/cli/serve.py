@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -62,6 +63,12 @@ def run(args) -> int:
         if settings.embedded:
             server_file = write_server_file(data_dir, url)
         app = create_app(settings, runtime=runtime)
+        # Ingest allocates many short-lived, acyclic objects per request; with the default
+        # thresholds the cyclic GC ran every few requests (12% of the event loop's time in a
+        # profile). Long-lived start-up objects are frozen out of its way.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 50)
         config = uvicorn.Config(
             app,
             host=settings.host,

@@ -5,11 +5,13 @@ file (`NNN.open`) as one checksummed record per request:
 
     b"TS" | u32 payload length | u32 crc32(payload) | payload
 
-The event loop only `os.write`s (page cache, microseconds). One sync thread does every
-fsync: it notes how far the writes have got, fsyncs, and then wakes every request waiting for
-bytes up to that point — many requests share one fsync (group commit). The same thread seals
-segments (`NNN.open` -> `NNN.ready`) when they grow past `segment_bytes` or age past the
-flush interval; the flusher inserts sealed segments and deletes them only after ClickHouse
+The event loop only appends the record to an in-memory list (microseconds). One sync thread
+owns the file: every `commit_delay` at most it writes what has gathered, fsyncs, and wakes
+every request whose bytes that covered — many requests share one write and one fsync (group
+commit). The loop thread never touches the file: on ext4 a `write()` waits for the inode lock
+that a concurrent fsync of the same file holds, which stalled the whole event loop for the
+length of each fsync. The same thread seals segments (`NNN.open` -> `NNN.ready`) when they
+grow past `segment_bytes` or age past the flush interval; the flusher inserts sealed segments and deletes them only after ClickHouse
 confirmed. On start, an `.open` segment left by a crash is cut at its last whole record and
 sealed, so restart replays exactly the acknowledged rows.
 """
@@ -74,8 +76,9 @@ class SpoolFull(Exception):
 
 
 class Spool:
-    def __init__(self, directory: Path, *, segment_bytes: int, max_bytes: int, fsync: bool, seal_after: float):
+    def __init__(self, directory: Path, *, segment_bytes: int, max_bytes: int, fsync: bool, seal_after: float, commit_delay: float = 0.002):
         self.dir = directory
+        self.commit_delay = commit_delay
         self.dir.mkdir(parents=True, exist_ok=True)
         self.segment_bytes = segment_bytes
         self.max_bytes = max_bytes
@@ -83,8 +86,11 @@ class Spool:
         self.seal_after = seal_after
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
+        self._pending: list[bytes] = []  # records appended, not yet written (sync thread writes)
+        self._file_bytes = 0  # bytes written to the active file
         self._written = 0  # bytes appended since start (tickets)
-        self._durable = 0  # bytes known to be on disk
+        self._durable = 0  # bytes whose requests may be answered (fsynced, or written when fsync is off)
+        self._on_disk = 0  # bytes written to segment files
         self._waiters: deque[tuple[int, asyncio.Future]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -97,6 +103,8 @@ class Spool:
         self.on_sealed: list = []  # callbacks, called from the sync thread
         self._recover()
         self._seq = self._next_seq()
+        self._active_bytes = 0  # bytes of the active segment: written or pending
+        self._active_since = 0.0
         self._open_new()
         self._thread = threading.Thread(target=self._sync_loop, name="spool-sync", daemon=True)
         self._thread.start()
@@ -109,8 +117,7 @@ class Spool:
     def _open_new(self) -> None:
         self._path = self.dir / f"{self._seq:012d}.open"
         self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._active_bytes = 0
-        self._active_since = 0.0
+        self._file_bytes = 0
         self._seq += 1
 
     def _recover(self) -> None:
@@ -145,7 +152,7 @@ class Spool:
             raise SpoolFull()
         record = encode_record(payload)
         with self._lock:
-            os.write(self._fd, record)
+            self._pending.append(record)
             if not self._active_bytes:
                 self._active_since = time.monotonic()
             self._active_bytes += len(record)
@@ -154,10 +161,11 @@ class Spool:
             self.buffered_events += payload.count(b"\n")
             ticket = self._written
             if not self.fsync:
-                self._durable = ticket
+                self._durable = ticket  # best effort by configuration: written within commit_delay
             if self._active_bytes >= self.segment_bytes:
                 self._seal_requested = True
-            self._wake.notify()
+            if not self.fsync or self._seal_requested:
+                self._wake.notify()
         return ticket
 
     async def wait_durable(self, ticket: int) -> None:
@@ -183,6 +191,15 @@ class Spool:
                 self._wake.wait(0.05)
 
     # --- the sync thread -------------------------------------------------------------------------
+    def write_pending(self, timeout: float = 10.0) -> None:
+        """Return once every record appended so far is in a segment file (thread-safe)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            target = self._written
+            self._wake.notify_all()
+            while self._on_disk < target and not self._stopping and time.monotonic() < deadline:
+                self._wake.wait(0.02)
+
     def request_seal(self, timeout: float = 10.0) -> None:
         """Seal the active segment and return once it is flushable (thread-safe)."""
         deadline = time.monotonic() + timeout
@@ -196,36 +213,44 @@ class Spool:
                 self._wake.wait(0.05)
 
     def _sync_loop(self) -> None:
+        last_sync = 0.0
         while True:
+            # Group commit: let requests gather for `commit_delay` after the previous write, so
+            # one write + fsync (and one GIL hand-off) serves many of them.
+            pause = last_sync + self.commit_delay - time.monotonic()
+            if pause > 0 and not self._stopping:
+                time.sleep(pause)
             with self._lock:
-                while not self._stopping and self._durable >= self._written and not self._seal_requested and not self._due_for_seal():
+                while not self._stopping and not self._pending and not self._waiters and not self._seal_requested and not self._due_for_seal():
                     self._wake.wait(timeout=min(0.25, self.seal_after))
-                if self._stopping and self._durable >= self._written and not self._active_bytes:
+                if self._stopping and not self._pending and not self._waiters and not self._active_bytes:
                     return
-                fd, upto = self._fd, self._written
+                chunks, self._pending = self._pending, []
+                upto = self._written  # every byte up to here is in `chunks` or already written
                 seal = self._active_bytes > 0 and (self._seal_requested or self._due_for_seal() or self._stopping)
-                sealed_path = None
-                if seal:
-                    sealed_path, sealed_bytes = self._path, self._active_bytes
-                    self._open_new()
-                    self._seal_requested = False
+            data = b"".join(chunks)
             try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._fd, view):]
                 if self.fsync or seal:
-                    os.fsync(fd)
+                    os.fsync(self._fd)
                     self.fsyncs += 1
-                if sealed_path is not None:
-                    os.close(fd)
-                    sealed_path.rename(sealed_path.with_suffix(".ready"))
-                    with self._lock:
-                        self.ready_bytes += sealed_bytes
-                        self._sealed_seq = int(sealed_path.stem)
-                        self._wake.notify_all()
-                    for callback in self.on_sealed:
-                        callback()
             except OSError:
-                log.exception("spool sync failed; will retry")
+                log.exception("spool write failed; will retry")
+                try:
+                    os.ftruncate(self._fd, self._file_bytes)  # never leave a torn record mid-file
+                except OSError:
+                    pass
+                with self._lock:
+                    self._pending[:0] = chunks
                 time.sleep(0.1)
                 continue
+            last_sync = time.monotonic()
+            self._file_bytes += len(data)
+            self._on_disk = upto
+            if seal:
+                self._seal_file()
             with self._lock:
                 self._durable = max(self._durable, upto)
                 done = []
@@ -234,6 +259,23 @@ class Spool:
                 self._wake.notify_all()
             if done and self._loop is not None:
                 self._loop.call_soon_threadsafe(_resolve, done)
+
+    def _seal_file(self) -> None:
+        """Close the active file (written and fsynced) as `.ready`; appends since then belong
+        to the next segment."""
+        os.close(self._fd)
+        sealed_path, sealed_bytes = self._path, self._file_bytes
+        sealed_path.rename(sealed_path.with_suffix(".ready"))
+        with self._lock:
+            self._open_new()
+            self._seal_requested = False
+            self._active_bytes -= sealed_bytes
+            self._active_since = time.monotonic() if self._active_bytes else 0.0
+            self.ready_bytes += sealed_bytes
+            self._sealed_seq = int(sealed_path.stem)
+            self._wake.notify_all()
+        for callback in self.on_sealed:
+            callback()
 
     def _due_for_seal(self) -> bool:
         return self._active_bytes > 0 and time.monotonic() - self._active_since >= self.seal_after
@@ -281,7 +323,7 @@ class Spool:
         with self._lock:
             self._stopping = True
             self._wake.notify_all()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=30)
         try:
             os.close(self._fd)
         except OSError:

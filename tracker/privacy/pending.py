@@ -48,6 +48,7 @@ def _read(path: Path) -> list[bytes]:
 def find(spool: Spool, vid: str, site: str | None = None) -> list[dict]:
     """The visitor's rows waiting in the spool (open and sealed segments)."""
     needle, found = _needle(vid), []
+    spool.write_pending()  # records the sync thread has not written yet live only in memory
     for path in _segment_files(spool):
         for record in _read(path):
             if needle not in record:
@@ -58,6 +59,7 @@ def find(spool: Spool, vid: str, site: str | None = None) -> list[dict]:
 
 def seal_open_segment(spool: Spool) -> None:
     """Make the segment being appended to a sealed one, so it can be rewritten."""
+    spool.write_pending()
     open_now = [p for p in spool.dir.glob("*.open") if p.stat().st_size > 0]
     if not open_now:
         return
