@@ -17,26 +17,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracker.auth.roles import ADMIN, authorize
-from tracker.errors import BadRequest
 from tracker.ingest.routes import json_response
+from tracker.reports._params import int_param
 from tracker.seed import seed
 from tracker.sites import validate_site_id
 
 MAX_VISITORS = 5_000_000
 MAX_DAYS = 730
-
-
-def _int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number") from None
-    if not lo <= value <= hi:
-        raise BadRequest(f"{name} must be between {lo} and {hi}")
-    return value
 
 
 def _write_truth(runtime, result) -> str:
@@ -57,9 +44,9 @@ def _seed(runtime, site: str, visitors: int, days: int, seed_value: int) -> dict
 async def seed_events(request: Request) -> Response:
     authorize(request, ADMIN)
     site = validate_site_id(request.query_params.get("site") or "demo")
-    visitors = _int(request, "visitors", 1000, 0, MAX_VISITORS)
-    days = _int(request, "days", 14, 1, MAX_DAYS)
-    seed_value = _int(request, "seed", 0, 0, 2**31 - 1)
+    visitors = int_param(request.query_params, "visitors", 1000, 0, MAX_VISITORS)
+    days = int_param(request.query_params, "days", 14, 1, MAX_DAYS)
+    seed_value = int_param(request.query_params, "seed", 0, 0, 2**31 - 1)
     summary = await run_in_threadpool(_seed, request.app.state.runtime, site, visitors, days, seed_value)
     return json_response(summary, 201)
 

@@ -93,3 +93,18 @@ def int_param(query: Mapping[str, str], name: str, default: int, lo: int, hi: in
     if not lo <= value <= hi:
         raise BadRequest(f"{name} must be between {lo} and {hi}")
     return value
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Common parameters plus `limit`: the shape of every ranked listing."""
+
+    common: Common
+    limit: int
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> Listing:
+        return cls(common=parse_common(query), limit=int_param(query, "limit", 100, 1, 10_000))
+
+    def bind(self) -> dict:
+        return {**self.common.bind(), "limit": self.limit}

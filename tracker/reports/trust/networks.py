@@ -11,23 +11,12 @@ ordinary visitors is not.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from tracker.reports._params import Common, int_param, parse_common
+from tracker.reports._params import Listing
 from tracker.reports.trust.score import VISITOR_SCORES
 
 
-@dataclass(frozen=True)
-class Params:
-    common: Common
-    limit: int
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> Params:
-        return cls(common=parse_common(query), limit=int_param(query, "limit", 100, 1, 10_000))
-
-    def bind(self) -> dict:
-        return {**self.common.bind(), "limit": self.limit}
+Params = Listing
 
 
 SQL = f"""

@@ -11,26 +11,15 @@ grouped per (promo, IP prefix) first, so each promo keeps its top offending pref
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from tracker.reports._params import Common, int_param, parse_common
+from tracker.reports._params import Listing
 from tracker.reports.trust.score import UNTRUSTED_VISITORS
 from tracker.reports.trust.signals import promo_rows_sql
 
 TOP_PREFIXES = 5
 
 
-@dataclass(frozen=True)
-class Params:
-    common: Common
-    limit: int
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> Params:
-        return cls(common=parse_common(query), limit=int_param(query, "limit", 100, 1, 10_000))
-
-    def bind(self) -> dict:
-        return {**self.common.bind(), "limit": self.limit}
+Params = Listing
 
 
 _CONTEXT = "ts >= {start:DateTime64(3, 'UTC')} - INTERVAL 1 DAY AND ts < {end:DateTime64(3, 'UTC')}"
