@@ -137,6 +137,7 @@ def test_forged_cookie_through_collect(client, runtime, new_site, storage):
 
     site = new_site()
     body = b'{"site":"%s","events":[{"type":"pageview","id":"forged-1","url":"https://shop.example/"}]}' % site.encode()
+    client.cookies.clear()  # the shared client may hold a real _tid from an earlier test
     client.cookies.set("_tid", "not-a-real-signed-id.deadbeef")
     try:
         r = client.post("/api/collect", content=body, headers={"Content-Type": "text/plain"})
