@@ -92,7 +92,6 @@ class Spool:
         self._durable = 0  # bytes whose requests may be answered (fsynced, or written when fsync is off)
         self._on_disk = 0  # bytes written to segment files
         self._waiters: deque[tuple[int, asyncio.Future]] = deque()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._seal_requested = False
         self.ready_bytes = 0
@@ -172,7 +171,6 @@ class Spool:
         if self._durable >= ticket:
             return
         loop = asyncio.get_running_loop()
-        self._loop = loop
         future = loop.create_future()
         with self._lock:
             if self._durable >= ticket:
@@ -257,8 +255,15 @@ class Spool:
                 while self._waiters and self._waiters[0][0] <= upto:
                     done.append(self._waiters.popleft()[1])
                 self._wake.notify_all()
-            if done and self._loop is not None:
-                self._loop.call_soon_threadsafe(_resolve, done)
+            # Each future is woken on its own loop (tests run several apps on one spool).
+            by_loop: dict = {}
+            for future in done:
+                by_loop.setdefault(future.get_loop(), []).append(future)
+            for loop, futures in by_loop.items():
+                try:
+                    loop.call_soon_threadsafe(_resolve, futures)
+                except RuntimeError:  # that loop has closed: nobody is waiting any more
+                    pass
 
     def _seal_file(self) -> None:
         """Close the active file (written and fsynced) as `.ready`; appends since then belong
