@@ -25,6 +25,7 @@ REPORTS = {
     "promotions": "tracker.reports.promotions",
     "campaigns": "tracker.reports.campaigns",
     "lift": "tracker.reports.lift",
+    "excluded": "tracker.reports.excluded",
 }
 
 

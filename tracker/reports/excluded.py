@@ -1,0 +1,54 @@
+"""`excluded`: how many visitors `traffic=trusted` leaves out of a range, and why.
+
+For marketers: the counts behind every report's `excluded_visitors`, broken down by the trust
+wing's stable reason codes — never the visitors themselves. How the query works: the trust
+wing's per-visitor scores for the range (`score.VISITOR_SCORES`, materialised per UTC day where
+that is still exact, computed live elsewhere) are filtered to the excluded ones (score at or
+below the threshold), and their reason arrays are counted with `sumMap` in the same pass. A visitor with two
+reasons counts under both, so `by_reason` may add up to more than `excluded_visitors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tracker.reports._params import Common, parse_common
+from tracker.reports.trust import score
+
+
+@dataclass(frozen=True)
+class Params:
+    common: Common
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> Params:
+        return cls(parse_common(query))
+
+
+SQL = f"""
+    SELECT count() AS excluded_visitors,
+           sumMap(reasons, arrayMap(r -> toUInt64(1), reasons)) AS by_reason
+    FROM ({score.VISITOR_SCORES})
+    WHERE score <= {{threshold:UInt8}}
+"""
+
+
+def shape(excluded_visitors: int, codes: list[str], counts: list[int]) -> list[dict]:
+    """Reason codes with their visitor counts and share of the excluded, most common first."""
+    rows = sorted(zip(codes, counts), key=lambda kv: (-kv[1], kv[0]))
+    return [{"reason": r, "visitors": int(n), "share": n / excluded_visitors if excluded_visitors else 0.0} for r, n in rows]
+
+
+def run(storage, params: Params) -> dict:
+    common = params.common
+    row = storage.query(SQL, common.bind(), what="excluded traffic report").first() or {}
+    total = int(row.get("excluded_visitors") or 0)
+    codes, counts = row.get("by_reason") or ([], [])
+    return {
+        "site": common.site,
+        "from": common.start.isoformat(),
+        "to": common.end.isoformat(),
+        "excluded_visitors": total,
+        "by_reason": shape(total, list(codes), list(counts)),
+    }
