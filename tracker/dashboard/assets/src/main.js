@@ -27,9 +27,10 @@ async function excludedBadge() {
   const badge = document.getElementById("excluded");
   if (!badge || !cfg.params.site) return;
   try {
-    const o = await api("reports/overview", filters({ traffic: "trusted" }));
+    // The `excluded` report: how many visitors trusted traffic leaves out, by reason code.
+    const o = await api("reports/excluded", filters({ traffic: "trusted" }));
     const n = o.excluded_visitors || 0;
-    const why = o.excluded_reasons && typeof o.excluded_reasons === "object" ? Object.entries(o.excluded_reasons).filter((p) => p[1]).map(([k, v]) => `${k.replace(/_/g, " ")} ${fmt.int(v)}`).join(", ") : "";
+    const why = Array.isArray(o.by_reason) ? o.by_reason.slice(0, 4).map((r) => `${r.reason.replace(/_/g, " ")} ${fmt.int(r.visitors)}`).join(", ") : "";
     badge.dataset.value = n;
     badge.title = "Trusted traffic leaves out visitors whose trust score is at or under the exclusion threshold: crawlers, headless or automated browsers, click fraud, purchases without browsing, shared coupons and similar signals.";
     badge.replaceChildren(
@@ -44,8 +45,7 @@ async function excludedBadge() {
 
 filterBar();
 const render = Object.assign({ funnel }, PAGES, TRUST_PAGES)[cfg.page];
-// The page's own figures first; the badge's overview query runs after them (on the overview
-// page it is the same call, answered once).
+// The page's own figures first; the badge's query runs after them.
 const done = render && cfg.params.site && !cfg.no_events ? render() : Promise.resolve();
 if (cfg.page === "overview") excludedBadge();
 else done.finally(excludedBadge);
