@@ -96,7 +96,6 @@ class Importer:
 
     def encode_lines(self, site: str, lines: list[bytes], first_line: int, result: ImportResult) -> bytes:
         rows = []
-        fragments: dict[tuple, bytes] = {}
         now_ms = int(time.time() * 1000)
         for offset, line in enumerate(lines):
             number = first_line + offset
@@ -129,8 +128,6 @@ class Importer:
                 prefix, ip_hash = self.network.describe(ip) if ip else ("", "")
                 if ip and not prefix:
                     raise EventError("ip is not an IP address")
-                key = (ua, prefix, ip_hash)
-                fragment = fragments.get(key)
                 ctx = Context(
                     site=site,
                     received_ms=ts,
@@ -140,10 +137,7 @@ class Importer:
                     ip_prefix=prefix,
                     ip_hash=ip_hash,
                     has_origin=True,
-                    fragment=fragment or b"",
                 )
-                if fragment is None:
-                    fragments[key] = ctx.encoded()
                 rows.append(encode_row(event, ctx, ts_ms=ts))
             except EventError as exc:
                 result.errors.append({"line": number, "error": str(exc)})

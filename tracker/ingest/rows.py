@@ -13,6 +13,7 @@ it has. Omitted columns take their defaults in ClickHouse.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import orjson
 
@@ -40,27 +41,32 @@ class Context:
     fragment: bytes = field(default=b"", compare=False)
 
     def encoded(self) -> bytes:
-        """The request-level part of every row, `"k":v,...` without braces. It depends only on
-        site, agent, network, forged flag and origin, so callers may reuse it across contexts."""
+        """The request-level part of every row, `"k":v,...` without braces: the part that
+        depends on site, agent, forged flag and origin (cached across requests), then the
+        network. Callers may pass it back as `fragment` to reuse it."""
         if self.fragment:
             return self.fragment
-        agent = self.agent
-        fragment = orjson.dumps({
-            "site": self.site,
-            "id_forged": 1 if self.id_forged else 0,
-            "ua": agent.ua,
-            "ua_browser": agent.browser,
-            "ua_version": agent.version,
-            "ua_os": agent.os,
-            "ua_device": agent.device,
-            "ua_is_bot": 1 if agent.is_bot else 0,
-            "ua_headless": 1 if agent.headless else 0,
-            "ip_prefix": self.ip_prefix,
-            "ip_hash": self.ip_hash,
-            "has_origin": 1 if self.has_origin else 0,
-        })[1:-1]
+        # Prefix and hash are ASCII made by tracker (digits, dots, colons, '/', hex): no escaping.
+        fragment = _client_fragment(self.site, self.agent, self.id_forged, self.has_origin) + b',"ip_prefix":"%s","ip_hash":"%s"' % (
+            self.ip_prefix.encode(), self.ip_hash.encode())
         object.__setattr__(self, "fragment", fragment)
         return fragment
+
+
+@lru_cache(maxsize=4096)
+def _client_fragment(site: str, agent: Agent, forged: bool, has_origin: bool) -> bytes:
+    return orjson.dumps({
+        "site": site,
+        "id_forged": 1 if forged else 0,
+        "ua": agent.ua,
+        "ua_browser": agent.browser,
+        "ua_version": agent.version,
+        "ua_os": agent.os,
+        "ua_device": agent.device,
+        "ua_is_bot": 1 if agent.is_bot else 0,
+        "ua_headless": 1 if agent.headless else 0,
+        "has_origin": 1 if has_origin else 0,
+    })[1:-1]
 
 
 def event_fields(event: Event, ctx: Context, ts_ms: int | None = None) -> dict:
