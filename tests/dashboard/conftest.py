@@ -4,15 +4,13 @@ Debian's headless Chromium (shared by this directory's browser tests)."""
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, TrackerServer, free_port
+from tests.browser.conftest import TrackerServer, chromium, free_port  # noqa: F401 - chromium is a fixture
 
 HUMAN_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -82,26 +80,14 @@ def dashboard_server(tmp_path_factory):
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium_browser():
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def page_for(chromium_browser, dashboard_server):
+def page_for(chromium, dashboard_server):
     """`page_for(token, width=1280)`: a signed-in page in a fresh browser context; page errors
     (uncaught exceptions, CSP violations) are collected in `page.problems`."""
     contexts = []
 
     def make(token: str, width: int = 1280, height: int = 800):
-        context = chromium_browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+        context = chromium.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
         contexts.append(context)
         page = context.new_page()
         page.problems = []

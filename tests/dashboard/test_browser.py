@@ -196,13 +196,13 @@ def test_phone_layout_has_no_sideways_scrolling(page_for, dashboard_server):
 
 
 @pytest.mark.slow
-def test_fresh_serve_demo_shows_full_charts_at_once(chromium_browser, tmp_path):
+def test_fresh_serve_demo_shows_full_charts_at_once(chromium, tmp_path):
     """`tracker serve --demo` on an empty data dir: sign in with the printed admin token and
     the overview of the seeded `demo` site is full, with no snippet notice."""
     server = TrackerServer(tmp_path / "data", free_port(), env={"TRACKER_DEMO": "1"}).start()
     try:
         first_admin = [line.strip() for line in server.log.read_text().splitlines() if line.strip().startswith("trk_")][0]
-        context = chromium_browser.new_context(viewport={"width": 1280, "height": 800})
+        context = chromium.new_context(viewport={"width": 1280, "height": 800})
         page = context.new_page()
         page.goto(server.url + "/dashboard")
         assert "/dashboard/login" in page.url

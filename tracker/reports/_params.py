@@ -108,3 +108,14 @@ class Listing:
 
     def bind(self) -> dict:
         return {**self.common.bind(), "limit": self.limit}
+
+
+@dataclass(frozen=True)
+class Ranged:
+    """Only the common parameters: reports with nothing of their own to ask."""
+
+    common: Common
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> Ranged:
+        return cls(parse_common(query))

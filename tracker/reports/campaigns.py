@@ -14,19 +14,12 @@ newsletters are ordinary rows (`utm_medium=email`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from tracker.reports import _sql
-from tracker.reports._params import Common, parse_common
+from tracker.reports._params import Ranged
 
-@dataclass(frozen=True)
-class Params:
-    common: Common
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> Params:
-        return cls(parse_common(query))
+Params = Ranged
 
 
 def campaigns_sql(trusted_only: bool) -> str:

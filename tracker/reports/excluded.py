@@ -10,20 +10,10 @@ reasons counts under both, so `by_reason` may add up to more than `excluded_visi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-
-from tracker.reports._params import Common, parse_common
+from tracker.reports._params import Ranged
 from tracker.reports.trust import score
 
-
-@dataclass(frozen=True)
-class Params:
-    common: Common
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> Params:
-        return cls(parse_common(query))
+Params = Ranged
 
 
 SQL = f"""

@@ -22,20 +22,13 @@ single-event session counts as 0 seconds.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from tracker.reports import _sql
-from tracker.reports._params import Common, parse_common
+from tracker.reports._params import Ranged
 
 
-@dataclass(frozen=True)
-class Params:
-    common: Common
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> Params:
-        return cls(parse_common(query))
+Params = Ranged
 
 
 def overview_sql(trusted_only: bool) -> str:
