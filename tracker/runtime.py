@@ -22,6 +22,7 @@ from tracker.ingest.spool import Spool
 from tracker.ingest.useragent import AgentParser
 from tracker.ingest.visitor_id import VisitorIds, load_keys
 from tracker.ratelimit import RateLimiter
+from tracker.reports.trust import cache as trust_cache
 from tracker.reports.trust.materialise import start_trust_job
 from tracker.sites import Sites
 from tracker.storage.client import Storage
@@ -137,5 +138,9 @@ class Runtime:
                 self.audit.stop()  # writes what is pending
             except Exception:  # storage away at exit: the last second of audit is lost, not the shutdown
                 log.warning("audit log entries could not be written at shutdown")
+        try:
+            trust_cache.close(self.storage)  # the untrusted sets are a cache of this process
+        except StorageError:
+            log.warning("cached untrusted-visitor sets could not be dropped at shutdown (a TTL clears them)")
         self.spool.close()
         self.storage.close()

@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import BOT_UA, auth
 from tracker.reports import _sql
-from tracker.reports._params import parse_common
+from tracker.reports._params import Ranged, parse_common
+from tracker.reports.trust import cache as trust_cache
 from tracker.reports.trust import materialise, score
 
 DAY0 = (datetime.now(UTC) - timedelta(days=4)).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -42,6 +43,12 @@ def scores(storage, site) -> dict:
     return {r["vid"]: (r["score"], tuple(r["reasons"]), r["events"], r["clicks_without_view"]) for r in storage.dicts(score.VISITOR_SCORES, bind)}
 
 
+def untrusted(storage, common) -> set[str]:
+    """The range's untrusted set as every trusted report reads it (through the cache)."""
+    bind = trust_cache.prepare(storage, Ranged(common)).common.bind()
+    return {r[0] for r in storage.query(_sql.UNTRUSTED_VISITORS, bind).rows}
+
+
 def covered(storage, site) -> int:
     return storage.scalar("SELECT count() FROM trust_coverage FINAL WHERE site = {s:String}", {"s": site})
 
@@ -58,9 +65,10 @@ def test_materialised_equals_live(storage, site):
 
 def test_late_rows_make_a_day_stale_never_wrong(storage, site, journeys):
     materialise.refresh(storage, site=site)
+    common = parse_common({"site": site, **query()})
+    assert "crawler" not in untrusted(storage, common)  # the range's set, cached from here on
     journeys(site, {"crawler": [("pageview", "/", at(1, 30), {"ua": BOT_UA})]})  # after materialisation
-    bind = parse_common({"site": site, **query()}).bind()
-    excluded = {r[0] for r in storage.query(_sql.UNTRUSTED_VISITORS, bind).rows}
+    excluded = untrusted(storage, common)
     assert "crawler" in excluded and "speedy" in excluded and "human" not in excluded
     stale = materialise.stale_days(storage, site=site)
     assert [d.day for d in stale] == [(DAY0 + timedelta(days=1)).date()]

@@ -9,7 +9,8 @@ import pytest
 
 from tests.conftest import BOT_UA, auth
 from tracker.reports import _sql
-from tracker.reports._params import parse_common
+from tracker.reports._params import Ranged, parse_common
+from tracker.reports.trust import cache as trust_cache
 from tracker.reports.trust.score import excluded_breakdown
 
 DAY = 86400
@@ -64,7 +65,7 @@ def test_humans_trusted_fraud_excluded(shop, scores):
 
 
 def test_trusted_events_leave_out_exactly_the_excluded(shop, storage):
-    bind = parse_common({"site": shop, **RANGE}).bind()
+    bind = trust_cache.prepare(storage, Ranged(parse_common({"site": shop, **RANGE}))).common.bind()
     trusted = {r[0] for r in storage.query(f"SELECT DISTINCT vid FROM ({_sql.events(True)})", bind).rows}
     everyone = {r[0] for r in storage.query(f"SELECT DISTINCT vid FROM ({_sql.events(False)})", bind).rows}
     assert everyone - trusted == BAD

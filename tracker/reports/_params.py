@@ -28,6 +28,7 @@ class Common:
     end: date  # inclusive
     traffic: str = "trusted"
     tz: str = "UTC"
+    trust_set: int = 0  # id of the range's untrusted set (trust.cache.prepare), 0 until resolved
 
     @property
     def start_ts(self) -> datetime:
@@ -45,8 +46,8 @@ class Common:
 
     def bind(self) -> dict:
         """The bound parameters every report's SQL uses: {site}, {start}, {end}, {tz}, plus the
-        trust fragment's {threshold} and thresholds (unused parameters are ignored)."""
-        return {"site": self.site, "start": self.start_ts, "end": self.end_ts, "tz": self.tz, **trust_params()}
+        trust fragment's {threshold} and thresholds, and {tt_set} (unused parameters are ignored)."""
+        return {"site": self.site, "start": self.start_ts, "end": self.end_ts, "tz": self.tz, "tt_set": self.trust_set, **trust_params()}
 
 
 def _date(raw: str | None, name: str) -> date | None:

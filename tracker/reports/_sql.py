@@ -10,8 +10,6 @@ All values are bound parameters: {site:String}, {start:DateTime64(3)}, {end:Date
 
 from __future__ import annotations
 
-from tracker.reports.trust import score as trust_score
-
 # Deduplicated events of one site in the report range.
 EVENTS = """
     SELECT *
@@ -20,11 +18,13 @@ EVENTS = """
       AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
 """
 
-# Visitors excluded from trusted traffic in the range: trust score <= the exclusion threshold
-# ({threshold:UInt8} and the trust thresholds come from Common.bind()). Scores combine the
+# Visitors excluded from trusted traffic in the range: trust score <= the exclusion threshold.
+# Read from the range's untrusted set, computed once per (site, range, trust settings) and
+# reused while the range's data is unchanged (`trust.cache`); {tt_set} comes from
+# `trust.cache.prepare`, which every report's `run` calls first. Scores combine the
 # materialised day partials that are still valid with partials computed live for the rest of
 # the range, so a stale materialisation never lets a bot through (docs/architecture.md).
-UNTRUSTED_VISITORS = trust_score.UNTRUSTED_VISITORS
+UNTRUSTED_VISITORS = "SELECT vid FROM trust_sets WHERE site = {site:String} AND set_id = {tt_set:UInt64}"
 
 
 def events(trusted_only: bool) -> str:
@@ -35,7 +35,7 @@ def events(trusted_only: bool) -> str:
 
 
 def excluded_visitors_sql() -> str:
-    return f"SELECT count() FROM ({UNTRUSTED_VISITORS})"
+    return "SELECT count() FROM trust_sets WHERE site = {site:String} AND set_id = {tt_set:UInt64}"
 
 
 def trusted_visitor(trusted_only: bool) -> str:

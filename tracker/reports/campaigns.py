@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from tracker.reports import _sql
 from tracker.reports._params import Ranged
+from tracker.reports.trust import cache as trust_cache
 
 Params = Ranged
 
@@ -66,6 +67,7 @@ def campaigns_sql(trusted_only: bool) -> str:
 
 
 def run(storage, params: Params) -> dict:
+    params = trust_cache.prepare(storage, params)
     rows = storage.dicts(campaigns_sql(params.common.trusted_only), params.common.bind(), what="campaigns report")
     return {
         "site": params.common.site,

@@ -1,26 +1,29 @@
 """`excluded`: how many visitors `traffic=trusted` leaves out of a range, and why.
 
 For marketers: the counts behind every report's `excluded_visitors`, broken down by the trust
-wing's stable reason codes — never the visitors themselves. How the query works: the trust
-wing's per-visitor scores for the range (`score.VISITOR_SCORES`, materialised per UTC day where
-that is still exact, computed live elsewhere) are filtered to the excluded ones (score at or
-below the threshold), and their reason arrays are counted with `sumMap` in the same pass. A visitor with two
+wing's stable reason codes — never the visitors themselves. How the query works: the range's
+untrusted set (`trust.cache`: every visitor whose score is at or below the threshold, with its
+reasons, computed once per range and reused while the range's data is unchanged — the same set
+every trusted report leaves out) is counted, and its reason arrays are summed with `sumMap` in
+the same pass. The `traffic` parameter does not apply: this report is about the excluded. A visitor with two
 reasons counts under both, so `by_reason` may add up to more than `excluded_visitors`.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tracker.reports._params import Ranged
-from tracker.reports.trust import score
+from tracker.reports.trust import cache as trust_cache
 
 Params = Ranged
 
 
-SQL = f"""
+SQL = """
     SELECT count() AS excluded_visitors,
            sumMap(reasons, arrayMap(r -> toUInt64(1), reasons)) AS by_reason
-    FROM ({score.VISITOR_SCORES})
-    WHERE score <= {{threshold:UInt8}}
+    FROM trust_sets
+    WHERE site = {site:String} AND set_id = {tt_set:UInt64}
 """
 
 
@@ -31,6 +34,7 @@ def shape(excluded_visitors: int, codes: list[str], counts: list[int]) -> list[d
 
 
 def run(storage, params: Params) -> dict:
+    params = trust_cache.prepare(storage, replace(params, common=replace(params.common, traffic="trusted")))
     common = params.common
     row = storage.query(SQL, common.bind(), what="excluded traffic report").first() or {}
     total = int(row.get("excluded_visitors") or 0)

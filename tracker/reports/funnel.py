@@ -33,6 +33,7 @@ from tracker.errors import BadRequest
 from tracker.ingest.schema import EVENT_TYPES
 from tracker.reports import _sql
 from tracker.reports._params import Common, int_param, parse_common
+from tracker.reports.trust import cache as trust_cache
 
 MIN_STEPS = 2
 MAX_STEPS = 10
@@ -241,6 +242,7 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "") -
 
 
 def run(storage, params: Params) -> dict:
+    params = trust_cache.prepare(storage, params)
     common = params.common
     bind = {**common.bind(), **step_bind(params.steps), "window_ms": params.window * 1000, "promo": params.promo}
     rows = storage.dicts(funnel_sql(params.steps, common.trusted_only, params.breakdown), bind, what="funnel report")

@@ -17,6 +17,7 @@ from tracker.errors import BadRequest
 from tracker.reports import _sql
 from tracker.reports._params import Common, parse_common
 from tracker.reports.stats import METHOD, compare
+from tracker.reports.trust import cache as trust_cache
 
 MAX_PROMO_LEN = 200  # the ingest limit for promo fields
 
@@ -63,6 +64,7 @@ def groups_sql(trusted_only: bool) -> str:
 
 
 def run(storage, params: Params) -> dict:
+    params = trust_cache.prepare(storage, params)
     rows = storage.dicts(groups_sql(params.common.trusted_only), {**params.common.bind(), "promo": params.promo}, what="lift report")
     counts = {r["grp"]: (int(r["visitors"]), int(r["converters"])) for r in rows}
     return {

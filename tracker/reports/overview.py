@@ -26,6 +26,7 @@ from datetime import date, timedelta
 
 from tracker.reports import _sql
 from tracker.reports._params import Ranged
+from tracker.reports.trust import cache as trust_cache
 
 
 Params = Ranged
@@ -57,6 +58,7 @@ def overview_sql(trusted_only: bool) -> str:
 
 
 def run(storage, params: Params) -> dict:
+    params = trust_cache.prepare(storage, params)
     common = params.common
     row = storage.query(overview_sql(common.trusted_only), common.bind(), what="overview report").first() or {}
     days_v, counts_v = row.get("day_visitors") or ([], [])

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from tracker.reports import _sql
 from tracker.reports._params import Common, int_param, parse_common
+from tracker.reports.trust import cache as trust_cache
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
@@ -55,6 +56,7 @@ def pages_sql(trusted_only: bool) -> str:
 
 
 def run(storage, params: Params) -> dict:
+    params = trust_cache.prepare(storage, params)
     common = params.common
     rows = storage.dicts(pages_sql(common.trusted_only), {**common.bind(), "limit": params.limit}, what="pages report")
     return {

@@ -20,6 +20,7 @@ from tracker.errors import BadRequest
 from tracker.reports import _sql
 from tracker.reports._params import Common, int_param, parse_common
 from tracker.reports.overview import rate
+from tracker.reports.trust import cache as trust_cache
 
 DEFAULT_DEPTH = 3
 MAX_DEPTH = 10
@@ -77,6 +78,7 @@ NAMES_SQL = f"SELECT h, name FROM ({_sql.PATH_NAMES}) WHERE h IN {{hashes:Array(
 
 
 def run(storage, params: Params) -> dict:
+    params = trust_cache.prepare(storage, params)
     common = params.common
     bind = {**common.bind(), "start_path": params.start, "depth": params.depth, "limit": params.limit}
     rows = storage.dicts(paths_sql(common.trusted_only), bind, what="paths report")

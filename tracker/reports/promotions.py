@@ -28,6 +28,7 @@ from tracker.errors import BadRequest
 from tracker.reports import _sql
 from tracker.reports._params import Common, int_param, parse_common
 from tracker.reports.attribution import DEFAULT_MODEL, MODELS, apportion_cents
+from tracker.reports.trust import cache as trust_cache
 
 BREAKDOWNS = {"creative": "promo_creative", "slot": "promo_slot"}
 DEFAULT_LOOKBACK_DAYS = 7
@@ -189,6 +190,7 @@ REGISTRY_SQL = """
 
 
 def run(storage, params: Params) -> dict:
+    params = trust_cache.prepare(storage, params)
     dim = BREAKDOWNS[params.by] if params.by else "''"
     sql = promotions_sql(params.common.trusted_only, dim, params.model, with_coupons=params.by is None)
     grouped = storage.dicts(sql, params.bind(), what="promotions report")

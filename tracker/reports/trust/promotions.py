@@ -3,7 +3,7 @@
 How the query works: promo clicks of the range, each judged with the per-event rules of
 `signals` (window functions over the visitor's events from a day before the range: was there
 a prior view of that promo, how long after it came the click) and against the excluded
-visitors of the range (`score.UNTRUSTED_VISITORS`). A click is *suspicious* when it had no
+visitors of the range (its untrusted set, `trust.cache`). A click is *suspicious* when it had no
 prior view, came faster than the human floor, or came from an excluded visitor. Clicks are
 grouped per (promo, IP prefix) first, so each promo keeps its top offending prefixes.
 """
@@ -11,9 +11,11 @@ grouped per (promo, IP prefix) first, so each promo keeps its top offending pref
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from tracker.reports._params import Listing
-from tracker.reports.trust.score import UNTRUSTED_VISITORS
+from tracker.reports._sql import UNTRUSTED_VISITORS
+from tracker.reports.trust import cache as trust_cache
 from tracker.reports.trust.signals import promo_rows_sql
 
 TOP_PREFIXES = 5
@@ -71,5 +73,6 @@ def row_json(row: Mapping) -> dict:
 
 
 def run(storage, params: Params) -> dict:
+    params = trust_cache.prepare(storage, replace(params, common=replace(params.common, traffic="trusted")))
     rows = storage.dicts(SQL, params.bind(), what="trust promotions")
     return {"rows": [row_json(r) for r in rows]}

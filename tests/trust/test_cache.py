@@ -1,0 +1,163 @@
+"""The untrusted set of a range is computed once and reused only while it is exact: new events,
+erasures, a changed promotions registry or changed trust settings all give a fresh set, and
+reports of the same unchanged range share one computation."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+
+from tests.conftest import BOT_UA
+from tracker.privacy.erase import erase
+from tracker.reports import excluded, overview
+from tracker.reports._params import Ranged, parse_common
+from tracker.reports.trust import cache as trust_cache
+from tracker.reports.trust import score
+
+RANGE = {"from": "2026-03-01", "to": "2026-03-31"}
+HUMAN = [("pageview", "/", 0), ("pageview", "/c/shoes", 30), ("pageview", "/p/1", 90)]
+
+
+def crawler(start: float = 0) -> list[tuple]:
+    return [("pageview", f"/p/{i}", start + i, {"ua": BOT_UA}) for i in range(5)]
+
+
+def coupon_crowd(code: str, n: int) -> dict:
+    """n visitors from n prefixes, each buying once with `code` after browsing."""
+    return {f"buyer{i}": [("pageview", "/", 100 * i, {"ip": f"192.0.{i}.7"}), ("pageview", "/cart", 100 * i + 40, {"ip": f"192.0.{i}.7"}),
+                          ("purchase", (f"o{i}", 20.0), 100 * i + 60, {"ip": f"192.0.{i}.7", "coupon": code})] for i in range(n)}
+
+
+@pytest.fixture
+def site(journeys, new_site):
+    return journeys(new_site(), {"human": HUMAN, "bot1": crawler()})
+
+
+def report(storage, site: str, **query) -> dict:
+    return overview.run(storage, Ranged.from_query({"site": site, **RANGE, **query}))
+
+
+def counters(storage) -> tuple[int, int]:
+    sets = trust_cache.sets_for(storage)
+    return sets.computed, sets.reused
+
+
+def set_partitions(storage) -> int:
+    return storage.scalar("SELECT uniqExact(partition) FROM system.parts WHERE database = currentDatabase() AND table = 'trust_sets' AND active")
+
+
+def test_same_range_is_computed_once_then_reused(storage, site):
+    computed, reused = counters(storage)
+    first = report(storage, site)
+    assert (first["visitors"], first["excluded_visitors"]) == (1, 1)
+    assert report(storage, site) == first
+    assert excluded.run(storage, Ranged.from_query({"site": site, **RANGE}))["excluded_visitors"] == 1
+    assert counters(storage) == (computed + 1, reused + 2)
+
+
+def test_all_traffic_needs_no_set(storage, site):
+    computed, reused = counters(storage)
+    got = report(storage, site, traffic="all")
+    assert (got["visitors"], got["excluded_visitors"]) == (2, 0)
+    assert counters(storage) == (computed, reused)
+
+
+def test_new_events_in_the_range_give_a_new_set(storage, site, journeys):
+    assert report(storage, site)["excluded_visitors"] == 1
+    journeys(site, {"bot2": crawler(600)})
+    computed, _ = counters(storage)
+    got = report(storage, site)
+    assert (got["visitors"], got["excluded_visitors"]) == (1, 2)
+    assert counters(storage)[0] == computed + 1
+
+
+def test_a_late_event_of_a_known_visitor_changes_its_verdict(storage, site, journeys):
+    assert report(storage, site)["visitors"] == 1
+    journeys(site, {"human": [("pageview", "/p/2", 3600, {"ua": BOT_UA})]})  # same id, now a bot agent
+    got = report(storage, site)
+    assert (got["visitors"], got["excluded_visitors"]) == (0, 2)
+
+
+def test_events_outside_the_range_and_its_lookback_keep_the_set(storage, site, journeys):
+    report(storage, site)
+    journeys(site, {"later": crawler(40 * 86400)})  # in April: outside March and its day of lookback
+    computed, reused = counters(storage)
+    assert report(storage, site)["excluded_visitors"] == 1
+    assert counters(storage) == (computed, reused + 1)
+
+
+def test_erasure_gives_a_new_set(runtime, storage, site):
+    assert report(storage, site)["excluded_visitors"] == 1
+    erase(runtime, "bot1", site, by="test")  # also deletes the visitor from trust_sets
+    computed, _ = counters(storage)
+    got = report(storage, site)
+    assert (got["visitors"], got["excluded_visitors"]) == (1, 0)
+    assert counters(storage)[0] == computed + 1
+
+
+def test_registry_change_gives_a_new_set(storage, journeys, new_site):
+    site = journeys(new_site(), coupon_crowd("FRIENDS", 12))
+    assert report(storage, site)["excluded_visitors"] == 12  # a leaked code: coupon_shared
+    storage.command(
+        "INSERT INTO promos (site, promo_id, name, holdout_pct, coupons, created_at, updated_at) "
+        "VALUES ({site:String}, 'REF', 'Referral', 0, ['FRIENDS'], now64(3), now64(3))",
+        {"site": site},
+    )
+    got = report(storage, site)  # now the code of a promotion: shared by design
+    assert (got["visitors"], got["excluded_visitors"]) == (12, 0)
+
+
+def test_changed_trust_settings_use_their_own_set(storage, site):
+    assert report(storage, site)["excluded_visitors"] == 1
+    lenient = replace(score.current(), weights={**score.current().weights, "bot_user_agent": 0})
+    previous = score._current
+    score._current = lenient
+    try:
+        got = report(storage, site)
+    finally:
+        score._current = previous
+    assert (got["visitors"], got["excluded_visitors"]) == (2, 0)
+    assert report(storage, site)["excluded_visitors"] == 1
+
+
+def test_concurrent_reports_share_one_computation(storage, site):
+    computed, _ = counters(storage)
+    results, errors = [], []
+
+    def run() -> None:
+        try:
+            results.append(report(storage, site)["excluded_visitors"])
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == [1] * 6
+    assert counters(storage)[0] == computed + 1
+
+
+def test_superseded_sets_are_dropped(storage, site, journeys, monkeypatch):
+    monkeypatch.setattr(trust_cache, "RETIRE_SECONDS", 0.0)
+    report(storage, site)
+    journeys(site, {"bot2": crawler(600)})
+    computed, _ = counters(storage)
+    assert report(storage, site)["excluded_visitors"] == 2  # supersedes the first set, dropped once retired
+    assert counters(storage)[0] == computed + 1
+    sets = trust_cache.sets_for(storage)
+    common = parse_common({"site": site, **RANGE})
+    live = sets.set_id(common)
+    rows = storage.query("SELECT DISTINCT set_id FROM trust_sets WHERE site = {site:String}", {"site": site}).rows
+    assert [r[0] for r in rows] == [live]
+
+
+def test_close_drops_the_process_sets(storage, site):
+    report(storage, site)
+    assert set_partitions(storage) >= 1
+    trust_cache.close(storage)  # what Runtime.close does; the next report starts a fresh cache
+    assert set_partitions(storage) == 0
+    assert report(storage, site)["excluded_visitors"] == 1
