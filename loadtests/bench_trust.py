@@ -25,6 +25,7 @@ from pathlib import Path
 from tracker.config import Settings
 from tracker.reports._params import parse_common
 from tracker.reports.trust import coupons, materialise, networks, promotions, score, visitors
+from tracker.reports.trust.signals import bind_coverage
 from tracker.runtime import Runtime
 from tracker.seed import seed
 
@@ -51,7 +52,7 @@ def cases(storage, query: dict) -> list[tuple[str, object]]:
     untrusted = f"SELECT count() FROM ({score.UNTRUSTED_VISITORS})"
     bind = parse_common(query).bind()
     return [
-        ("untrusted rule alone (once per range)", lambda: storage.scalar(untrusted, bind)),
+        ("untrusted rule alone (once per range)", lambda: storage.scalar(untrusted, bind_coverage(storage, bind))),
         ("visitors (limit 100)", lambda: visitors.run(storage, visitors.Params.from_query(query))),
         ("visitors/{vid}", lambda: visitors.run_one(storage, visitors.VisitorParams.from_query(query, vid))),
         ("promotions", lambda: promotions.run(storage, promotions.Params.from_query(query))),

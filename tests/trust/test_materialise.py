@@ -14,6 +14,7 @@ from tracker.reports import _sql
 from tracker.reports._params import Ranged, parse_common
 from tracker.reports.trust import cache as trust_cache
 from tracker.reports.trust import materialise, score
+from tracker.reports.trust.signals import bind_coverage
 
 DAY0 = (datetime.now(UTC) - timedelta(days=4)).replace(hour=12, minute=0, second=0, microsecond=0)
 
@@ -40,7 +41,7 @@ def site(journeys, new_site):
 
 def scores(storage, site) -> dict:
     bind = parse_common({"site": site, **query()}).bind()
-    return {r["vid"]: (r["score"], tuple(r["reasons"]), r["events"], r["clicks_without_view"]) for r in storage.dicts(score.VISITOR_SCORES, bind)}
+    return {r["vid"]: (r["score"], tuple(r["reasons"]), r["events"], r["clicks_without_view"]) for r in storage.dicts(score.VISITOR_SCORES, bind_coverage(storage, bind))}
 
 
 def untrusted(storage, common) -> set[str]:
@@ -78,7 +79,7 @@ def test_changed_fast_click_setting_invalidates(storage, site):
     materialise.refresh(storage, site=site)
     other = score.TrustConfig(fast_click_ms=10)
     bind = {**parse_common({"site": site, **query()}).bind(), **score.trust_params(other)}
-    rows = {r["vid"]: r for r in storage.dicts(score.VISITOR_SCORES, bind)}
+    rows = {r["vid"]: r for r in storage.dicts(score.VISITOR_SCORES, bind_coverage(storage, bind))}
     assert "fast_click" not in rows["fast"]["reasons"]  # computed live under the new setting
     assert len(materialise.stale_days(storage, site=site, config=other)) == 2
 

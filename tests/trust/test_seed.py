@@ -19,6 +19,7 @@ import pytest
 from tracker import seed as seeding
 from tracker.reports._params import parse_common
 from tracker.reports.trust import score
+from tracker.reports.trust.signals import bind_coverage
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def seeded(runtime):
     config = score.TrustConfig(public_coupons=seeding.COUPONS)
     bind = {**parse_common({"site": result.site, "from": (today - timedelta(days=15)).isoformat(), "to": today.isoformat()}).bind(),
             **score.trust_params(config)}
-    rows = runtime.storage.dicts(f"SELECT vid, score, reasons FROM ({score.VISITOR_SCORES})", bind)
+    rows = runtime.storage.dicts(f"SELECT vid, score, reasons FROM ({score.VISITOR_SCORES})", bind_coverage(runtime.storage, bind))
     excluded = {r["vid"] for r in rows if r["score"] <= config.threshold}
     return result, excluded, {r["vid"]: r for r in rows}
 

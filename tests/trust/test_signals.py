@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import BOT_UA, T0
 from tracker.reports.trust.score import REASONS, TrustConfig
+from tracker.reports.trust.signals import bind_coverage
 
 HEADLESS_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36"
 CURL_UA = "curl/8.5.0"
@@ -147,5 +148,5 @@ def test_forged_cookie_through_collect(client, runtime, new_site, storage):
     flush(runtime)
     today = datetime.now(UTC).date().isoformat()
     params = parse_common({"site": site, "from": today, "to": today}).bind()
-    rows = storage.dicts(score.VISITOR_SCORES, params)
+    rows = storage.dicts(score.VISITOR_SCORES, bind_coverage(storage, params))
     assert len(rows) == 1 and "forged_cookie" in rows[0]["reasons"] and rows[0]["score"] <= 40

@@ -40,6 +40,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from tracker.reports.trust.score import VISITOR_SCORES, trust_params
+from tracker.reports.trust.signals import bind_coverage
 
 MAX_SETS = 64  # (site, range, settings) keys kept per process
 RETIRE_SECONDS = 300.0  # how long a superseded set stays readable for reports still running on it
@@ -93,7 +94,7 @@ class TrustSets:
                     self.reused += 1
                     return entry.set_id
             set_id = secrets.randbits(63) | 1
-            self.storage.command(FILL, {**params, "set_id": set_id}, what="computing the untrusted visitors")
+            self.storage.command(FILL, {**bind_coverage(self.storage, params), "set_id": set_id}, what="computing the untrusted visitors")
             with self._lock:
                 self.computed += 1
                 old = self._entries.pop(key, None)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from tracker.errors import BadRequest
 from tracker.reports._params import Common, int_param, parse_common
-from tracker.reports.trust.signals import PUBLIC_COUPONS, RANGE_PARTIALS
+from tracker.reports.trust.signals import PUBLIC_COUPONS, RANGE_PARTIALS, bind_coverage
 
 
 @dataclass(frozen=True)
@@ -59,5 +59,5 @@ SQL = f"""
 
 
 def run(storage, params: Params) -> dict:
-    rows = storage.dicts(SQL, params.bind(), what="trust coupons")
+    rows = storage.dicts(SQL, bind_coverage(storage, params.bind()), what="trust coupons")
     return {"rows": [{**r, "public": bool(r["public"]), "unusual": bool(r["unusual"]), "revenue": round(r["revenue"], 4)} for r in rows]}

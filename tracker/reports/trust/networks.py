@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from tracker.reports._params import Listing
 from tracker.reports.trust.score import VISITOR_SCORES
+from tracker.reports.trust.signals import bind_coverage
 
 
 Params = Listing
@@ -50,5 +51,5 @@ def row_json(row: Mapping) -> dict:
 
 
 def run(storage, params: Params) -> dict:
-    rows = storage.dicts(SQL, params.bind(), what="trust networks")
+    rows = storage.dicts(SQL, bind_coverage(storage, params.bind()), what="trust networks")
     return {"rows": [row_json(r) for r in rows]}

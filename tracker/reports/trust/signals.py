@@ -155,8 +155,15 @@ def partials_sql(trigger: str, context: str) -> str:
     return _DAYS.format(minutes=_MINUTES.format(context_rows=rows, trigger=trigger))
 
 
-# Whole UTC days of the range whose materialised partials are still valid.
-_COVERED_DAYS = """
+# Whole UTC days of the range whose materialised partials are still valid. Read once, by
+# `bind_coverage`, before the query that uses them; the query gets them as bound arrays
+# ({tt_cov}: (day, computed_at) pairs to read from visitor_signals, {tt_days}: those days, the
+# rest of the range being computed live). Inlined as a subquery it was evaluated at each of
+# its uses (four per range of partials, two ranges of partials per score query), each one a
+# GROUP BY day over the range's events. A row landing in a closed day between this lookup and
+# the query is seen by the next query (its day no longer matches its recorded count); today's
+# events are always read live.
+COVERED_DAYS = """
     SELECT day, computed_at
     FROM trust_coverage FINAL
     WHERE site = {site:String} AND config = {tt_partials:String}
@@ -167,14 +174,22 @@ _COVERED_DAYS = """
           WHERE site = {site:String} AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
           GROUP BY toDate(ts)
       )
+    ORDER BY day
 """
 
+
+def bind_coverage(storage, params: dict) -> dict:
+    """`params` plus the range's covered days ({tt_cov}, {tt_days}), which every query built on
+    RANGE_PARTIALS (VISITOR_SIGNALS, score.VISITOR_SCORES) needs bound."""
+    rows = storage.query(COVERED_DAYS, params, what="reading trust coverage").rows
+    return {**params, "tt_cov": [(day, at) for day, at in rows], "tt_days": [day for day, _ in rows]}
+
+
 _IN_RANGE = "ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}"
-_LIVE_TRIGGER = f"{_IN_RANGE} AND toDate(ts) NOT IN (SELECT day FROM ({_COVERED_DAYS}))"
+_LIVE_TRIGGER = f"{_IN_RANGE} AND toDate(ts) NOT IN {{tt_days:Array(Date)}}"
 _LIVE_CONTEXT = (
     "ts >= {start:DateTime64(3, 'UTC')} - INTERVAL 1 DAY AND ts < {end:DateTime64(3, 'UTC')}"
-    f" AND (toDate(ts) NOT IN (SELECT day FROM ({_COVERED_DAYS}))"
-    f" OR toDate(ts) + 1 NOT IN (SELECT day FROM ({_COVERED_DAYS})))"
+    " AND (toDate(ts) NOT IN {tt_days:Array(Date)} OR toDate(ts) + 1 NOT IN {tt_days:Array(Date)})"
 )
 
 _COLUMNS = ", ".join(("vid", "day") + PARTIAL_COLUMNS)
@@ -183,7 +198,7 @@ _COLUMNS = ", ".join(("vid", "day") + PARTIAL_COLUMNS)
 RANGE_PARTIALS = f"""
     SELECT {_COLUMNS}
     FROM visitor_signals
-    WHERE site = {{site:String}} AND (day, computed_at) IN ({_COVERED_DAYS})
+    WHERE site = {{site:String}} AND (day, computed_at) IN {{tt_cov:Array(Tuple(Date, DateTime64(3, 'UTC')))}}
     UNION ALL
     SELECT {_COLUMNS} FROM ({partials_sql(_LIVE_TRIGGER, _LIVE_CONTEXT)})
 """

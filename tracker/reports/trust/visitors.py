@@ -18,6 +18,7 @@ from typing import Any
 from tracker.errors import BadRequest, NotFound
 from tracker.reports._params import Common, int_param, parse_common
 from tracker.reports.trust.score import CODES, VISITOR_SCORES, current, evidence
+from tracker.reports.trust.signals import bind_coverage
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
@@ -86,11 +87,12 @@ def visitor_json(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run(storage, params: Params) -> dict:
-    rows = storage.dicts(LIST_SQL, params.bind(), what="trust visitors")
+    bind = bind_coverage(storage, params.bind())
+    rows = storage.dicts(LIST_SQL, bind, what="trust visitors")
     if rows:
         total = int(rows[0]["total"])
     else:  # a page past the end still says how many there are
-        total = int(storage.scalar(COUNT_SQL, params.bind(), what="trust visitors") or 0)
+        total = int(storage.scalar(COUNT_SQL, bind, what="trust visitors") or 0)
     return {"rows": [visitor_json(r) for r in rows], "total": total}
 
 
@@ -155,7 +157,7 @@ def timeline_json(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_one(storage, params: VisitorParams) -> dict:
-    row = storage.query(ONE_SQL, params.bind(), what="trust visitor").first()
+    row = storage.query(ONE_SQL, bind_coverage(storage, params.bind()), what="trust visitor").first()
     if row is None:
         raise NotFound(f"no events of visitor {params.vid!r} in the range")
     timeline = storage.dicts(TIMELINE_SQL, params.bind(), what="trust visitor timeline")
