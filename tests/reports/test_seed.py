@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import pytest
 
 from tests.conftest import auth
 from tracker.seed import FRAUD_KINDS, LEAKED_COUPON, seed
@@ -69,3 +70,23 @@ def test_seed_if_empty_seeds_once(runtime, storage, new_site):
     assert first is not None and first.visitors == 40
     assert seed_if_empty(runtime, site, visitors=40, days=30) is None
     assert storage.scalar("SELECT uniqExact(vid) FROM events FINAL WHERE site = {site:String}", {"site": site}) == 40
+
+
+def test_insert_select_reads_the_rows_from_the_request_body_on_a_server(tmp_path):
+    """Against a server, insert_select's rows travel as the body of one INSERT ... SELECT ...
+    FROM input(...) (the embedded engine, tested above, reads them from a temporary file)."""
+    from tracker.config import Settings
+    from tracker.storage.client import Storage
+
+    class Recorder:
+        def command(self, sql, parameters=None, data=None, settings=None):
+            self.calls = [*getattr(self, "calls", []), (sql, parameters, data)]
+
+    storage = Storage(Settings.load({"data_dir": str(tmp_path), "dsn": "http://localhost:1/"}, env={}))
+    storage._conn = Recorder()
+    storage.insert_select("INSERT INTO t SELECT x + {k:UInt8} FROM $INPUT", b"rows", structure="x UInt8, s 'q'", params={"k": 1})
+    [(sql, params, data)] = storage._conn.calls
+    assert sql == "INSERT INTO t SELECT x + {k:UInt8} FROM input('x UInt8, s \\'q\\'')\nFORMAT Native"
+    assert params == {"k": 1} and data == b"rows"
+    with pytest.raises(ValueError):
+        storage.insert_select("INSERT INTO t SELECT 1", b"rows", structure="x UInt8")

@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 _TIMEOUT_CODES = {159, 160, 209, 210}  # TIMEOUT_EXCEEDED, TOO_SLOW, SOCKET_TIMEOUT, NETWORK_ERROR
 _LIMIT_CODES = {396}  # TOO_MANY_ROWS_OR_BYTES
 _CODE = re.compile(r"Code: (\d+)")
+_FORMAT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+
+
+def _sql_string(text: str) -> str:
+    """A single-quoted SQL string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 @dataclass(frozen=True)
@@ -187,6 +193,35 @@ class Storage:
             settings["insert_deduplication_token"] = dedup_token
         with translate_errors(what):
             self._client.raw_insert(table, None, data, settings=settings, fmt="JSONEachRow")
+
+    def insert_select(self, sql: str, data: bytes, *, structure: str, fmt: str = "Native", params: Mapping[str, Any] | None = None,
+                      what: str = "insert") -> None:
+        """Run `sql`, an `INSERT INTO ... SELECT ... FROM $INPUT ...` whose `$INPUT` is the rows in
+        `data` (format `fmt`, columns `structure`), so ClickHouse can reshape rows on the way in
+        (e.g. expand compact rows with ARRAY JOIN). A server reads them from the request body
+        (`input()`); the embedded engine has no request body, so they go through a temporary
+        file (`file()`), as clickhouse-connect's own chDB inserts do."""
+        if not data:
+            return
+        if sql.count("$INPUT") != 1 or not _FORMAT_NAME.match(fmt):
+            raise ValueError("insert_select needs one $INPUT and a format name")
+        bind = dict(params or {})
+        with translate_errors(what):
+            if not self.embedded:
+                source = f"input({_sql_string(structure)})"
+                self._client.command(sql.replace("$INPUT", source) + f"\nFORMAT {fmt}", parameters=bind, data=data)
+                return
+            import os
+            import tempfile
+
+            with tempfile.NamedTemporaryFile(prefix="tracker-insert-", suffix=f".{fmt.lower()}", delete=False) as tmp:
+                tmp.write(data)
+            try:
+                bind["insert_select_file"] = tmp.name
+                source = f"file({{insert_select_file:String}}, {_sql_string(fmt)}, {_sql_string(structure)})"
+                self._client.command(sql.replace("$INPUT", source), parameters=bind)
+            finally:
+                os.unlink(tmp.name)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *, what: str = "insert") -> None:
         if not rows:
