@@ -12,26 +12,55 @@
   many visitors.
 The ground truth (which visitor ids are humans, bots, or fraud and why) is returned as a
 `SeedResult`, never encoded in the ids themselves, so trust code cannot cheat by reading them.
+The same `seed` gives the same traffic, event ids included.
 
-Speed: rows go through ingest's one row builder (`encode_row`) with one `Context` per visitor
-(its user agent parsed and IP described once, from small precomputed pools), and are inserted
-as JSONEachRow in large chunks, so the cost per event is one small dict and one orjson call.
+How rows are written, and why. Seeding must reach 200k events/s on a 2-core machine (issue
+#4). One JSONEachRow row per event through ingest's `encode_row` stops near 120k/s: Python
+spends ~4 us per row and chDB parses ~690 bytes per row, although nearly all of those bytes
+repeat. A seeded event is fully told by a few small facts:
+- its visitor: id, user agent, network, signed cookie or not (`_Writer.visitor`);
+- its type, time, page, referrer, promo, env and order (`_Writer.emit`); all of them but the
+  time and the order are one of a few hundred *pool* entries (`_Shop`: every page URL,
+  referrer, promo, env, user agent and network the shop has), named by index;
+- its id: the run's id prefix and a running number.
+`_ColumnWriter` keeps one row per visitor with arrays of those indices, column by column in
+`array`s, and sends a chunk of visitors in ClickHouse's Native format (the arrays' bytes, no
+per-value encoding). One `INSERT INTO events SELECT ... ARRAY JOIN <the event arrays>` per
+chunk expands them into events rows, each pool entry's columns looked up in arrays bound as
+query parameters. Python appends a few small ints per event; ClickHouse reads ~27 bytes per
+event instead of parsing 690. A background thread inserts one chunk while Python builds the
+next (chDB releases the GIL while it works).
+
+Still exactly ingest's rows: no column value is written here. Each pool entry is a template
+event (or context) that differs from one base template in that entry only, and its columns
+are taken from the row `encode_row` builds for it (`_derive_pools`); the derivation fails if an
+entry changes anything outside its columns or if encode_row writes a column the seed does not
+fill, so a change to encode_row cannot silently diverge from the seed. `_RowWriter` (used by
+`write_rows`) is the previous writer, kept as the reference: every row through encode_row, as
+JSONEachRow. tests/reports/test_seed.py stores the same traffic both ways and compares every
+column.
 """
 
 from __future__ import annotations
 
 import queue
 import random
+import sys
 import threading
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
-from tracker.ingest.rows import Context, encode_row
-from tracker.ingest.schema import Env, Event, Order, Promo
+import orjson
+
+from tracker.ingest.rows import Context, build_row, encode_row, event_fields
+from tracker.ingest.schema import EVENT_TYPES, Env, Event, Order, Promo
 
 DAY_MS = 86_400_000
-CHUNK_BYTES = 16 * 1024 * 1024
+CHUNK_EVENTS = 400_000  # events per INSERT of the column writer (~10 MB of Native columns)
+CHUNK_BYTES = 16 * 1024 * 1024  # JSONEachRow bytes per INSERT of the reference row writer
 HOST = "https://shop.example"
 CATEGORIES = ("shoes", "bags", "jackets", "hats", "socks", "shirts")
 PRODUCTS_PER_CATEGORY = 25
@@ -67,6 +96,7 @@ CRAWLER_UAS = (
     "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)",
 )
 HEADLESS_UAS = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36",)
+NETWORKS = 1000  # visitors' addresses: 198.51.x.y
 CHURN_PREFIX = "203.0.113."  # cookie churn: many fresh ids from one /24
 ENVS = tuple(Env(webdriver=False, screen=screen, lang=lang, tz=tz) for screen, lang, tz in (
     ("1920x1080", "en-US", "Europe/London"), ("1440x900", "en-GB", "Europe/London"), ("390x844", "fr-FR", "Europe/Paris"), ("1366x768", "de-DE", "Europe/Berlin")))
@@ -108,49 +138,62 @@ class SeedResult:
 
 
 class _Shop:
-    """Precomputed pools (URLs, promos, contexts' agents and networks) and the row buffer."""
+    """The shop's pools, each a tuple of every distinct value the traffic uses, and the random
+    helpers the visitor kinds share. Events and visitors name pool entries by index; `context`
+    and `event` turn indices back into what ingest sees. Index 0 of the referrer, promo and env
+    pools is "none"."""
 
-    def __init__(self, runtime, site: str, rng: random.Random, end_ms: int, days: int, storage_insert):
+    def __init__(self, runtime, site: str, rng: random.Random, end_ms: int, days: int):
         self.site = site
         self.rng = rng
         self.end_ms = end_ms
         self.span_ms = days * DAY_MS
-        self._insert = storage_insert
-        self._rows: list[bytes] = []
-        self._size = 0
-        self.count = 0
+        self.prefix = f"sd{rng.getrandbits(40):x}-"  # event ids: prefix + running number in hex
         self.churned = 0
         self.churn_at = 0
-        self._prefix = f"sd{rng.getrandbits(40):x}-"
-        self.agents = {ua: runtime.agents.parse(ua) for ua in (*BROWSER_UAS, *CRAWLER_UAS, *HEADLESS_UAS)}
-        self.networks = [runtime.network.describe(f"198.51.{i // 250}.{i % 250 + 1}") for i in range(1000)]
-        self.churn_networks = [runtime.network.describe(f"{CHURN_PREFIX}{i}") for i in range(1, 255)]
+        self.types = tuple(sorted(EVENT_TYPES))
+        # Pages: paths (model code speaks paths) -> page index; campaign landing pages by campaign.
         self.products = [f"/p/{c}-{n}" for c in CATEGORIES for n in range(1, PRODUCTS_PER_CATEGORY + 1)]
         self.categories = [f"/c/{c}" for c in CATEGORIES]
-        self.url = {p: HOST + p for p in ("/", "/cart", "/checkout", "/thank-you", "/search", *self.products, *self.categories)}
-        self.campaign_urls = [(f"{HOST}/?utm_source={s}&utm_medium={m}&utm_campaign={c}", f"{HOST}/c/shoes?utm_source={s}&utm_medium={m}&utm_campaign={c}") for s, m, c in CAMPAIGNS]
-        self.promos = {variant: [Promo(id=pid, name=name, creative=creative, slot=slot, variant=variant) for pid, name, creative, slot in PROMOS] for variant in ("exposed", "holdout")}
+        paths = ("/", "/cart", "/checkout", "/thank-you", "/search", *self.products, *self.categories)
+        tags = [f"utm_source={s}&utm_medium={m}&utm_campaign={c}" for s, m, c in CAMPAIGNS]
+        campaigns = [(f"{HOST}/?{t}", f"{HOST}/c/shoes?{t}") for t in tags]
+        self.pages = tuple(HOST + p for p in paths) + tuple(url for pair in campaigns for url in pair)
+        self.page = {p: i for i, p in enumerate(paths)}
+        self.campaign_pages = [(len(paths) + 2 * i, len(paths) + 2 * i + 1) for i in range(len(campaigns))]
+        self.referrers = ("", *REFERRERS)
+        self.any_referrer = range(1, len(self.referrers))  # rng.choice over a range draws exactly like over a tuple of its length
+        variants = ("exposed", "holdout")
+        self.promos = (None, *(Promo(id=pid, name=name, creative=creative, slot=slot, variant=v)
+                               for v in variants for pid, name, creative, slot in PROMOS))
+        self.promo = {v: [1 + k * len(PROMOS) + i for i in range(len(PROMOS))] for k, v in enumerate(variants)}  # variant -> promo indices
+        self.envs = (None, *ENVS, WEBDRIVER_ENV)
+        self.browser_env = range(1, 1 + len(ENVS))
+        self.webdriver_env = len(ENVS) + 1
+        uas = (*BROWSER_UAS, *CRAWLER_UAS, *HEADLESS_UAS)
+        self.agents = tuple(runtime.agents.parse(ua) for ua in uas)
+        self.browser_agent = range(len(BROWSER_UAS))
+        self.crawler_agent = range(len(BROWSER_UAS), len(BROWSER_UAS) + len(CRAWLER_UAS))
+        self.headless_agent = range(len(BROWSER_UAS) + len(CRAWLER_UAS), len(uas))
+        describe = runtime.network.describe
+        self.networks = tuple(describe(f"198.51.{i // 250}.{i % 250 + 1}") for i in range(NETWORKS)) + tuple(
+            describe(f"{CHURN_PREFIX}{i}") for i in range(1, 255))
+        self.any_network = range(NETWORKS)
+        self.churn_network = range(NETWORKS, len(self.networks))
 
-    # --- output ---------------------------------------------------------------------------
-    def context(self, vid: str, ua: str, network: tuple[str, str], at_ms: int, *, signed: bool = True) -> Context:
-        prefix, ip_hash = network
-        return Context(site=self.site, received_ms=at_ms, vid=vid if signed else "", id_source="import" if signed else "cookie",
-                       minted=not signed, agent=self.agents[ua], ip_prefix=prefix, ip_hash=ip_hash, has_origin=True)
+    # --- what ingest sees ------------------------------------------------------------------
+    def context(self, vid: str, agent: int, network: int, signed: bool) -> Context:
+        """A visitor's requests: a signed (imported) id, or none (an unsigned visitor sends its
+        own id with each event, see `event`)."""
+        prefix, ip_hash = self.networks[network]
+        return Context(site=self.site, received_ms=self.end_ms, vid=vid if signed else "", id_source="import" if signed else "cookie",
+                       minted=not signed, agent=self.agents[agent], ip_prefix=prefix, ip_hash=ip_hash, has_origin=True)
 
-    def emit(self, ctx: Context, kind: str, url: str, at_ms: int, *, promo: Promo | None = None, order: Order | None = None,
-             env: Env | None = None, vid: str = "", ref: str = "", name: str = "") -> None:
-        self.count += 1
-        event = Event(type=kind, id=f"{self._prefix}{self.count:x}", url=url, ref=ref, vid=vid, name=name, promo=promo, order=order, env=env)
-        row = encode_row(event, ctx, ts_ms=at_ms)
-        self._rows.append(row)
-        self._size += len(row)
-        if self._size >= CHUNK_BYTES:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._rows:
-            self._insert(b"".join(self._rows))
-            self._rows, self._size = [], 0
+    def event(self, kind: str, number: int, page: int, *, vid: str = "", ref: int = 0, promo: int = 0, env: int = 0,
+              order: Order | None = None) -> Event:
+        """The `number`th event, as a client would send it."""
+        return Event(type=kind, id=f"{self.prefix}{number:x}", url=self.pages[page], ref=self.referrers[ref], vid=vid,
+                     promo=self.promos[promo], order=order, env=self.envs[env])
 
     # --- helpers ---------------------------------------------------------------------------
     def start_ms(self) -> int:
@@ -165,125 +208,130 @@ class _Shop:
         return f"{self.rng.getrandbits(64):016x}"
 
 
+# --- the traffic model ------------------------------------------------------------------------
+# Each visitor kind draws from `shop.rng` and writes through `out` (a `_Writer`): `out.visitor`
+# once (cookie churn replaces it before any event), then `out.emit` per event, in time order.
+
+
 def _variant_of(rng: random.Random) -> str:
     return "holdout" if rng.random() < HOLDOUT_SHARE else "exposed"
 
 
-def _human(shop: _Shop, vid: str) -> None:
-    rng = shop.rng
-    ctx = shop.context(vid, rng.choice(BROWSER_UAS), rng.choice(shop.networks), shop.end_ms)
-    env = rng.choice(ENVS)
+def _human(shop: _Shop, out: _Writer, vid: str) -> None:
+    rng, page, emit = shop.rng, shop.page, out.emit
+    out.visitor(vid, rng.choice(shop.browser_agent), rng.choice(shop.any_network))
+    env = rng.choice(shop.browser_env)
     variants = [_variant_of(rng) for _ in PROMOS]
     buyer = rng.random()
     for _ in range(rng.choice((1, 1, 1, 1, 2, 2, 3))):
         at = shop.start_ms()
-        ref = rng.choice(REFERRERS)
+        ref = rng.choice(shop.any_referrer)
         roll = rng.random()
         if roll < 0.3:
-            home, category = rng.choice(shop.campaign_urls)
-            url = home if rng.random() < 0.5 else category
+            home, category = rng.choice(shop.campaign_pages)
+            landing = home if rng.random() < 0.5 else category
         elif roll < 0.6:
-            url = shop.url["/"]
+            landing = page["/"]
         elif roll < 0.8:
-            url = shop.url[rng.choice(shop.categories)]
+            landing = page[rng.choice(shop.categories)]
         else:
-            url = shop.url[rng.choice(shop.products)]
-        shop.emit(ctx, "pageview", url, at, env=env, ref=ref)
+            landing = page[rng.choice(shop.products)]
+        emit("pageview", landing, at, env=env, ref=ref)
         promo_index = rng.randrange(len(PROMOS))
         variant = variants[promo_index]
         if rng.random() < 0.6:
             at += rng.randrange(800, 5000)
-            promo = shop.promos[variant][promo_index]
-            shop.emit(ctx, "promo_view", url, at, promo=promo, env=env)
+            promo = shop.promo[variant][promo_index]
+            emit("promo_view", landing, at, promo=promo, env=env)
             if variant == "exposed" and rng.random() < 0.12:
                 at += rng.randrange(1500, 20000)
-                shop.emit(ctx, "promo_click", url, at, promo=promo, env=env)
+                emit("promo_click", landing, at, promo=promo, env=env)
                 buyer += 0.15  # promos work a little: clickers buy more often
         depth = rng.choice((0, 1, 1, 2, 2, 3, 4, 6))  # 0 => a bounce
         product = rng.choice(shop.products)
         for _ in range(depth):
             at += rng.randrange(4000, 180_000)
-            page = rng.choice(shop.categories) if rng.random() < 0.35 else rng.choice(shop.products)
-            product = page if page.startswith("/p/") else product
-            shop.emit(ctx, "pageview", shop.url[page], at, env=env)
+            path = rng.choice(shop.categories) if rng.random() < 0.35 else rng.choice(shop.products)
+            product = path if path.startswith("/p/") else product
+            emit("pageview", page[path], at, env=env)
         if depth and rng.random() < 0.25:
             at += rng.randrange(2000, 30000)
-            shop.emit(ctx, "add_to_cart", shop.url[product], at, env=env)
+            emit("add_to_cart", page[product], at, env=env)
             at += rng.randrange(3000, 60000)
-            shop.emit(ctx, "pageview", shop.url["/cart"], at, env=env)
+            emit("pageview", page["/cart"], at, env=env)
             if buyer > 0.55:
                 at += rng.randrange(5000, 90000)
-                shop.emit(ctx, "pageview", shop.url["/checkout"], at, env=env)
-                shop.emit(ctx, "checkout", shop.url["/checkout"], at + 200, env=env)
+                emit("pageview", page["/checkout"], at, env=env)
+                emit("checkout", page["/checkout"], at + 200, env=env)
                 if buyer > 0.7:
                     at += rng.randrange(20000, 240_000)
                     coupon = rng.choice(COUPONS) if rng.random() < 0.2 else ""
-                    order = Order(id=f"o{shop.count:x}{rng.getrandbits(24):x}", revenue=round(rng.uniform(15, 250), 2), currency="USD", coupon=coupon)
-                    shop.emit(ctx, "pageview", shop.url["/thank-you"], at, env=env)
-                    shop.emit(ctx, "purchase", shop.url["/thank-you"], at + 150, order=order, env=env)
+                    order = Order(id=f"o{out.count:x}{rng.getrandbits(24):x}", revenue=round(rng.uniform(15, 250), 2), currency="USD", coupon=coupon)
+                    emit("pageview", page["/thank-you"], at, env=env)
+                    emit("purchase", page["/thank-you"], at + 150, order=order, env=env)
                     buyer = 0.0  # one order per visitor is plenty
 
 
-def _bot(shop: _Shop, vid: str) -> None:
-    rng = shop.rng
+def _bot(shop: _Shop, out: _Writer, vid: str) -> None:
+    rng, emit = shop.rng, out.emit
     headless = rng.random() < 0.4
-    ua = rng.choice(HEADLESS_UAS if headless else CRAWLER_UAS)
-    ctx = shop.context(vid, ua, rng.choice(shop.networks), shop.end_ms)
-    env = WEBDRIVER_ENV if headless else None
+    out.visitor(vid, rng.choice(shop.headless_agent if headless else shop.crawler_agent), rng.choice(shop.any_network))
+    env = shop.webdriver_env if headless else 0
     at = shop.start_ms()
-    pages = ["/", *shop.categories, *shop.products]
+    pages = [shop.page[p] for p in ("/", *shop.categories, *shop.products)]
+    home = shop.page["/"]
     count, gaps = ((30, 90), (100, 400)) if headless else ((15, 60), (500, 3000))
     for _ in range(rng.randrange(*count)):
         at += rng.randrange(*gaps)  # faster than any reader; headless scrapers far over 120/min
-        shop.emit(ctx, "pageview", shop.url[rng.choice(pages)], at, env=env)
+        emit("pageview", rng.choice(pages), at, env=env)
         if headless and rng.random() < 0.2:
-            promo = shop.promos["exposed"][rng.randrange(len(PROMOS))]
-            shop.emit(ctx, "promo_view", shop.url["/"], at + 50, promo=promo, env=env)
-            shop.emit(ctx, "promo_click", shop.url["/"], at + 120, promo=promo, env=env)
+            promo = shop.promo["exposed"][rng.randrange(len(PROMOS))]
+            emit("promo_view", home, at + 50, promo=promo, env=env)
+            emit("promo_click", home, at + 120, promo=promo, env=env)
 
 
-def _fraud(shop: _Shop, vid: str, kind: str) -> None:
-    rng = shop.rng
-    ctx = shop.context(vid, rng.choice(BROWSER_UAS), rng.choice(shop.networks), shop.end_ms, signed=kind != "unsigned_id")
-    event_vid = vid if kind == "unsigned_id" else ""
-    env = rng.choice(ENVS)
+def _fraud(shop: _Shop, out: _Writer, vid: str, kind: str) -> None:
+    rng, page, emit = shop.rng, shop.page, out.emit
+    out.visitor(vid, rng.choice(shop.browser_agent), rng.choice(shop.any_network), signed=kind != "unsigned_id")
+    env = rng.choice(shop.browser_env)
     at = shop.start_ms()
-    promos = shop.promos["exposed"]
+    promos = shop.promo["exposed"]
+    home = page["/"]
     if kind == "click_without_view":
         for _ in range(rng.randrange(5, 12)):
             at += rng.randrange(2000, 20000)
-            shop.emit(ctx, "promo_click", shop.url["/"], at, promo=rng.choice(promos), env=env)
+            emit("promo_click", home, at, promo=rng.choice(promos), env=env)
     elif kind == "fast_click":
-        shop.emit(ctx, "pageview", shop.url["/"], at, env=env)
+        emit("pageview", home, at, env=env)
         for _ in range(rng.randrange(3, 10)):
             at += rng.randrange(1000, 5000)
             promo = rng.choice(promos)
-            shop.emit(ctx, "promo_view", shop.url["/"], at, promo=promo, env=env)
-            shop.emit(ctx, "promo_click", shop.url["/"], at + rng.randrange(20, 150), promo=promo, env=env)
+            emit("promo_view", home, at, promo=promo, env=env)
+            emit("promo_click", home, at + rng.randrange(20, 150), promo=promo, env=env)
     elif kind == "purchase_without_pageview":
-        order = Order(id=f"x{shop.count:x}{rng.getrandbits(24):x}", revenue=round(rng.uniform(5, 40), 2), currency="USD", coupon=rng.choice(COUPONS))
-        shop.emit(ctx, "purchase", shop.url["/thank-you"], at, order=order)
-    elif kind == "unsigned_id":
-        for page in ("/", rng.choice(shop.products), rng.choice(shop.products)):
+        order = Order(id=f"x{out.count:x}{rng.getrandbits(24):x}", revenue=round(rng.uniform(5, 40), 2), currency="USD", coupon=rng.choice(COUPONS))
+        emit("purchase", page["/thank-you"], at, order=order)
+    elif kind == "unsigned_id":  # the visitor's events carry its id themselves (see _Shop.context)
+        for path in ("/", rng.choice(shop.products), rng.choice(shop.products)):
             at += rng.randrange(3000, 40000)
-            shop.emit(ctx, "pageview", shop.url[page], at, env=env, vid=event_vid)
-        shop.emit(ctx, "promo_click", shop.url["/"], at + 500, promo=rng.choice(promos), env=env, vid=event_vid)
+            emit("pageview", page[path], at, env=env)
+        emit("promo_click", home, at + 500, promo=rng.choice(promos), env=env)
     elif kind == "cookie_churn_ip":
         if shop.churned % CHURN_BURST == 0:
             shop.churn_at = shop.start_ms()
         shop.churned += 1
         at = shop.churn_at + rng.randrange(0, 300_000)  # the whole burst within five minutes
-        ctx = shop.context(vid, rng.choice(BROWSER_UAS), rng.choice(shop.churn_networks), shop.end_ms)
-        shop.emit(ctx, "pageview", shop.url["/"], at, env=env)
+        out.visitor(vid, rng.choice(shop.browser_agent), rng.choice(shop.churn_network))
+        emit("pageview", home, at, env=env)
         promo = rng.choice(promos)
-        shop.emit(ctx, "promo_view", shop.url["/"], at + 1200, promo=promo, env=env)
-        shop.emit(ctx, "promo_click", shop.url["/"], at + 2600, promo=promo, env=env)
+        emit("promo_view", home, at + 1200, promo=promo, env=env)
+        emit("promo_click", home, at + 2600, promo=promo, env=env)
     elif kind == "coupon_shared":
-        shop.emit(ctx, "pageview", shop.url[rng.choice(shop.products)], at, env=env)
-        shop.emit(ctx, "add_to_cart", shop.url[rng.choice(shop.products)], at + 9000, env=env)
-        shop.emit(ctx, "pageview", shop.url["/checkout"], at + 30000, env=env)
-        order = Order(id=f"c{shop.count:x}{rng.getrandbits(24):x}", revenue=round(rng.uniform(60, 400), 2), currency="USD", coupon=LEAKED_COUPON)
-        shop.emit(ctx, "purchase", shop.url["/thank-you"], at + 60000, order=order, env=env)
+        emit("pageview", page[rng.choice(shop.products)], at, env=env)
+        emit("add_to_cart", page[rng.choice(shop.products)], at + 9000, env=env)
+        emit("pageview", page["/checkout"], at + 30000, env=env)
+        order = Order(id=f"c{out.count:x}{rng.getrandbits(24):x}", revenue=round(rng.uniform(60, 400), 2), currency="USD", coupon=LEAKED_COUPON)
+        emit("purchase", page["/thank-you"], at + 60000, order=order, env=env)
 
 
 def plan_kinds(rng: random.Random, visitors: int) -> list[str]:
@@ -307,49 +355,94 @@ def plan_kinds(rng: random.Random, visitors: int) -> list[str]:
     return kinds
 
 
+def _visit_all(shop: _Shop, out: _Writer, visitors: int, result: SeedResult) -> None:
+    for kind in plan_kinds(shop.rng, visitors):
+        vid = shop.vid()
+        if kind == "human":
+            _human(shop, out, vid)
+            result.humans.add(vid)
+        elif kind == "bot":
+            _bot(shop, out, vid)
+            result.bots.add(vid)
+        else:
+            _fraud(shop, out, vid, kind)
+            result.fraud[vid] = kind
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
 def seed(runtime, site: str = "demo", visitors: int = 1000, days: int = 14, *, seed: int = 0, end_ms: int | None = None) -> SeedResult:
     """Write synthetic traffic for `visitors` visitors over the `days` days before `end_ms`
-    (default: now) and return what was written with its ground truth. Same `seed`, same data
-    (event ids differ per run, so seeding twice adds a second copy rather than deduplicating)."""
+    (default: now) and return what was written with its ground truth. Same `seed`, same data,
+    event ids included: seeding a site twice with one seed and `end_ms` stores each event once
+    (the copies collapse like any retried event)."""
+    storage = runtime.storage
+
+    def insert(chunk: _Chunk) -> None:
+        storage.insert_select(chunk.sql, chunk.data, structure=_ColumnWriter.STRUCTURE, params=chunk.params, what="seeding events")
+
+    return _run(runtime, site, visitors, days, seed, end_ms, _ColumnWriter, insert)
+
+
+def write_rows(runtime, site: str, visitors: int, days: int, *, seed: int = 0, end_ms: int | None = None,
+               insert: Callable[[bytes], None] | None = None) -> SeedResult:
+    """The same traffic as `seed`, every row built by ingest's `encode_row` and handed to
+    `insert` as JSONEachRow chunks (default: into `events`). The reference `seed`'s fast path is
+    tested against, and what the benchmark compares it with; about half as fast."""
+    storage = runtime.storage
+    return _run(runtime, site, visitors, days, seed, end_ms, _RowWriter,
+                insert or (lambda data: storage.insert_jsonl("events", data, what="seeding events")))
+
+
+def _run(runtime, site: str, visitors: int, days: int, seed_value: int, end_ms: int | None, writer: type[_Writer],
+         insert: Callable) -> SeedResult:
     if visitors < 0 or days < 1:
         raise ValueError("visitors must be >= 0 and days >= 1")
     started = time.monotonic()
     runtime.sites.ensure(site, [])
-    rng = random.Random(seed)
+    rng = random.Random(seed_value)
     end = end_ms if end_ms is not None else int(time.time() * 1000)
-    storage = runtime.storage
-    result = SeedResult(site, seed)
-    with _Inserter(lambda data: storage.insert_jsonl("events", data, what="seeding events")) as insert:
-        shop = _Shop(runtime, site, rng, end, days, insert)
-        _visit_all(shop, rng, visitors, result)
-        shop.flush()
-    result.events = shop.count
+    result = SeedResult(site, seed_value)
+    with _Inserter(insert) as background_insert:
+        shop = _Shop(runtime, site, rng, end, days)
+        out = writer(shop, background_insert)
+        _visit_all(shop, out, visitors, result)
+        out.flush()
+    result.events = out.count
     result.seconds = time.monotonic() - started
     return result
 
 
+def seed_if_empty(runtime, site: str = "demo", visitors: int = 3000, days: int = 30) -> SeedResult | None:
+    """`tracker serve --demo`: give the demo site a month of traffic, once."""
+    if runtime.storage.scalar("SELECT count() FROM events WHERE site = {site:String}", {"site": site}, what="checking the demo site"):
+        return None
+    return seed(runtime, site, visitors, days)
+
+
 class _Inserter:
     """Inserts chunks on a background thread, so Python builds the next chunk while ClickHouse
-    parses the last one (chDB releases the GIL while it works). At most two chunks wait."""
+    works on the last one (chDB releases the GIL while it works). At most two chunks wait."""
 
-    def __init__(self, insert: Callable[[bytes], None]):
+    def __init__(self, insert: Callable):
         self._insert = insert
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="seed-insert", daemon=True)
 
     def _run(self) -> None:
-        while (data := self._queue.get()) is not None:
+        while (chunk := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._insert(data)
+                    self._insert(chunk)
                 except BaseException as exc:  # re-raised in the producer
                     self._error = exc
 
-    def __call__(self, data: bytes) -> None:
+    def __call__(self, chunk) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put(data)
+        self._queue.put(chunk)
 
     def __enter__(self) -> _Inserter:
         self._thread.start()
@@ -362,22 +455,275 @@ class _Inserter:
             raise self._error
 
 
-def _visit_all(shop: _Shop, rng: random.Random, visitors: int, result: SeedResult) -> None:
-    for kind in plan_kinds(rng, visitors):
-        vid = shop.vid()
-        if kind == "human":
-            _human(shop, vid)
-            result.humans.add(vid)
-        elif kind == "bot":
-            _bot(shop, vid)
-            result.bots.add(vid)
+# --- writers ----------------------------------------------------------------------------------
+
+
+class _Writer:
+    """Where the model's visitors and events go. `count` is the number of events so far (the
+    last event's running number)."""
+
+    count: int
+
+    def visitor(self, vid: str, agent: int, network: int, signed: bool = True) -> None:
+        raise NotImplementedError
+
+    def emit(self, kind: str, page: int, at_ms: int, *, ref: int = 0, promo: int = 0, env: int = 0, order: Order | None = None) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        raise NotImplementedError
+
+
+class _RowWriter(_Writer):
+    """The reference writer: one Event and one encode_row call per event, JSONEachRow chunks."""
+
+    def __init__(self, shop: _Shop, insert: Callable[[bytes], None]):
+        self._shop = shop
+        self._insert = insert
+        self._rows: list[bytes] = []
+        self._size = 0
+        self.count = 0
+        self._ctx: Context | None = None
+        self._event_vid = ""
+
+    def visitor(self, vid: str, agent: int, network: int, signed: bool = True) -> None:
+        self._ctx = self._shop.context(vid, agent, network, signed)
+        self._event_vid = "" if signed else vid
+
+    def emit(self, kind: str, page: int, at_ms: int, *, ref: int = 0, promo: int = 0, env: int = 0, order: Order | None = None) -> None:
+        self.count += 1
+        event = self._shop.event(kind, self.count, page, vid=self._event_vid, ref=ref, promo=promo, env=env, order=order)
+        row = encode_row(event, self._ctx, ts_ms=at_ms)
+        self._rows.append(row)
+        self._size += len(row)
+        if self._size >= CHUNK_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows:
+            self._insert(b"".join(self._rows))
+            self._rows, self._size = [], 0
+
+
+# The columns of an events row by the one thing that decides them. POOLED: pool -> (the input
+# column holding the entry's index, its columns as (name, the ClickHouse type its values are
+# bound as)); "client" is the part of a context encode_row caches per user agent (with site and
+# flags). DIRECT: per visitor or per event, from the input rows. Every column encode_row writes
+# for seeded traffic must be in one of them (`_derive_pools` checks); the others (client_ts, sid,
+# name, props) are never set by the seed and keep their defaults, as in ingest.
+_S, _U8, _I8 = "String", "UInt8", "Int8"
+POOLED = {
+    "client": ("agent", (("site", _S), ("id_forged", _U8), ("ua", _S), ("ua_browser", _S), ("ua_version", _S), ("ua_os", _S),
+                        ("ua_device", _S), ("ua_is_bot", _U8), ("ua_headless", _U8), ("has_origin", _U8))),
+    "network": ("network", (("ip_prefix", _S), ("ip_hash", _S))),
+    "identity": ("identity", (("id_source", _S), ("vid_signed", _U8))),
+    "type": ("e_type", (("type", _S),)),
+    "page": ("e_page", (("url", _S), ("host", _S), ("path", _S), ("query", _S), ("utm_source", _S), ("utm_medium", _S),
+                        ("utm_campaign", _S), ("utm_term", _S), ("utm_content", _S), ("click_id_type", _S))),
+    "ref": ("e_ref", (("ref", _S), ("ref_host", _S))),
+    "promo": ("e_promo", (("promo_id", _S), ("promo_name", _S), ("promo_creative", _S), ("promo_slot", _S), ("promo_variant", _S))),
+    "env": ("e_env", (("env_webdriver", _I8), ("env_screen", _S), ("env_lang", _S), ("env_tz", _S))),
+}
+DIRECT = {
+    "vid": "vid",
+    "event_id": "concat({prefix:String}, trimLeft(lower(hex(first_event + e_n - 1)), '0'))",  # f"{prefix}{number:x}"
+    "ts": "fromUnixTimestamp64Milli(e_ms, 'UTC')",
+    "received_at": "fromUnixTimestamp64Milli({received_ms:Int64}, 'UTC')",
+    "order_id": "order_ids[e_order]",  # index 0 (no order) gives the type defaults: '' and 0
+    "revenue": "revenues[e_order]",
+    "currency": "currencies[e_order]",
+    "coupon": "coupons[e_order]",
+}
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    sql: str
+    data: bytes
+    params: dict
+
+
+class _ColumnWriter(_Writer):
+    """The fast writer: per visitor one input row (id, pool indices, its first event's number)
+    with arrays of its events' pool indices, times and orders, built column by column and sent
+    as one Native block per chunk; ClickHouse expands it with `SQL`."""
+
+    INPUT = (  # one row per visitor
+        ("vid", "String"), ("agent", "UInt16"), ("network", "UInt16"), ("identity", "UInt8"), ("first_event", "UInt64"),
+        # its events: pool indices, times (epoch ms), orders (index into its orders, 0 = none)
+        ("types", "Array(UInt8)"), ("times", "Array(Int64)"), ("pages", "Array(UInt16)"), ("refs", "Array(UInt8)"),
+        ("promos", "Array(UInt8)"), ("envs", "Array(UInt8)"), ("orders", "Array(UInt8)"),
+        # its orders
+        ("order_ids", "Array(String)"), ("revenues", "Array(Decimal(18, 4))"), ("currencies", "Array(String)"),
+        ("coupons", "Array(String)"),
+    )
+    STRUCTURE = ", ".join(f"{name} {kind}" for name, kind in INPUT)
+    COLUMNS = tuple(c for _, columns in POOLED.values() for c, _ in columns) + tuple(DIRECT)
+    SQL = (
+        f"INSERT INTO events ({', '.join(COLUMNS)})\n"
+        "SELECT " + ",\n       ".join(
+            [f"{{pool_{c}:Array({t})}}[{index}]" for index, columns in POOLED.values() for c, t in columns] + list(DIRECT.values())) + "\n"
+        "FROM $INPUT\n"
+        "ARRAY JOIN types AS e_type, times AS e_ms, pages AS e_page, refs AS e_ref, promos AS e_promo, envs AS e_env, orders AS e_order, "
+        "arrayEnumerate(types) AS e_n")
+    SIGNED, UNSIGNED = 1, 2  # identity pool entries
+
+    def __init__(self, shop: _Shop, insert: Callable[[_Chunk], None]):
+        self._shop = shop
+        self._insert = insert
+        self._params = {"prefix": shop.prefix, "received_ms": shop.end_ms, **_derive_pools(shop)}
+        self._type = {kind: i + 1 for i, kind in enumerate(shop.types)}
+        self._order_ctx = shop.context("v", 0, 0, True)
+        self.count = 0
+        self._new_chunk()
+
+    def _new_chunk(self) -> None:
+        # per visitor
+        self._vids: list[str] = []
+        self._agent, self._network, self._identity, self._first = array("H"), array("H"), array("B"), array("Q")
+        self._event_start, self._order_start = array("Q"), array("Q")
+        # per event
+        self._types, self._times, self._pages = array("B"), array("q"), array("H")
+        self._refs, self._promos, self._envs, self._orders = array("B"), array("B"), array("B"), array("B")
+        # per order
+        self._order_ids: list[str] = []
+        self._revenues = array("q")  # Decimal(18, 4) as its integer of 1/10000s
+        self._currencies: list[str] = []
+        self._coupons: list[str] = []
+
+    def visitor(self, vid: str, agent: int, network: int, signed: bool = True) -> None:
+        if len(self._types) >= CHUNK_EVENTS:
+            self.flush()
+        # A visitor replaced before its first event (cookie churn) is an empty row: ARRAY JOIN drops it.
+        self._vids.append(vid)
+        self._agent.append(agent + 1)
+        self._network.append(network + 1)
+        self._identity.append(self.SIGNED if signed else self.UNSIGNED)
+        self._first.append(self.count + 1)
+        self._event_start.append(len(self._types))
+        self._order_start.append(len(self._order_ids))
+
+    def emit(self, kind: str, page: int, at_ms: int, *, ref: int = 0, promo: int = 0, env: int = 0, order: Order | None = None) -> None:
+        self.count += 1
+        self._types.append(self._type[kind])
+        self._times.append(at_ms)
+        self._pages.append(page + 1)  # ClickHouse arrays count from 1
+        self._refs.append(ref + 1)
+        self._promos.append(promo + 1)
+        self._envs.append(env + 1)
+        if order is None:
+            self._orders.append(0)
         else:
-            _fraud(shop, vid, kind)
-            result.fraud[vid] = kind
+            self._add_order(kind, page, order)
+
+    def _add_order(self, kind: str, page: int, order: Order) -> None:
+        """An order's columns as encode_row writes them (orders are per event, not pooled)."""
+        fields = event_fields(self._shop.event(kind, self.count, page, order=order), self._order_ctx)
+        self._order_ids.append(fields["order_id"])
+        self._revenues.append(int(Decimal(orjson.dumps(fields["revenue"]).decode()).scaleb(4)))  # the JSON number, read as Decimal(18, 4)
+        self._currencies.append(fields["currency"])
+        self._coupons.append(fields["coupon"])
+        self._orders.append(len(self._order_ids) - self._order_start[-1])
+
+    def flush(self) -> None:
+        if not self._types:
+            return
+        events_end = array("Q", self._event_start[1:])
+        events_end.append(len(self._types))
+        orders_end = array("Q", self._order_start[1:])
+        orders_end.append(len(self._order_ids))
+        events, orders = _fixed(events_end), _fixed(orders_end)  # each array column starts with its rows' end offsets
+        data = {
+            "vid": _strings(self._vids), "agent": _fixed(self._agent), "network": _fixed(self._network), "identity": _fixed(self._identity),
+            "first_event": _fixed(self._first),
+            "types": events + _fixed(self._types), "times": events + _fixed(self._times), "pages": events + _fixed(self._pages),
+            "refs": events + _fixed(self._refs), "promos": events + _fixed(self._promos), "envs": events + _fixed(self._envs),
+            "orders": events + _fixed(self._orders),
+            "order_ids": orders + _strings(self._order_ids), "revenues": orders + _fixed(self._revenues),
+            "currencies": orders + _strings(self._currencies), "coupons": orders + _strings(self._coupons),
+        }
+        block = _native_block(len(self._vids), [(name, kind, data[name]) for name, kind in self.INPUT])
+        self._insert(_Chunk(self.SQL, block, self._params))
+        self._new_chunk()
 
 
-def seed_if_empty(runtime, site: str = "demo", visitors: int = 3000, days: int = 30) -> SeedResult | None:
-    """`tracker serve --demo`: give the demo site a month of traffic, once."""
-    if runtime.storage.scalar("SELECT count() FROM events WHERE site = {site:String}", {"site": site}, what="checking the demo site"):
-        return None
-    return seed(runtime, site, visitors, days)
+def _derive_pools(shop: _Shop) -> dict[str, list]:
+    """Every pool entry's column values, as the query parameters `_ColumnWriter.SQL` binds
+    (`pool_<column>`), taken from the rows encode_row builds for template events: a base event
+    and context, and per entry a copy that differs in that entry only. Raises if an entry
+    changes a column outside its group, or if encode_row writes a column no group holds."""
+    ctx = shop.context("v", 0, 0, True)
+    event = shop.event("pageview", 1, 0)
+    base = build_row(event, ctx)
+    promo_base = build_row(shop.event("promo_view", 1, 0), ctx)  # promos ride on promo events
+    variants = {  # pool -> (the row its entries are compared with, one row per entry)
+        "client": (base, [build_row(event, shop.context("v", i, 0, True)) for i in range(len(shop.agents))]),
+        "network": (base, [build_row(event, shop.context("v", 0, i, True)) for i in range(len(shop.networks))]),
+        # _ColumnWriter.SIGNED, .UNSIGNED: an unsigned visitor's events carry its id
+        "identity": (base, [build_row(event, ctx), build_row(shop.event("pageview", 1, 0, vid="v"), shop.context("v", 0, 0, False))]),
+        "type": (base, [build_row(shop.event(kind, 1, 0), ctx) for kind in shop.types]),
+        "page": (base, [build_row(shop.event("pageview", 1, i), ctx) for i in range(len(shop.pages))]),
+        "ref": (base, [build_row(shop.event("pageview", 1, 0, ref=i), ctx) for i in range(len(shop.referrers))]),
+        "promo": (promo_base, [build_row(shop.event("promo_view", 1, 0, promo=i), ctx) for i in range(len(shop.promos))]),
+        "env": (base, [build_row(shop.event("pageview", 1, 0, env=i), ctx) for i in range(len(shop.envs))]),
+    }
+    order = build_row(shop.event("purchase", 1, 0, order=Order(id="o", revenue=1.5, currency="USD", coupon="C")), ctx)
+    params: dict[str, list] = {}
+    written = set(base) | set(order)
+    for pool, (_, columns) in POOLED.items():
+        names = {c for c, _ in columns}
+        against, rows = variants[pool]
+        for row in rows:
+            written |= set(row)
+            changed = {k for k in set(row) | set(against) if k not in names and row.get(k) != against.get(k)}
+            if changed:
+                raise AssertionError(f"seed pool {pool!r}: encode_row changes {sorted(changed)} too; add them to its group")
+        for column, kind in columns:
+            params[f"pool_{column}"] = [row.get(column, "" if kind == _S else 0) for row in rows]
+    if any(row["vid"] != "v" for row in variants["identity"][1]):
+        raise AssertionError("seed: a visitor's stored vid must be its own id, signed or not")
+    unfilled = written - set(_ColumnWriter.COLUMNS)
+    if unfilled:
+        raise AssertionError(f"seed: encode_row writes {sorted(unfilled)}, which the column writer does not fill")
+    return params
+
+
+# --- Native format: https://clickhouse.com/docs/interfaces/formats/Native -------------------------
+# One block: column count, row count, then per column its name, its type and its values. Fixed
+# width numbers are their little-endian bytes; a String is its varint length and bytes; an
+# Array is its rows' end offsets (UInt64) and then all elements as one column.
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_SHORT = [bytes([n]) for n in range(0x80)]
+
+
+def _strings(values: list[str]) -> bytes:
+    parts = []
+    for value in values:
+        raw = value.encode()
+        parts.append(_SHORT[len(raw)] if len(raw) < 0x80 else _varint(len(raw)))
+        parts.append(raw)
+    return b"".join(parts)
+
+
+def _fixed(values: array) -> bytes:
+    if sys.byteorder != "little":
+        values = array(values.typecode, values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def _native_block(rows: int, columns: list[tuple[str, str, bytes]]) -> bytes:
+    parts = [_varint(len(columns)), _varint(rows)]
+    for name, kind, data in columns:
+        parts += [_varint(len(name)), name.encode(), _varint(len(kind)), kind.encode(), data]
+    return b"".join(parts)

@@ -1,5 +1,7 @@
-"""tracker seed: realistic mix, ground truth that matches what was stored, speed printed."""
+"""tracker seed: realistic mix, ground truth that matches what was stored, speed printed, and
+rows identical to what ingest's encode_row builds for the same events."""
 
+import uuid
 from datetime import UTC, datetime
 
 from pathlib import Path
@@ -8,7 +10,8 @@ import orjson
 import pytest
 
 from tests.conftest import auth
-from tracker.seed import FRAUD_KINDS, LEAKED_COUPON, seed
+from tracker import seed as seeding
+from tracker.seed import FRAUD_KINDS, LEAKED_COUPON, seed, write_rows
 
 END_MS = int(datetime(2026, 3, 10, tzinfo=UTC).timestamp() * 1000)
 
@@ -70,6 +73,53 @@ def test_seed_if_empty_seeds_once(runtime, storage, new_site):
     assert first is not None and first.visitors == 40
     assert seed_if_empty(runtime, site, visitors=40, days=30) is None
     assert storage.scalar("SELECT uniqExact(vid) FROM events FINAL WHERE site = {site:String}", {"site": site}) == 40
+
+
+def test_seeded_rows_are_exactly_what_encode_row_builds(runtime, storage, new_site, monkeypatch):
+    """The fast writer never calls encode_row per event. Store the same traffic through the
+    reference writer (every row built by encode_row, inserted as JSONEachRow like ingest's) into
+    a copy of `events`, and compare every column of every event, over several chunks."""
+    monkeypatch.setattr(seeding, "CHUNK_EVENTS", 3000)
+    site = new_site()
+    fast = seed(runtime, site, visitors=1500, days=5, seed=11, end_ms=END_MS)
+    table = f"seed_reference_{uuid.uuid4().hex[:12]}"
+    storage.command(f"CREATE TABLE {table} AS events")
+    try:
+        reference = write_rows(runtime, site, visitors=1500, days=5, seed=11, end_ms=END_MS,
+                               insert=lambda data: storage.insert_jsonl(table, data, what="reference rows"))
+        assert (fast.events, fast.humans, fast.bots, fast.fraud) == (reference.events, reference.humans, reference.bots, reference.fraud)
+        columns = [r[0] for r in storage.query(
+            "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = 'events' ORDER BY position").rows]
+        assert "dedup_ver" in columns and len(columns) >= 49  # MATERIALIZED ones included: nothing is left out
+        select = f"SELECT {', '.join(columns)} FROM {{table:Identifier}} WHERE site = {{site:String}} ORDER BY event_id"
+        stored = storage.query(select, {"table": "events", "site": site}, settings={"max_result_rows": 0}).rows
+        expected = storage.query(select, {"table": table, "site": site}, settings={"max_result_rows": 0}).rows
+    finally:
+        storage.command(f"DROP TABLE IF EXISTS {table}")
+    assert len(stored) == len(expected) == fast.events > 3 * 3000
+    for got, want in zip(stored, expected):
+        diff = {name: (g, w) for name, g, w in zip(columns, got, want) if g != w}
+        assert not diff, (got[columns.index("event_id")], diff)
+    # The sample covers every kind of value the pools and orders carry.
+    rows = [dict(zip(columns, row)) for row in stored]
+    assert {r["type"] for r in rows} == {"pageview", "promo_view", "promo_click", "add_to_cart", "checkout", "purchase"}
+    assert any(r["vid_signed"] == 0 and r["id_source"] == "client" for r in rows)
+    assert any(r["coupon"] == LEAKED_COUPON and r["revenue"] > 0 for r in rows)
+    assert any(r["utm_medium"] == "email" for r in rows) and any(r["ref_host"] for r in rows)
+    assert {r["env_webdriver"] for r in rows} == {-1, 0, 1} and any(r["ua_is_bot"] for r in rows) and any(r["ua_headless"] for r in rows)
+    assert any(r["promo_variant"] == "holdout" for r in rows) and any(r["ip_prefix"].startswith("203.0.113.") for r in rows)
+
+
+def test_seed_refuses_rows_encode_row_would_build_differently(runtime, new_site, monkeypatch):
+    """If encode_row starts writing a column the column writer does not fill, or a pool entry
+    changes a column outside its group, seeding fails instead of storing different rows."""
+    real = seeding.build_row
+    monkeypatch.setattr(seeding, "build_row", lambda event, ctx, **kw: {**real(event, ctx, **kw), "name": "new"})
+    with pytest.raises(AssertionError, match="does not fill"):
+        seed(runtime, new_site(), visitors=5, days=1, seed=1, end_ms=END_MS)
+    monkeypatch.setattr(seeding, "build_row", lambda event, ctx, **kw: {**real(event, ctx, **kw), "ua_os": event.url})
+    with pytest.raises(AssertionError, match="pool 'page'"):
+        seed(runtime, new_site(), visitors=5, days=1, seed=1, end_ms=END_MS)
 
 
 def test_insert_select_reads_the_rows_from_the_request_body_on_a_server(tmp_path):
