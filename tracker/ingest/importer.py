@@ -161,6 +161,6 @@ class Importer:
         result = ImportResult()
         payload = self.encode_parallel(site, lines, first_line, result)
         if payload:
-            self.storage.insert_jsonl("events", payload, what="importing events")
+            self.storage.insert_jsonl("events", payload, what="importing events", plain_dictionaries=True)
             result.accepted = payload.count(b"\n")
         return result

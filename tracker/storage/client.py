@@ -121,6 +121,7 @@ class Storage:
             "do_not_merge_across_partitions_select_final": 1,
         }
         self._connect_lock = threading.Lock()
+        self._structures: dict[str, tuple[str, str]] = {}
         self._conn: Any = None
         if self.embedded:
             self._conn = self._connect()  # the dir lock must fail fast and clearly
@@ -181,9 +182,17 @@ class Storage:
         with translate_errors(what):
             return self._client.command(sql, parameters=dict(params or {}) or None, settings=dict(settings or {}) or None)
 
-    def insert_jsonl(self, table: str, data: bytes, *, dedup_token: str | None = None, what: str = "insert") -> None:
+    def insert_jsonl(self, table: str, data: bytes, *, dedup_token: str | None = None, what: str = "insert",
+                     plain_dictionaries: bool = False) -> None:
         """Insert rows that are already JSONEachRow bytes: no Python-side row handling. An
-        omitted column takes its type's default, not its DEFAULT expression."""
+        omitted column takes its type's default, not its DEFAULT expression.
+
+        `plain_dictionaries`: read every `LowCardinality(T)` column of the rows as a plain `T`
+        and let the INSERT cast the whole column. ClickHouse parses a text value into a
+        LowCardinality column one row at a time through a temporary column, which for the
+        events table (23 such columns) cost as much as parsing all the other columns; the cast of
+        a whole block is cheap (measured on 622-byte events rows: 6.2 -> 3.5 us of engine CPU a
+        row). The stored values are the same: each value is parsed by the same `T` parser."""
         if not data:
             return
         # Rows omit empty columns; their type defaults ("" / 0 / NULL) are what they mean, so
@@ -191,8 +200,29 @@ class Storage:
         settings: dict[str, Any] = {"input_format_skip_unknown_fields": 1, "input_format_defaults_for_omitted_fields": 0}
         if dedup_token:
             settings["insert_deduplication_token"] = dedup_token
+        if plain_dictionaries:
+            columns, structure = self._plain_structure(table)
+            clause = ", ".join(f"{k} = {_sql_string(v) if isinstance(v, str) else int(v)}" for k, v in settings.items())
+            self.insert_select(f"INSERT INTO `{table}` ({columns}) SELECT {columns} FROM $INPUT SETTINGS {clause}", data,
+                               structure=structure, fmt="JSONEachRow", what=what)
+            return
         with translate_errors(what):
             self._client.raw_insert(table, None, data, settings=settings, fmt="JSONEachRow")
+
+    def _plain_structure(self, table: str) -> tuple[str, str]:
+        """(quoted insertable columns, their structure with LowCardinality(T) read as T), cached:
+        migrations run before the first insert and never change a column's type afterwards."""
+        cached = self._structures.get(table)
+        if cached is None:
+            rows = self.query("SELECT name, type FROM system.columns WHERE database = {db:String} AND table = {t:String}"
+                              " AND default_kind NOT IN ('MATERIALIZED', 'ALIAS', 'EPHEMERAL') ORDER BY position",
+                              {"db": self.database, "t": table}, what="reading the table's columns").rows
+            if not rows:
+                raise StorageError(f"no table {table!r} to insert into")
+            plain = [(name, kind[len("LowCardinality("):-1] if kind.startswith("LowCardinality(") else kind) for name, kind in rows]
+            cached = (", ".join(f"`{name}`" for name, _ in plain), ", ".join(f"`{name}` {kind}" for name, kind in plain))
+            self._structures[table] = cached
+        return cached
 
     def insert_select(self, sql: str, data: bytes, *, structure: str, fmt: str = "Native", params: Mapping[str, Any] | None = None,
                       what: str = "insert") -> None:
