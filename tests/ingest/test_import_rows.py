@@ -14,10 +14,11 @@ import random
 import time
 from datetime import UTC, datetime
 
+import msgspec
 import orjson
 from tracker.ingest.importer import MAX_LINE_BYTES, PARALLEL_MIN_LINES, Importer, ImportResult
 from tracker.ingest.rows import Context, encode_row
-from tracker.ingest.schema import ID_RE, MAX_ID_LEN, EventError, parse_event
+from tracker.ingest.schema import ID_RE, MAX_ID_LEN, Env, Event, EventError, Order, Promo, parse_event
 
 
 def _oracle_ts_ms(raw: object) -> int:
@@ -105,41 +106,61 @@ URLS = [
     "https://[::1]:8080/v6",
 ]
 T0 = 1767225600000
+# Integers orjson cannot write and reads back as floats (msgspec would keep them as ints).
+HUGE = {"<2**64>": b"18446744073709551616", "<-2**63-1>": b"-9223372036854775809", "<10**30>": b"1" + b"0" * 30}
 
 
 def _event(rnd: random.Random, i: int) -> dict:
+    """A valid line, or one with a mistake in it; every other line is plain (ASCII, no escapes,
+    epoch-ms ts: what the import's fast path takes), the rest go anywhere."""
+    plain = i % 2 == 0
+    pick = (lambda options: rnd.choice([o for o in options if o is None or not isinstance(o, str) or (o.isascii() and "\\" not in o)])) if plain else rnd.choice
     kind = rnd.choice(["pageview", "pageview", "promo_view", "promo_click", "purchase", "add_to_cart", "checkout", "custom"])
-    line: dict = {"type": kind, "id": f"e{i}.{rnd.randrange(10**6)}", "url": rnd.choice(URLS), "vid": rnd.choice(["v1", "v2", "Vis:it-or_3.x", "z" * 64])}
-    line["ts"] = rnd.choice([T0 + i * 1013, T0 + i * 1013 + 0.75, "2026-01-02T03:04:05.678Z", "2026-01-02T03:04:05+02:00", "2026-01-02 03:04:05"])
-    if (ua := rnd.choice(UAS + [None])) is not None:
+    line: dict = {"type": kind, "id": f"e{i}.{rnd.randrange(10**6)}", "url": pick(URLS), "vid": rnd.choice(["v1", "v2", "Vis:it-or_3.x", "z" * 64])}
+    line["ts"] = T0 + i * 1013 if plain else rnd.choice([T0 + i * 1013, T0 + i * 1013 + 0.75, "2026-01-02T03:04:05.678Z", "2026-01-02T03:04:05+02:00", "2026-01-02 03:04:05"])
+    if (ua := pick(UAS + [None])) is not None:
         line["ua"] = ua
     if (ip := rnd.choice(IPS)) is not None:
         line["ip"] = ip
     if rnd.random() < 0.3:
-        line["ref"] = rnd.choice(["", "https://www.google.com/search?q=shoes", "https://news.example/a?email=x%40y.example", None])
+        line["ref"] = rnd.choice(["", "https://www.google.com/search?q=shoes", "https://news.example/a?email=x%40y.example", "https://shop.example/?gclid=1"])
     if rnd.random() < 0.2:
-        line["sid"] = rnd.choice(["s1", "", "session-\u00e9"])
+        line["sid"] = pick(["s1", "", "session-\u00e9"])
     if kind in ("promo_view", "promo_click") or rnd.random() < 0.1:
-        line["promo"] = {"id": rnd.choice(["P1", "SPRING-24", "pr\u00f6mo"]), "name": rnd.choice(["", "Spring sale", None]),
+        line["promo"] = {"id": pick(["P1", "SPRING-24", "pr\u00f6mo", ""]), "name": rnd.choice(["", "Spring sale", None]),
                          "creative": rnd.choice(["", "hero.png"]), "slot": rnd.choice(["", "top"]), "variant": rnd.choice(["", "exposed", "holdout"])}
+        if rnd.random() < 0.1:
+            line["promo"]["extra"] = 1
     if kind == "purchase" or rnd.random() < 0.05:
-        line["order"] = {"id": f"o{i}", "revenue": rnd.choice([0, 5, 12.5, 19.99, 123.456789, 9999999.99991, rnd.uniform(0, 500)]),
-                         "currency": rnd.choice(["eur", "USD", ""]), "coupon": rnd.choice(["", " spring10 ", "Ωmega"])}
+        line["order"] = {"id": rnd.choice([f"o{i}", f"o{i}", ""]), "revenue": rnd.choice([0, 5, 12.5, 19.99, 123.456789, 9999999.99991, rnd.uniform(0, 500), None]),
+                         "currency": rnd.choice(["eur", "USD", "", "Gbp"]), "coupon": pick(["", " spring10 ", "\u03a9mega", "SAVE"])}
+        if rnd.random() < 0.2:
+            del line["order"][rnd.choice(["revenue", "currency", "coupon"])]
     if kind == "custom" or rnd.random() < 0.1:
-        line["name"] = rnd.choice(["signup", "n\u00e4me", "x" * 200])
+        line["name"] = pick(["signup", "n\u00e4me", "x" * 200, "", "x" * 201])
     if rnd.random() < 0.2:
         line["props"] = {"plan": "pro", "seats": rnd.randrange(100), "ratio": 0.1 + rnd.random(), "trial": rnd.random() < 0.5,
-                         "big": 10**15, "k\u00e9y": "v\u00e4l \"q\" \\"}
+                         "big": rnd.choice([10**15, 2**63, 2**64 - 1, -(2**63)]), "k\u00e9y" if not plain else "key": "v\u00e4l \"q\" \\" if not plain else "v"}
+        if rnd.random() < 0.2:
+            line["props"]["huge"] = rnd.choice(list(HUGE))  # written as a bare integer below
     if rnd.random() < 0.2:
         line["env"] = {"webdriver": rnd.choice([True, False, None]), "screen": "1920x1080", "lang": "de-DE", "tz": "Europe/Berlin"}
+        if rnd.random() < 0.2:
+            line["env"] = {k: v for k, v in line["env"].items() if rnd.random() < 0.5}
     if rnd.random() < 0.05:
-        line["unknown_field"] = {"nested": [1, 2, {"a": None}]}
+        line[rnd.choice(["unknown_field", "client_ts"])] = {"nested": [1, 2, {"a": None}]}
+    if rnd.random() < 0.03:
+        line[rnd.choice(["ref", "sid", "promo", "order", "props", "env", "name", "ip", "ua"])] = None
+    if rnd.random() < 0.02:
+        line["ts"] = rnd.choice([1, 4_102_444_800_000, T0 + 0.5, True, next(iter(HUGE))])
     return line
 
 
 def varied_lines(count: int = 400) -> list[bytes]:
     rnd = random.Random(20261125)
     lines = [orjson.dumps(_event(rnd, i)) for i in range(count)]
+    for marker, digits in HUGE.items():
+        lines = [line.replace(b'"' + marker.encode() + b'"', digits) for line in lines]
     good = {"type": "pageview", "id": "x", "url": "https://shop.example/", "vid": "v1", "ts": T0}
     odd = [
         b"", b"   ", b"\t",
@@ -221,3 +242,15 @@ def test_parallel_import_matches_the_reference(runtime, new_site):
     result = importer.import_chunk(import_site, lines, 1001)
     assert result.errors == errors and result.accepted == rows.count(b"\n")
     assert stored_rows(runtime.storage, import_site) == stored_rows(runtime.storage, reference_site)
+
+
+def test_the_fast_path_copies_every_event_field():
+    """`Importer._encode_plain` builds Event, Promo, Order and Env field by field: a new field
+    must be added there too (the strict line struct gets it by itself)."""
+    fields = {kind.__name__: {f.name for f in msgspec.structs.fields(kind)} for kind in (Event, Promo, Order, Env)}
+    assert fields == {
+        "Event": {"type", "id", "url", "ts", "ref", "sid", "vid", "name", "promo", "order", "props", "env"},
+        "Promo": {"id", "name", "creative", "slot", "variant"},
+        "Order": {"id", "revenue", "currency", "coupon"},
+        "Env": {"webdriver", "screen", "lang", "tz"},
+    }

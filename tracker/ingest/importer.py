@@ -19,12 +19,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Annotated
 
+import msgspec
 import orjson
 
 from tracker.ingest.network import Network
-from tracker.ingest.rows import Context, encode_row
-from tracker.ingest.schema import ID_RE, MAX_ID_LEN, EventError, parse_event
+from tracker.ingest.rows import Context, client_fragment, encode_import_row, encode_row, network_fragment
+from tracker.ingest.schema import ID_PATTERN, ID_RE, MAX_ID_LEN, Env, Event, EventError, Order, Promo, finish_event, parse_event
 from tracker.ingest.useragent import AgentParser
 from tracker.storage.client import Storage
 
@@ -51,6 +53,43 @@ def _ts_ms(raw: object) -> int:
             parsed = parsed.replace(tzinfo=UTC)
         return int(parsed.timestamp() * 1000)
     raise EventError("ts is required (epoch milliseconds or ISO 8601)")
+
+
+# --- the plain-line fast path -------------------------------------------------------------------
+# Most lines of an export are plain: ASCII without escapes, `ts` in epoch ms, only known fields.
+# Such a line is decoded by msgspec straight into a strict struct (JSON and every `Event`
+# constraint in one C pass) instead of orjson + checks + `msgspec.convert`, and its row is built
+# without a `Context`. Any line the fast path is not sure of -- a decode or validation failure,
+# non-ASCII bytes, a backslash (escapes: surrogates, control characters), DEL, a null, an ISO or
+# fractional `ts`, an unknown field, an integer orjson would read as a float -- goes through the
+# general path below, which stays the one source of every rejection message.
+
+
+def _strict(kind: type, name: str, changes: dict | None = None, extra: tuple = ()) -> type:
+    """`kind`'s fields, as a struct that rejects unknown fields (so nothing is skipped unread);
+    `changes` maps a field to its new (annotation, default), `msgspec.NODEFAULT` for required."""
+    fields: list[tuple] = []
+    for f in msgspec.structs.fields(kind):
+        default = f.default if f.default_factory is msgspec.NODEFAULT else msgspec.field(default_factory=f.default_factory)
+        annotation, default = (changes or {}).get(f.name, (f.type, default))
+        fields.append((f.name, annotation) if default is msgspec.NODEFAULT else (f.name, annotation, default))
+    return msgspec.defstruct(name, fields + list(extra), forbid_unknown_fields=True, kw_only=True, frozen=True)
+
+
+_StrictPromo = _strict(Promo, "_StrictPromo")
+_StrictOrder = _strict(Order, "_StrictOrder")
+_StrictEnv = _strict(Env, "_StrictEnv")
+# An import line: an Event whose `vid` (the visitor) and `ts` (epoch ms, this fast path's only
+# form) are required, plus `ip` and `ua`; nested parts are as strict as the line.
+_PlainLine = _strict(Event, "_PlainLine", {
+    "vid": (Annotated[str, msgspec.Meta(pattern=ID_PATTERN)], msgspec.NODEFAULT),
+    "ts": (int, msgspec.NODEFAULT),
+    "promo": (_StrictPromo | None, None),
+    "order": (_StrictOrder | None, None),
+    "env": (_StrictEnv | None, None),
+}, extra=(("ip", str, ""), ("ua", str, "")))
+_decode_plain = msgspec.json.Decoder(_PlainLine).decode
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # orjson reads integers outside this range as floats
 
 
 PARALLEL_MIN_LINES = 4_000  # below this a chunk is encoded in-process
@@ -97,7 +136,20 @@ class Importer:
     def encode_lines(self, site: str, lines: list[bytes], first_line: int, result: ImportResult) -> bytes:
         rows = []
         now_ms = int(time.time() * 1000)
+        latest_ms = now_ms + 86_400_000
+        clients: dict[str, bytes] = {}  # user agent -> its client fragment, for this chunk
+        describe, parse_agent = self.network.describe, self.agents.parse
         for offset, line in enumerate(lines):
+            if line.isascii() and b"\\" not in line and b"\x7f" not in line and len(line) <= MAX_LINE_BYTES:
+                try:
+                    plain = _decode_plain(line)
+                except msgspec.DecodeError:  # also ValidationError: the general path says why
+                    plain = None
+                if plain is not None and 946_684_800_000 <= plain.ts <= latest_ms:
+                    row = self._encode_plain(site, plain, clients, describe, parse_agent)
+                    if row is not None:
+                        rows.append(row)
+                        continue
             number = first_line + offset
             if not line.strip():
                 continue
@@ -142,6 +194,32 @@ class Importer:
             except EventError as exc:
                 result.errors.append({"line": number, "error": str(exc)})
         return b"".join(rows)
+
+    @staticmethod
+    def _encode_plain(site: str, plain, clients: dict[str, bytes], describe, parse_agent) -> bytes | None:
+        """The row of a line `_decode_plain` accepted, or None when the general path must decide."""
+        props = plain.props
+        if props and any(v.__class__ is int and not _INT_MIN <= v <= _INT_MAX for v in props.values()):
+            return None
+        promo, order, env = plain.promo, plain.order, plain.env
+        try:
+            event = finish_event(Event(
+                type=plain.type, id=plain.id, url=plain.url, ts=float(plain.ts), ref=plain.ref, sid=plain.sid, name=plain.name,
+                promo=None if promo is None else Promo(id=promo.id, name=promo.name, creative=promo.creative, slot=promo.slot, variant=promo.variant),
+                order=None if order is None else Order(id=order.id, revenue=order.revenue, currency=order.currency, coupon=order.coupon),
+                props=props,
+                env=None if env is None else Env(webdriver=env.webdriver, screen=env.screen, lang=env.lang, tz=env.tz),
+            ))
+        except EventError:
+            return None
+        ip = plain.ip
+        prefix, ip_hash = describe(ip) if ip else ("", "")
+        if ip and not prefix:
+            return None
+        client = clients.get(plain.ua)
+        if client is None:
+            client = clients[plain.ua] = client_fragment(site, parse_agent(plain.ua), False, True)
+        return encode_import_row(event, client + network_fragment(prefix, ip_hash), plain.vid, plain.ts)
 
     def encode_parallel(self, site: str, lines: list[bytes], first_line: int, result: ImportResult) -> bytes:
         if self.pool is None or len(lines) < PARALLEL_MIN_LINES:

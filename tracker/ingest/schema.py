@@ -212,6 +212,12 @@ def parse_event(raw: object, *, may_have_control: bool = True) -> Event:
         raise EventError(_message(exc)) from None
     if may_have_control and _has_control(event):
         raise EventError("strings must not contain control characters")
+    return finish_event(event)
+
+
+def finish_event(event: Event) -> Event:
+    """The rules a typed event must still pass (what each type requires), then its
+    normalisation (client clock, currency and coupon case, props as strings)."""
     kind = event.type
     if kind in PROMO_TYPES and (event.promo is None or not event.promo.id):
         raise EventError("promo.id is required for promo events")
