@@ -31,9 +31,11 @@ query parameters. Python appends a few small ints per event; ClickHouse reads ~2
 event instead of parsing 690. A background thread inserts one chunk while Python builds the
 next (chDB releases the GIL while it works).
 
-Still exactly ingest's rows: no column value is written here. Each pool entry is a template
-event (or context) that differs from one base template in that entry only, and its columns
-are taken from the row `encode_row` builds for it (`_derive_pools`); the derivation fails if an
+Still exactly ingest's rows. Per event only its own facts travel: its time (ms, made a
+DateTime64 in SQL), its number (the id, in SQL as in `_Shop.event`) and its order's columns
+(from ingest's `event_fields`). Every other value comes from encode_row: each pool entry is a
+template event (or context) that differs from one base template in that entry only, and its
+columns are taken from the row `encode_row` builds for it (`_derive_pools`); that fails if an
 entry changes anything outside its columns or if encode_row writes a column the seed does not
 fill, so a change to encode_row cannot silently diverge from the seed. `_RowWriter` (used by
 `write_rows`) is the previous writer, kept as the reference: every row through encode_row, as
