@@ -59,6 +59,7 @@ import orjson
 
 from tracker.ingest.rows import Context, build_row, encode_row, event_fields
 from tracker.ingest.schema import EVENT_TYPES, Env, Event, Order, Promo
+from tracker.promos.registry import Promos
 
 DAY_MS = 86_400_000
 CHUNK_EVENTS = 400_000  # events per INSERT of the column writer (~10 MB of Native columns)
@@ -74,6 +75,9 @@ PROMOS = (
 )
 HOLDOUT_SHARE = 0.10
 COUPONS = ("SAVE10", "WELCOME5", "SUMMER20")
+# The shop's own codes are linked to its promotions in the registry (what `tracker promo set
+# --coupon` does), so the trust wing knows they are meant to be shared; the leaked code is not.
+PROMO_COUPONS = {"SUMMER": ("SUMMER20",), "FREESHIP": ("SAVE10",), "NEWIN": ("WELCOME5",), "BUNDLE": ()}
 LEAKED_COUPON = "VIP50-LEAK"
 CAMPAIGNS = (
     ("google", "cpc", "brand"),
@@ -98,7 +102,10 @@ CRAWLER_UAS = (
     "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)",
 )
 HEADLESS_UAS = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36",)
-NETWORKS = 1000  # visitors' addresses: 198.51.x.y
+NETWORKS = 1000  # visitors' addresses, each in its own /24 (198.18-21.x.y): a /24 shared by many
+# visitors within minutes is cookie churn to the trust wing, and real shoppers come from many
+# networks. (Before, the 1000 addresses sat in four /24s: at a million visitors every human
+# looked like cookie churn.)
 CHURN_PREFIX = "203.0.113."  # cookie churn: many fresh ids from one /24
 ENVS = tuple(Env(webdriver=False, screen=screen, lang=lang, tz=tz) for screen, lang, tz in (
     ("1920x1080", "en-US", "Europe/London"), ("1440x900", "en-GB", "Europe/London"), ("390x844", "fr-FR", "Europe/Paris"), ("1366x768", "de-DE", "Europe/Berlin")))
@@ -178,7 +185,7 @@ class _Shop:
         self.crawler_agent = range(len(BROWSER_UAS), len(BROWSER_UAS) + len(CRAWLER_UAS))
         self.headless_agent = range(len(BROWSER_UAS) + len(CRAWLER_UAS), len(uas))
         describe = runtime.network.describe
-        self.networks = tuple(describe(f"198.51.{i // 250}.{i % 250 + 1}") for i in range(NETWORKS)) + tuple(
+        self.networks = tuple(describe(f"198.{18 + i // 256}.{i % 256}.{1 + i * 37 % 254}") for i in range(NETWORKS)) + tuple(
             describe(f"{CHURN_PREFIX}{i}") for i in range(1, 255))
         self.any_network = range(NETWORKS)
         self.churn_network = range(NETWORKS, len(self.networks))
@@ -403,6 +410,7 @@ def _run(runtime, site: str, visitors: int, days: int, seed_value: int, end_ms: 
         raise ValueError("visitors must be >= 0 and days >= 1")
     started = time.monotonic()
     runtime.sites.ensure(site, [])
+    register_promotions(runtime, site)
     rng = random.Random(seed_value)
     end = end_ms if end_ms is not None else int(time.time() * 1000)
     result = SeedResult(site, seed_value)
@@ -414,6 +422,15 @@ def _run(runtime, site: str, visitors: int, days: int, seed_value: int, end_ms: 
     result.events = out.count
     result.seconds = time.monotonic() - started
     return result
+
+
+def register_promotions(runtime, site: str) -> None:
+    """Register the seeded promotions (name, holdout share, linked coupons) unless the site
+    already has them: the promotion reports name them and `coupon_shared` exempts their codes."""
+    promos = runtime.extras.setdefault("promos", Promos(runtime.storage))
+    for promo_id, name, _, _ in PROMOS:
+        if promos.get(site, promo_id) is None:
+            promos.set(site, promo_id, name=name, holdout_pct=HOLDOUT_SHARE * 100, coupons=PROMO_COUPONS[promo_id])
 
 
 def seed_if_empty(runtime, site: str = "demo", visitors: int = 3000, days: int = 30) -> SeedResult | None:
