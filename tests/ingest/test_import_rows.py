@@ -9,6 +9,7 @@ every per-line error must be the same.
 
 from __future__ import annotations
 
+import io
 import math
 import random
 import time
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 
 import msgspec
 import orjson
+from tracker.cli.import_ import _chunks
 from tracker.ingest.importer import MAX_LINE_BYTES, PARALLEL_MIN_LINES, Importer, ImportResult
 from tracker.ingest.rows import Context, encode_row
 from tracker.ingest.schema import ID_RE, MAX_ID_LEN, Env, Event, EventError, Order, Promo, parse_event
@@ -254,3 +256,23 @@ def test_the_fast_path_copies_every_event_field():
         "Order": {"id", "revenue", "currency", "coupon"},
         "Env": {"webdriver", "screen", "lang", "tz"},
     }
+
+
+def test_cli_chunks_are_the_files_lines():
+    """The CLI reads the file in blocks: its chunks must hold exactly the lines that iterating
+    the file gave (trailing CRs dropped, a last line without "\\n"), numbered from 1, and
+    account for every byte of the file, wherever the blocks and chunks end."""
+    rnd = random.Random(11)
+    pieces = [b"a", b"bc", b"\r", b"\n", b"\r\n", b"{}", b" ", b"\n\n"]
+    for _ in range(3000):
+        data = b"".join(rnd.choice(pieces) for _ in range(rnd.randrange(0, 60)))
+        expected = [line.rstrip(b"\r\n") for line in io.BytesIO(data)]
+        for size, read in ((1, 1), (4, 3), (9, 2), (50, 7), (10**6, 5)):
+            lines, took, number = [], 0, 1
+            for first, body, size_taken in _chunks(io.BytesIO(data), size, read):
+                assert first == number
+                chunk = body.split(b"\n")
+                lines += chunk
+                number += len(chunk)
+                took += size_taken
+            assert lines == expected and took == len(data)

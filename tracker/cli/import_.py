@@ -11,7 +11,11 @@ from pathlib import Path
 from tracker.cli import CliError, add_data_args, settings_from
 from tracker.cli._api import connect
 
-CHUNK_LINES = 50_000
+# A chunk is whole lines, about CHUNK_BYTES of them (the server takes up to 32 MiB a request).
+# Each chunk is one insert, so one new part in ClickHouse: parts of ~90k events instead of 50k
+# cost less per event to write (fewer files a row) and to merge.
+CHUNK_BYTES = 24 * 1024 * 1024
+READ_BYTES = 4 * 1024 * 1024
 IN_FLIGHT = 2
 
 
@@ -23,17 +27,40 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _chunks(stream, size: int):
-    lines: list[bytes] = []
+def _chunks(stream, size: int = CHUNK_BYTES, read: int = READ_BYTES):
+    """(first line number, the lines joined by "\n", bytes of the file they took), about `size`
+    bytes of whole lines at a time. A line is what lies between two "\n", trailing "\r"s
+    dropped: what iterating the file and `rstrip(b"\r\n")` gave, without a Python step a line."""
     first = 1
-    number = 0
-    for number, line in enumerate(stream, start=1):
-        lines.append(line.rstrip(b"\r\n"))
-        if len(lines) >= size:
-            yield first, lines
-            first, lines = number + 1, []
-    if lines:
-        yield first, lines
+    parts: list[bytes] = []  # whole lines read and not sent, "\n" included
+    held = 0
+    tail: list[bytes] = []  # the start of a line whose end is not read yet
+    while True:
+        block = stream.read(read)
+        if block:
+            cut = block.rfind(b"\n") + 1
+            if not cut:
+                tail.append(block)
+                continue
+            parts.append(b"".join(tail) + block[:cut] if tail else block[:cut])
+            held += len(parts[-1])
+            tail = [block[cut:]] if cut < len(block) else []
+            if held < size:
+                continue
+        unended = 0
+        if not block and tail:  # the last line has no "\n"
+            parts.append(b"".join(tail) + b"\n")
+            tail, unended = [], 1
+        if parts:
+            text = b"".join(parts)
+            parts, held = [], 0
+            body = text[:-1]
+            if b"\r" in body:
+                body = b"\n".join(line.rstrip(b"\r") for line in body.split(b"\n"))
+            yield first, body, len(text) - unended
+            first += text.count(b"\n")
+        if not block:
+            return
 
 
 def _bar(done: int, total: int, accepted: int, bad: int, started: float) -> str:
@@ -62,19 +89,18 @@ def run(args) -> int:
 
             def settle() -> None:
                 nonlocal accepted, bad, done
-                size, lines_in_chunk, future = pending.popleft()
+                size, future = pending.popleft()
                 result = future.result()
                 accepted += result["accepted"]
                 for error in result["errors"]:
                     bad += 1
                     print(f"line {error['line']}: {error['error']}", file=sys.stderr)
-                done += size + lines_in_chunk
+                done += size
                 line = _bar(done, total, accepted, bad, started)
                 print(line if tty or not total else line.strip("\r"), end="" if tty or not total else "\n", file=sys.stderr, flush=True)
 
-            for first, lines in _chunks(stream, CHUNK_LINES):
-                body = b"\n".join(lines)
-                pending.append((len(body), len(lines), senders.submit(send, api, first, body)))
+            for first, body, size in _chunks(stream):
+                pending.append((size, senders.submit(send, api, first, body)))
                 if len(pending) >= IN_FLIGHT:
                     settle()
             while pending:

@@ -201,6 +201,10 @@ class Storage:
         if dedup_token:
             settings["insert_deduplication_token"] = dedup_token
         if plain_dictionaries:
+            if self.embedded:
+                # The engine shares this machine's cores with whoever made the rows (the import's
+                # encoders): parsing in one thread took ~10% less engine CPU for the same time.
+                settings["input_format_parallel_parsing"] = 0
             columns, structure = self._plain_structure(table)
             clause = ", ".join(f"{k} = {_sql_string(v) if isinstance(v, str) else int(v)}" for k, v in settings.items())
             self.insert_select(f"INSERT INTO `{table}` ({columns}) SELECT {columns} FROM $INPUT SETTINGS {clause}", data,
