@@ -27,28 +27,29 @@ def campaigns_sql(trusted_only: bool) -> str:
     # Per visitor, one sorted array of packed keys (epoch ms * 4 + 2 * purchase + pageview)
     # carries everything sessions need; only the few events with UTM tags and the purchases
     # bring their strings and revenue, in small side arrays looked up by time. The session's
-    # touch is the tags of an event at the session's first instant.
+    # touch is the tags of an event at the session's first instant. Distinct visitors per
+    # campaign are a sum of each visitor's first session with that touch, not a uniqExact.
     return f"""
     SELECT touch.1 AS utm_source, touch.2 AS utm_medium, touch.3 AS utm_campaign,
-           uniqExact(vid) AS visitors,
+           sum(first_of_touch) AS visitors,
            count() AS sessions,
            sum(session_pageviews) AS pageviews,
            sum(session_purchases) AS conversions,
            countIf(session_purchases > 0) AS converting_sessions,
            sum(session_revenue) AS campaign_revenue
     FROM (
-        SELECT vid,
+        SELECT touch, first_of_touch,
                toInt64(intDiv(s[1], 4)) AS first_t, toInt64(intDiv(s[-1], 4)) AS last_t,
-               arrayFirst(x -> x.1 = first_t, tags).2 AS touch,
                arrayCount(x -> x % 2 = 1, s) AS session_pageviews,
                arrayCount(x -> intDiv(x, 2) % 2 = 1, s) AS session_purchases,
                arraySum(x -> if(x.1 >= first_t AND x.1 <= last_t, x.2, 0), buys) AS session_revenue
         FROM (
-            SELECT vid,
-                   arraySort(groupArray(k)) AS keys,
+            SELECT arraySort(groupArray(k)) AS keys,
                    arrayMap(x -> toInt64(intDiv(x, 4)), keys) AS t,
                    arraySplit((x, gap, i) -> i = 1 OR gap > {_sql.SESSION_GAP_MS}, keys, arrayDifference(t), arrayEnumerate(t)) AS visits,
                    groupArrayIf((t_ms, (utm_source, utm_medium, utm_campaign)), tagged) AS tags,
+                   arrayMap(v -> arrayFirst(x -> x.1 = toInt64(intDiv(v[1], 4)), tags).2, visits) AS touches,
+                   arrayMap(n -> toUInt8(n = 1), arrayEnumerateUniq(touches)) AS firsts,
                    groupArrayIf((t_ms, revenue), type = 'purchase') AS buys
             FROM (
                 SELECT vid, type, revenue, utm_source, utm_medium, utm_campaign,
@@ -59,7 +60,7 @@ def campaigns_sql(trusted_only: bool) -> str:
             )
             GROUP BY vid
         )
-        ARRAY JOIN visits AS s
+        ARRAY JOIN visits AS s, touches AS touch, firsts AS first_of_touch
     )
     GROUP BY touch
     ORDER BY sessions DESC, conversions DESC, utm_source, utm_medium, utm_campaign
