@@ -267,9 +267,9 @@ def test_cli_chunks_are_the_files_lines():
     for _ in range(3000):
         data = b"".join(rnd.choice(pieces) for _ in range(rnd.randrange(0, 60)))
         expected = [line.rstrip(b"\r\n") for line in io.BytesIO(data)]
-        for size, read in ((1, 1), (4, 3), (9, 2), (50, 7), (10**6, 5)):
+        for size, read, smallest, total in ((1, 1, 1, None), (4, 3, 1, len(data)), (9, 2, 3, None), (50, 7, 2, len(data)), (10**6, 5, 10**6, None)):
             lines, took, number = [], 0, 1
-            for first, body, size_taken in _chunks(io.BytesIO(data), size, read):
+            for first, body, size_taken in _chunks(io.BytesIO(data), size, read, total=total, smallest=smallest):
                 assert first == number
                 chunk = body.split(b"\n")
                 lines += chunk

@@ -13,9 +13,12 @@ from tracker.cli._api import connect
 
 # A chunk is whole lines, about CHUNK_BYTES of them (the server takes up to 32 MiB a request).
 # Each chunk is one insert, so one new part in ClickHouse: parts of ~90k events instead of 50k
-# cost less per event to write (fewer files a row) and to merge.
+# cost less per event to write (fewer files a row) and to merge. The server encodes one chunk
+# while it inserts the one before, so the first encode and the last insert overlap nothing:
+# chunks grow from FIRST_CHUNK_BYTES at the start and shrink again towards the end of a file.
 CHUNK_BYTES = 24 * 1024 * 1024
-READ_BYTES = 4 * 1024 * 1024
+FIRST_CHUNK_BYTES = 1024 * 1024
+READ_BYTES = 1024 * 1024
 IN_FLIGHT = 2
 
 
@@ -27,11 +30,24 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _chunks(stream, size: int = CHUNK_BYTES, read: int = READ_BYTES):
-    """(first line number, the lines joined by "\n", bytes of the file they took), about `size`
-    bytes of whole lines at a time. A line is what lies between two "\n", trailing "\r"s
+def _chunk_sizes(total: int | None, largest: int = CHUNK_BYTES, smallest: int = FIRST_CHUNK_BYTES):
+    """Target bytes of each chunk: doubling from `smallest` to `largest`, and, when the file's
+    size is known, no more than half of what is left (never under `smallest`)."""
+    target, taken = smallest, 0
+    while True:
+        size = target if total is None else min(target, max(smallest, (total - taken) // 2))
+        taken = yield size
+        target = min(largest, target * 2)
+
+
+def _chunks(stream, size: int = CHUNK_BYTES, read: int = READ_BYTES, *, total: int | None = None, smallest: int = FIRST_CHUNK_BYTES):
+    """(first line number, the lines joined by "\n", bytes of the file they took): chunks of
+    whole lines sized by `_chunk_sizes`. A line is what lies between two "\n", trailing "\r"s
     dropped: what iterating the file and `rstrip(b"\r\n")` gave, without a Python step a line."""
+    sizes = _chunk_sizes(total, size, min(smallest, size))
+    target = next(sizes)
     first = 1
+    taken = 0
     parts: list[bytes] = []  # whole lines read and not sent, "\n" included
     held = 0
     tail: list[bytes] = []  # the start of a line whose end is not read yet
@@ -45,7 +61,7 @@ def _chunks(stream, size: int = CHUNK_BYTES, read: int = READ_BYTES):
             parts.append(b"".join(tail) + block[:cut] if tail else block[:cut])
             held += len(parts[-1])
             tail = [block[cut:]] if cut < len(block) else []
-            if held < size:
+            if held < target:
                 continue
         unended = 0
         if not block and tail:  # the last line has no "\n"
@@ -59,6 +75,8 @@ def _chunks(stream, size: int = CHUNK_BYTES, read: int = READ_BYTES):
                 body = b"\n".join(line.rstrip(b"\r") for line in body.split(b"\n"))
             yield first, body, len(text) - unended
             first += text.count(b"\n")
+            taken += len(text) - unended
+            target = sizes.send(taken)
         if not block:
             return
 
@@ -99,7 +117,7 @@ def run(args) -> int:
                 line = _bar(done, total, accepted, bad, started)
                 print(line if tty or not total else line.strip("\r"), end="" if tty or not total else "\n", file=sys.stderr, flush=True)
 
-            for first, body, size in _chunks(stream):
+            for first, body, size in _chunks(stream, total=total or None):
                 pending.append((size, senders.submit(send, api, first, body)))
                 if len(pending) >= IN_FLIGHT:
                     settle()
