@@ -12,13 +12,14 @@ from __future__ import annotations
 import io
 import math
 import random
+import re
 import time
 from datetime import UTC, datetime
 
 import msgspec
 import orjson
 from tracker.cli.import_ import _chunks
-from tracker.ingest.importer import MAX_LINE_BYTES, PARALLEL_MIN_LINES, Importer, ImportResult
+from tracker.ingest.importer import _HTTP, MAX_LINE_BYTES, PARALLEL_MIN_LINES, Importer, ImportResult, _is_id
 from tracker.ingest.rows import Context, encode_row
 from tracker.ingest.schema import ID_RE, MAX_ID_LEN, Env, Event, EventError, Order, Promo, parse_event
 
@@ -276,3 +277,18 @@ def test_cli_chunks_are_the_files_lines():
                 number += len(chunk)
                 took += size_taken
             assert lines == expected and took == len(data)
+
+
+def test_fast_path_string_checks_are_the_schema_patterns():
+    """On the ASCII, newline-free strings of a plain line, `_is_id` is ID_PATTERN and the
+    http prefix checks are the url and ref patterns of Event."""
+    rnd = random.Random(5)
+    alphabet = "aZ09._:-/ h\tps:\x7f" + "".join(chr(c) for c in range(32, 127))
+    url_re, ref_re = re.compile(r"^https?://"), re.compile(r"^(https?://.*)?$")
+    samples = ["", "a", "a" * 64, "a" * 65, "-a", "a-", "http://", "https://x", "http:/", "HTTP://x", "ftp://x"]
+    samples += ["".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 70))) for _ in range(20000)]
+    samples += [rnd.choice(["http://", "https://", "a", "1"]) + "".join(rnd.choice(alphabet) for _ in range(rnd.randrange(0, 70))) for _ in range(5000)]
+    for text in samples:
+        assert _is_id(text) == bool(ID_RE.search(text)), text
+        assert text.startswith(_HTTP) == bool(url_re.search(text)), text
+        assert (not text or text.startswith(_HTTP)) == bool(ref_re.search(text)), text
