@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import msgspec
 import orjson
 from tracker.cli.import_ import _chunks
-from tracker.ingest.importer import _HTTP, MAX_LINE_BYTES, PARALLEL_MIN_LINES, Importer, ImportResult, _is_id
+from tracker.ingest.importer import _HTTP, MAX_LINE_BYTES, PARALLEL_MIN_LINES, Importer, ImportResult, _is_id, _pieces
 from tracker.ingest.rows import Context, encode_row
 from tracker.ingest.schema import ID_RE, MAX_ID_LEN, Env, Event, EventError, Order, Promo, parse_event
 
@@ -292,3 +292,15 @@ def test_fast_path_string_checks_are_the_schema_patterns():
         assert _is_id(text) == bool(ID_RE.search(text)), text
         assert text.startswith(_HTTP) == bool(url_re.search(text)), text
         assert (not text or text.startswith(_HTTP)) == bool(ref_re.search(text)), text
+
+
+def test_worker_pieces_are_the_bodys_lines():
+    rnd = random.Random(2)
+    for _ in range(5000):
+        body = b"".join(rnd.choice([b"a", b"\n", b"bb", b"\n\n", b"\r"]) for _ in range(rnd.randrange(0, 40)))
+        for parts in (1, 2, 3, 5, 40):
+            lines: list[bytes] = []
+            for before, piece in _pieces(body, parts):
+                assert before == len(lines)
+                lines += piece.split(b"\n")
+            assert lines == body.split(b"\n")

@@ -85,7 +85,7 @@ async def import_events(request: Request) -> Response:
     state = request.app.state
     await run_in_threadpool(state.sites.ensure, site, [])
     importer = Importer(state.storage, state.agents, state.network, pool=state.runtime.import_pool())
-    result = await run_in_threadpool(importer.import_chunk, site, body.split(b"\n"), first_line)
+    result = await run_in_threadpool(importer.import_body, site, body, first_line)
     return json_response({"accepted": result.accepted, "errors": result.errors})
 
 

@@ -133,11 +133,28 @@ def _init_worker(salt_path: str, v4_prefix: int, v6_prefix: int, ua_cache: int) 
     _worker = Importer(None, AgentParser(ua_cache), network)  # type: ignore[arg-type]
 
 
-def _encode_in_worker(site: str, lines: list[bytes], first_line: int) -> tuple[bytes, list[dict]]:
+def _encode_in_worker(site: str, piece: bytes, first_line: int) -> tuple[bytes, list[dict]]:
+    """A piece of a chunk, whole lines joined by "\n": one bytes object to pickle each way
+    instead of a list of tens of thousands of lines."""
     assert _worker is not None
     result = ImportResult()
-    payload = _worker.encode_lines(site, lines, first_line, result)
+    payload = _worker.encode_lines(site, piece.split(b"\n"), first_line, result)
     return payload, result.errors
+
+
+def _pieces(body: bytes, parts: int) -> list[tuple[int, bytes]]:
+    """`body` cut at line ends into about `parts` pieces of similar size, each with the number
+    of lines before it: together their `split(b"\n")` is `body.split(b"\n")`."""
+    pieces, start, before = [], 0, 0
+    for k in range(1, parts):
+        cut = body.find(b"\n", max(start, len(body) * k // parts))
+        if cut < 0:
+            break
+        pieces.append((before, body[start:cut]))
+        before += body.count(b"\n", start, cut) + 1
+        start = cut + 1
+    pieces.append((before, body[start:]))
+    return pieces
 
 
 def start_pool(settings, salt_path) -> ProcessPoolExecutor | None:
@@ -256,13 +273,14 @@ class Importer:
             client = clients[plain.ua] = client_fragment(site, parse_agent(plain.ua), False, True)
         return encode_import_row(event, client + network_fragment(prefix, ip_hash), plain.vid, plain.ts)
 
-    def encode_parallel(self, site: str, lines: list[bytes], first_line: int, result: ImportResult) -> bytes:
-        if self.pool is None or len(lines) < PARALLEL_MIN_LINES:
-            return self.encode_lines(site, lines, first_line, result)
+    def encode_parallel(self, site: str, body: bytes, first_line: int, result: ImportResult) -> bytes:
+        """The rows of the lines of `body` (joined by "\n"), across the worker processes when
+        it is large enough to pay for them."""
+        if self.pool is None or body.count(b"\n") + 1 < PARALLEL_MIN_LINES:
+            return self.encode_lines(site, body.split(b"\n"), first_line, result)
         self.network.describe("0.0.0.0")  # today's salt exists on disk before the workers read it
         parts = self.pool._max_workers  # type: ignore[attr-defined]
-        size = -(-len(lines) // parts)
-        futures = [self.pool.submit(_encode_in_worker, site, lines[i:i + size], first_line + i) for i in range(0, len(lines), size)]
+        futures = [self.pool.submit(_encode_in_worker, site, piece, first_line + before) for before, piece in _pieces(body, parts)]
         payloads = []
         for future in futures:
             payload, errors = future.result()
@@ -270,10 +288,15 @@ class Importer:
             result.errors.extend(errors)
         return b"".join(payloads)
 
-    def import_chunk(self, site: str, lines: list[bytes], first_line: int) -> ImportResult:
+    def import_body(self, site: str, body: bytes, first_line: int) -> ImportResult:
+        """Import the lines of `body` (a request's bytes), the first numbered `first_line`."""
         result = ImportResult()
-        payload = self.encode_parallel(site, lines, first_line, result)
+        payload = self.encode_parallel(site, body, first_line, result)
         if payload:
             self.storage.insert_jsonl("events", payload, what="importing events", plain_dictionaries=True)
             result.accepted = payload.count(b"\n")
         return result
+
+    def import_chunk(self, site: str, lines: list[bytes], first_line: int) -> ImportResult:
+        """`import_body` of these lines (none of which holds a "\n")."""
+        return self.import_body(site, b"\n".join(lines), first_line)
