@@ -58,7 +58,7 @@ def campaigns_sql(trusted_only: bool) -> str:
                        utm_source != '' OR utm_medium != '' OR utm_campaign != '' AS tagged
                 FROM ({_sql.events(trusted_only)})
             )
-            GROUP BY vid
+            GROUP BY {_sql.VISITOR}
         )
         ARRAY JOIN visits AS s, touches AS touch, firsts AS first_of_touch
     )

@@ -220,7 +220,7 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "") -
         + [f"quantileExactInclusiveIf(0.5)((chain[{j}] - chain[{j - 1}]) / 1000, level >= {j}) AS m{j}" for j in range(2, n + 1)]
     )
     visitors = f"""
-        SELECT vid, {dim} AS dim, arraySort({collect}) AS ks
+        SELECT {dim} AS dim, arraySort({collect}) AS ks
         FROM (
             SELECT *, {mask} AS mask,
                    bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts)), 14)
@@ -228,7 +228,7 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "") -
             FROM ({_sql.events(trusted_only)})
         )
         {where}
-        GROUP BY vid
+        GROUP BY {_sql.VISITOR}
         HAVING length(ks) > 0"""
     walked = visitors
     for layer in walk_layers(n):

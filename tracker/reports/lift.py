@@ -46,8 +46,7 @@ def groups_sql(trusted_only: bool) -> str:
            count() AS visitors,
            countIf(last_purchase >= first_view) AS converters
     FROM (
-        SELECT vid,
-               countIf(is_view) AS views,
+        SELECT countIf(is_view) AS views,
                minIf(ts, is_view) AS first_view,
                argMinIf(promo_variant, (ts, event_id), is_view) AS first_variant,
                maxIf(ts, type = 'purchase') AS last_purchase
@@ -56,7 +55,7 @@ def groups_sql(trusted_only: bool) -> str:
             FROM ({_sql.events(trusted_only)})
             WHERE type IN ('promo_view', 'purchase')
         )
-        GROUP BY vid
+        GROUP BY {_sql.VISITOR}
         HAVING views > 0
     )
     GROUP BY grp

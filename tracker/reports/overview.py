@@ -2,7 +2,7 @@
 
 How the query works. One query, one read of the deduplicated, range-limited events of
 `_sql.timeline_source` (FINAL: an event id delivered twice counts once):
-- A GROUP BY vid builds each visitor's timeline (`_sql.TIMELINE`: sorted packed ms keys, a
+- A GROUP BY visitor builds each visitor's timeline (`_sql.TIMELINE`: sorted packed ms keys, a
   pageview flag, and a new-session flag where the gap to the previous event is over 30
   minutes). Per visitor it yields the number of sessions, of bounced sessions (exactly one
   pageview: `arraySplit` cuts the pageview flags at session starts and counts splits summing
@@ -43,8 +43,8 @@ def overview_sql(trusted_only: bool) -> str:
            sumMapIf(days, arrayWithConstant(length(days), toUInt64(1)), trusted = 1) AS day_visitors,
            sumMapIf(pv_days, arrayWithConstant(length(pv_days), toUInt64(1)), trusted = 1) AS day_pageviews
     FROM (
-        SELECT vid, {_sql.TIMELINE},
-            {_sql.trusted_visitor(trusted_only)} AS trusted,
+        SELECT visitor, {_sql.TIMELINE},
+            min(tr) AS trusted,
             arraySum(pv) AS pageviews,
             arraySum(new) AS sessions,
             arrayCount(s -> arraySum(s) = 1, arraySplit((x, n) -> n = 1, pv, new)) AS bounces,
@@ -52,8 +52,8 @@ def overview_sql(trusted_only: bool) -> str:
             arrayMap(x -> toDate(toDateTime(intDiv(x, 1000), 'UTC'), {{tz:String}}), t) AS event_days,
             arrayDistinct(event_days) AS days,
             arrayFilter((d, f) -> f = 1, event_days, pv) AS pv_days
-        FROM ({_sql.timeline_source(False)})
-        GROUP BY vid
+        FROM ({_sql.timeline_source(False, f", {_sql.trusted_visitor(trusted_only)} AS tr")})
+        GROUP BY visitor
     )"""
 
 

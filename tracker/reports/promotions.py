@@ -108,7 +108,7 @@ def exposure_sql(events: str, dim: str) -> str:
     return f"""
         SELECT promo_id, {dim} AS dim,
                countIf(type = 'promo_view' AND promo_variant IN ('exposed', '')) AS impressions,
-               uniqExactIf(vid, type = 'promo_view' AND promo_variant IN ('exposed', '')) AS viewers,
+               uniqExactIf({_sql.VISITOR}, type = 'promo_view' AND promo_variant IN ('exposed', '')) AS viewers,
                countIf(type = 'promo_click') AS clicks,
                countIf(type = 'promo_view' AND promo_variant = 'holdout') AS holdout_impressions,
                argMaxIf(promo_name, ts, promo_name != '') AS event_name
@@ -150,15 +150,14 @@ def attribution_sql(events: str, dim: str, model: str, with_coupons: bool) -> st
                        arraySum(decays) AS decay_total,
                        arrayMap((k, pos, d) -> {MODELS[model]}, keys, arrayEnumerate(keys), decays) AS shares
                 FROM (
-                    SELECT vid,
-                           arraySort(groupArrayIf((t, promo_id, dim), type = 'promo_click')) AS click_list,
+                    SELECT arraySort(groupArrayIf((t, promo_id, dim), type = 'promo_click')) AS click_list,
                            groupArrayIf(CAST((event_id, t, revenue, upper(coupon)), '{buy_type}'), type = 'purchase') AS buy_list
                     FROM (
                         SELECT vid, type, toInt64(toUnixTimestamp64Milli(ts)) AS t, event_id, promo_id, {dim} AS dim, revenue, coupon
                         FROM ({events})
                         WHERE type IN ('promo_click', 'purchase')
                     )
-                    GROUP BY vid
+                    GROUP BY {_sql.VISITOR}
                     HAVING notEmpty(buy_list)
                 )
                 ARRAY JOIN buy_list AS buy
