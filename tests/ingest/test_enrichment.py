@@ -115,3 +115,11 @@ def test_migrations_render_for_a_cluster():
     assert "events_local ON CLUSTER `c1`" in clustered[0]
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', v)" in clustered[0]
     assert clustered[1] == "CREATE TABLE IF NOT EXISTS `events` ON CLUSTER `c1` AS `events_local` ENGINE = Distributed(`c1`, `db`, `events_local`, cityHash64(a))"
+
+
+def test_path_is_stored_as_a_dictionary(storage):
+    """Migration 050: reports group and match on path; LowCardinality makes that per distinct path."""
+    kind = storage.scalar("SELECT type FROM system.columns WHERE database = currentDatabase() AND table = 'events' AND name = 'path'")
+    assert kind == "LowCardinality(String)"
+    applied = storage.scalar("SELECT count() FROM schema_migrations WHERE version = 50")
+    assert applied == 1
