@@ -39,7 +39,7 @@ class Params:
 
 
 def groups_sql(trusted_only: bool) -> str:
-    # One read of the events (so the trusted-visitor set is built once): per visitor, the
+    # One read of the events: per visitor, the
     # first view of the promo and the last purchase; a converter bought at or after that view.
     return f"""
     SELECT if(first_variant = 'holdout', 'holdout', 'exposed') AS grp,

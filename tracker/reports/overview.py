@@ -7,9 +7,10 @@ How the query works. One query, one read of the deduplicated, range-limited even
   minutes). Per visitor it yields the number of sessions, of bounced sessions (exactly one
   pageview: `arraySplit` cuts the pageview flags at session starts and counts splits summing
   to 1) and the summed session length (the sum of within-session gaps).
-- The same per-visitor row says whether the traffic rule keeps the visitor
-  (`_sql.trusted_visitor`); the outer query adds up the kept visitors and counts the others as
-  `excluded_visitors` (0 with `traffic=all`), so the untrusted set is built once per report.
+- The same per-visitor row says whether the traffic rule keeps the visitor (the minimum of
+  `_sql.trusted_visitor` over its events, against the range's cached untrusted set); the outer
+  query adds up the kept visitors and counts the others as `excluded_visitors` (0 with
+  `traffic=all`).
 - Time series: each visitor's distinct calendar days in `tz` and the days of its pageviews,
   summed per day across visitors with `sumMap`; days without events are filled with zeros in
   `fill_days`, so every day of the range appears.
