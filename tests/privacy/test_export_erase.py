@@ -158,3 +158,15 @@ def test_spool_rewrite_drops_only_that_visitor(visitor, runtime, new_site):
     flush(runtime)
     counts = runtime.storage.dicts("SELECT vid, count() AS n FROM events FINAL WHERE site = {s:String} GROUP BY vid", {"s": site})
     assert counts == [{"vid": _vid(runtime, kept), "n": 2}]
+
+
+def test_a_segment_sealed_while_listing_counts_as_empty(tmp_path):
+    """seal_open_segment lists *.open files and sizes them; the spool's thread may rename one
+    in between (it sealed it), which must not fail the erasure (it did, once in CI)."""
+    from tracker.privacy.pending import _size
+
+    path = tmp_path / "000000000001.open"
+    path.write_bytes(b"x" * 10)
+    assert _size(path) == 10
+    path.rename(path.with_suffix(".ready"))
+    assert _size(path) == 0

@@ -57,10 +57,18 @@ def find(spool: Spool, vid: str, site: str | None = None) -> list[dict]:
     return found
 
 
+def _size(path: Path) -> int:
+    """Bytes in a segment file; 0 when the spool's thread sealed (renamed) it meanwhile."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def seal_open_segment(spool: Spool) -> None:
     """Make the segment being appended to a sealed one, so it can be rewritten."""
     spool.write_pending()
-    open_now = [p for p in spool.dir.glob("*.open") if p.stat().st_size > 0]
+    open_now = [p for p in spool.dir.glob("*.open") if _size(p) > 0]
     if not open_now:
         return
     spool.request_seal()
