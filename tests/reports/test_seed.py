@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import auth
 from tracker import seed as seeding
+from tracker.seed import writers as seed_writers
 from tracker.seed import FRAUD_KINDS, LEAKED_COUPON, seed, write_rows
 
 END_MS = int(datetime(2026, 3, 10, tzinfo=UTC).timestamp() * 1000)
@@ -79,7 +80,7 @@ def test_seeded_rows_are_exactly_what_encode_row_builds(runtime, storage, new_si
     """The fast writer never calls encode_row per event. Store the same traffic through the
     reference writer (every row built by encode_row, inserted as JSONEachRow like ingest's) into
     a copy of `events`, and compare every column of every event, over several chunks."""
-    monkeypatch.setattr(seeding, "CHUNK_EVENTS", 3000)
+    monkeypatch.setattr(seed_writers, "CHUNK_EVENTS", 3000)
     site = new_site()
     fast = seed(runtime, site, visitors=1500, days=5, seed=11, end_ms=END_MS)
     table = f"seed_reference_{uuid.uuid4().hex[:12]}"
@@ -113,11 +114,11 @@ def test_seeded_rows_are_exactly_what_encode_row_builds(runtime, storage, new_si
 def test_seed_refuses_rows_encode_row_would_build_differently(runtime, new_site, monkeypatch):
     """If encode_row starts writing a column the column writer does not fill, or a pool entry
     changes a column outside its group, seeding fails instead of storing different rows."""
-    real = seeding.build_row
-    monkeypatch.setattr(seeding, "build_row", lambda event, ctx, **kw: {**real(event, ctx, **kw), "name": "new"})
+    real = seed_writers.build_row
+    monkeypatch.setattr(seed_writers, "build_row", lambda event, ctx, **kw: {**real(event, ctx, **kw), "name": "new"})
     with pytest.raises(AssertionError, match="does not fill"):
         seed(runtime, new_site(), visitors=5, days=1, seed=1, end_ms=END_MS)
-    monkeypatch.setattr(seeding, "build_row", lambda event, ctx, **kw: {**real(event, ctx, **kw), "ua_os": event.url})
+    monkeypatch.setattr(seed_writers, "build_row", lambda event, ctx, **kw: {**real(event, ctx, **kw), "ua_os": event.url})
     with pytest.raises(AssertionError, match="pool 'page'"):
         seed(runtime, new_site(), visitors=5, days=1, seed=1, end_ms=END_MS)
 
