@@ -8,10 +8,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import BOT_UA, auth
-from tracker.reports import _sql
+from tracker.reports import _sql, excluded
 from tracker.reports._params import Ranged, parse_common
 from tracker.reports.trust import cache as trust_cache
-from tracker.reports.trust.score import excluded_breakdown
 
 DAY = 86400
 HEADLESS_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36"
@@ -73,7 +72,8 @@ def test_trusted_events_leave_out_exactly_the_excluded(shop, storage):
 
 
 def test_excluded_breakdown_by_reason(shop, storage):
-    got = excluded_breakdown(storage, parse_common({"site": shop, **RANGE}))
+    report = excluded.run(storage, Ranged.from_query({"site": shop, **RANGE}))
+    got = {row["reason"]: row["visitors"] for row in report["by_reason"]}
     assert got["bot_user_agent"] == 1 and got["webdriver"] == 1 and got["click_without_view"] == 1
     assert got["fast_click"] == 1 and got["actions_only"] == 1
     assert "coupon_shared" not in got and "cookie_churn_ip" not in got

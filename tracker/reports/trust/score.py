@@ -25,7 +25,7 @@ from typing import Any
 
 from tracker.config import Settings
 from tracker.errors import ConfigError
-from tracker.reports.trust.signals import PARTIALS_VERSION, SCRIPTED_RE, VISITOR_SIGNALS, bind_coverage
+from tracker.reports.trust.signals import PARTIALS_VERSION, SCRIPTED_RE, VISITOR_SIGNALS
 
 # Reason code -> (default weight, the SQL condition on VISITOR_SIGNALS columns that fires it).
 REASONS: dict[str, tuple[int, str]] = {
@@ -206,20 +206,3 @@ def evidence(row: Mapping[str, Any], config: TrustConfig | None = None) -> dict[
         elif reason == "scripted_client":
             out[reason] = {"events": row["scripted_events"]}
     return out
-
-
-EXCLUDED_BREAKDOWN = f"""
-    SELECT reason, count() AS visitors
-    FROM ({VISITOR_SCORES})
-    ARRAY JOIN reasons AS reason
-    WHERE score <= {{threshold:UInt8}}
-    GROUP BY reason
-    ORDER BY visitors DESC, reason
-"""
-
-
-def excluded_breakdown(storage, common) -> dict[str, int]:
-    """{reason: excluded visitors having it} for a report's range; a visitor with several
-    reasons counts under each, so the values may sum to more than `excluded_visitors`."""
-    rows = storage.query(EXCLUDED_BREAKDOWN, bind_coverage(storage, common.bind()), what="trust exclusion breakdown").rows
-    return {reason: int(n) for reason, n in rows}
