@@ -4,7 +4,7 @@
 
 Seeds each size with `tracker.seed` into its own site of one temporary data dir (chDB opens one
 dir per process), merges with OPTIMIZE TABLE events FINAL, then runs every page-flow report
-through the same `Params.from_query` + `run` the API uses and prints, per report, the median of
+through the same report runner the API uses (`tracker.reports.runner.execute`) and prints, per report, the median of
 `--repeat` runs and this process's peak RSS
 (chDB runs inside it; system.query_log is not available in the embedded engine, so
 per-query memory is not separated). The trust wing's day partials are materialised first, as
@@ -17,7 +17,6 @@ computation alone, from an empty cache.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import resource
 import shutil
@@ -28,6 +27,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tracker.config import Settings
+from tracker.reports.params import parse_scope
+from tracker.reports.routes import REPORTS as ROUTE_TABLE
+from tracker.reports.runner import execute
+from tracker.reports.trust.cache import TrustSets
+from tracker.reports.trust.materialise import refresh
 from tracker.runtime import Runtime
 from tracker.seed import seed
 
@@ -57,31 +61,26 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_report(storage, name: str, query: dict) -> float:
+def run_report(runtime, name: str, query: dict) -> float:
     if name.startswith("untrusted set"):
-        # The trust wing's rule alone, computed afresh: what the first trusted report of a range
-        # (or the first after new events in it) pays on top of its own work; later reports of
-        # the same unchanged range reuse the set (tracker/reports/trust/cache.py).
-        from tracker.reports._params import parse_common
-        from tracker.reports.trust import cache
-
-        cache.close(storage)
+        # The trust wing's rule alone, computed afresh (an empty cache of its own): what the first
+        # trusted report of a range (or the first after new events in it) pays on top of its own
+        # work; later reports of the same unchanged range reuse the set (trust/cache.py).
+        sets, scope = TrustSets(runtime.storage), parse_scope(query)
         started = time.perf_counter()
-        cache.sets_for(storage).set_id(parse_common(query))
-        return time.perf_counter() - started
-    module = importlib.import_module(f"tracker.reports.{name.split('+')[0].split(' ')[0]}")
+        sets.set_id(scope.site, scope.start_ts, scope.end_ts, runtime.trust)
+        took = time.perf_counter() - started
+        sets.close()
+        return took
+    report = ROUTE_TABLE[name.split("+")[0].split(" ")[0]]
     started = time.perf_counter()
-    module.run(storage, module.Params.from_query(query))
+    execute(runtime, report, query)
     return time.perf_counter() - started
 
 
-def materialise_trust(storage, site: str) -> int:
+def materialise_trust(runtime, site: str) -> int:
     """Bring the trust wing's day partials up to date, as its background job would."""
-    try:
-        from tracker.reports.trust.materialise import refresh
-    except ImportError:
-        return 0
-    return len(refresh(storage, site=site, limit=10_000))
+    return len(refresh(runtime.storage, runtime.trust, site=site, limit=10_000))
 
 
 def main() -> None:
@@ -113,14 +112,14 @@ def main() -> None:
             storage.command("OPTIMIZE TABLE events FINAL", settings={"max_execution_time": 3600})
             print(f"  OPTIMIZE TABLE events FINAL {time.perf_counter() - started:.1f}s", flush=True)
             started = time.perf_counter()
-            days = materialise_trust(storage, site)
+            days = materialise_trust(runtime, site)
             print(f"  trust partials materialised for {days} closed days in {time.perf_counter() - started:.1f}s "
                   "(what the background trust job keeps up to date; today is computed live)", flush=True)
             runs = [(r, t) for r in REPORTS for t in TRAFFIC] + [(("untrusted set (computed)", {}), "trusted")]
             for (report, params), traffic in runs:
                 name = f"{report} ({traffic})"
                 query = {"site": site, **common, **params, "traffic": traffic}
-                times = [run_report(storage, name, query) for _ in range(args.repeat)]
+                times = [run_report(runtime, name, query) for _ in range(args.repeat)]
                 row = (events, name, statistics.median(times), min(times), max(times), peak_rss_mb())
                 results.append(row)
                 print(f"  {name:<26} median {row[2]:.3f}s  (min {row[3]:.3f}, max {row[4]:.3f})  "

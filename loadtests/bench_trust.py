@@ -4,11 +4,12 @@
 
 Seeds each size with `tracker.seed` (30 days) into its own site of one temporary data dir,
 merges with OPTIMIZE TABLE events FINAL, then times every trust endpoint's query through the
-same `Params.from_query` + `run` the API uses, twice: with nothing materialised (everything
+same report runner the API uses (`tracker.reports.runner.execute`), twice: with nothing materialised (everything
 computed live, the worst case: the first minutes after an import) and after the background
 job's work (`materialise.refresh`, timed too) has covered the closed days, where only today is
 computed live. It also times the untrusted-visitor rule alone: what the first `traffic=trusted`
-report of a range pays once (later ones reuse the cached set while the range is unchanged). Prints the median of `--repeat` runs and this process's peak RSS.
+report of a range pays once (later ones reuse the cached set while the range is unchanged).
+Prints the median of `--repeat` runs and this process's peak RSS.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tracker.config import Settings
-from tracker.reports._params import parse_common
-from tracker.reports.trust import coupons, materialise, networks, promotions, score, visitors
-from tracker.reports.trust.signals import bind_coverage
+from tracker.reports.params import parse_scope
+from tracker.reports.runner import Context, execute
+from tracker.reports.trust import materialise, routes, score
 from tracker.runtime import Runtime
 from tracker.seed import seed
 
@@ -46,18 +47,18 @@ def timed(fn, repeat: int) -> tuple[float, float, float]:
     return statistics.median(times), min(times), max(times)
 
 
-def cases(storage, query: dict) -> list[tuple[str, object]]:
-    first = visitors.run(storage, visitors.Params.from_query({**query, "limit": "1"}))["rows"]
+def cases(runtime, query: dict) -> list[tuple[str, object]]:
+    first = execute(runtime, routes.VISITORS, {**query, "limit": "1"})["rows"]
     vid = first[0]["vid"] if first else "none"
-    untrusted = f"SELECT count() FROM ({score.UNTRUSTED_VISITORS})"
-    bind = parse_common(query).bind()
+    untrusted = f"SELECT count() FROM ({score.VISITOR_SCORES}) WHERE score <= {{threshold:UInt8}}"
+    ctx = Context(runtime.storage, parse_scope(query), runtime.trust)
     return [
-        ("untrusted rule alone (once per range)", lambda: storage.scalar(untrusted, bind_coverage(storage, bind))),
-        ("visitors (limit 100)", lambda: visitors.run(storage, visitors.Params.from_query(query))),
-        ("visitors/{vid}", lambda: visitors.run_one(storage, visitors.VisitorParams.from_query(query, vid))),
-        ("promotions", lambda: promotions.run(storage, promotions.Params.from_query(query))),
-        ("coupons", lambda: coupons.run(storage, coupons.Params.from_query(query))),
-        ("networks", lambda: networks.run(storage, networks.Params.from_query(query))),
+        ("untrusted rule alone (once per range)", lambda: runtime.storage.scalar(untrusted, ctx.bind_coverage())),
+        ("visitors (limit 100)", lambda: execute(runtime, routes.VISITORS, query)),
+        ("visitors/{vid}", lambda: execute(runtime, routes.VISITOR, {**query, "vid": vid})),
+        ("promotions", lambda: execute(runtime, routes.PROMOTIONS, query)),
+        ("coupons", lambda: execute(runtime, routes.COUPONS, query)),
+        ("networks", lambda: execute(runtime, routes.NETWORKS, query)),
     ]
 
 
@@ -90,11 +91,11 @@ def main() -> None:
             for phase in ("live", "materialised"):
                 if phase == "materialised":
                     started = time.perf_counter()
-                    days = materialise.refresh(storage, site=site, limit=10_000)
+                    days = materialise.refresh(storage, runtime.trust, site=site, limit=10_000)
                     took = time.perf_counter() - started
                     print(f"  materialised {len(days)} closed days in {took:.1f}s", flush=True)
                     results.append((events, "materialise all closed days (job)", "-", took, took, took, peak_rss_mb()))
-                for name, fn in cases(storage, query):
+                for name, fn in cases(runtime, query):
                     median, lo, hi = timed(fn, args.repeat)
                     results.append((events, name, phase, median, lo, hi, peak_rss_mb()))
                     print(f"  [{phase}] {name:<38} median {median:.3f}s (min {lo:.3f}, max {hi:.3f})", flush=True)

@@ -1,7 +1,7 @@
 """Token-bucket rate limits with bounded memory.
 
-Collect: one bucket per IP prefix and one per site; reports: one per token; forget-me: one
-per IP prefix. A bucket holds
+Collect: one bucket per IP prefix and one per site; reports: one per token; forget-me and
+dashboard sign-in: one per IP prefix. A bucket holds
 `burst` tokens and refills at `rate` per second; an empty bucket answers 429 with
 `Retry-After`. Buckets live in an LRU of at most `MAX_BUCKETS` keys, so an attacker cycling
 through addresses costs bounded memory (an evicted bucket simply starts full again).
@@ -18,6 +18,8 @@ from tracker.config import Settings
 from tracker.errors import RateLimited
 
 MAX_BUCKETS = 100_000
+LOGIN_RATE = 1.0  # dashboard sign-in attempts per second per network, after the burst
+LOGIN_BURST = 30
 
 
 class Buckets:
@@ -55,24 +57,32 @@ class RateLimiter:
         # Erasures are expensive (a delete on every visitor table): a few a minute per network.
         per_minute = settings.rate_forget_me_per_minute
         self.forget_me = Buckets(per_minute / 60.0, max(1.0, per_minute))
+        # Each sign-in attempt may cost a token lookup: a network gets LOGIN_BURST quickly, then one a second.
+        self.login = Buckets(LOGIN_RATE, LOGIN_BURST)
 
     @staticmethod
-    def _deny(wait: float, what: str):
-        raise RateLimited(f"too many {what}; slow down", headers={"Retry-After": str(max(1, math.ceil(wait)))})
+    def retry_after(wait: float) -> str:
+        return str(max(1, math.ceil(wait)))
 
-    def check_collect(self, request, site: str, facts) -> None:
-        network = request.app.state.network
-        prefix, _ = network.describe(network.client_ip(facts.peer, facts.forwarded_for))
-        wait = self.per_prefix.take(prefix or "?")
+    def _deny(self, wait: float, message: str, headers: dict[str, str] | None = None):
+        raise RateLimited(message, headers={"Retry-After": self.retry_after(wait), **(headers or {})})
+
+    def check_collect(self, prefix: str, site: str) -> None:
+        """429 when the network (IP prefix) or the site is over its collect rate."""
+        wait = self.per_prefix.take(prefix)
         if wait:
-            request.app.state.pipeline.dropped["rate_limited"] += 1
-            self._deny(wait, "requests from your network")
+            self._deny(wait, "too many requests from your network; slow down")
         wait = self.per_site.take(site)
         if wait:
-            request.app.state.pipeline.dropped["rate_limited"] += 1
-            self._deny(wait, "requests for this site")
+            self._deny(wait, "too many requests for this site; slow down")
 
     def check_token(self, token_id: str) -> None:
         wait = self.per_token.take(token_id)
         if wait:
-            self._deny(wait, "report requests for this token")
+            self._deny(wait, "too many report requests for this token; slow down")
+
+    def check_forget_me(self, prefix: str, headers: dict[str, str]) -> None:
+        """429 (with the CORS `headers`, so the page can read it) over the erasure rate."""
+        wait = self.forget_me.take(prefix)
+        if wait:
+            self._deny(wait, "too many erasure requests from your network; retry later", headers)

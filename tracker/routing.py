@@ -5,8 +5,6 @@ from __future__ import annotations
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from tracker.config import Settings
-
 
 def all_routes() -> list[BaseRoute]:
     from tracker.admin import routes as admin
@@ -20,10 +18,13 @@ def all_routes() -> list[BaseRoute]:
     from tracker.reports.trust import routes as trust
     from tracker.web import routes as web
 
-    return [*ingest.routes, *web.routes, *admin.routes, *admin_seed.routes, *auth.routes, *promos.routes, *reports.routes, *trust.routes, *privacy.routes, *dashboard.routes]
+    return [
+        *ingest.routes, *web.routes, *admin.routes, *admin_seed.routes, *auth.routes, *promos.routes,
+        *reports.routes, *trust.routes, *privacy.routes, *dashboard.routes,
+    ]
 
 
-def middleware(settings: Settings) -> list[Middleware]:
+def middleware() -> list[Middleware]:
     from tracker.auth.audit import AuditMiddleware
     from tracker.auth.gate import AuthGate
     from tracker.security import SecurityHeaders

@@ -1,29 +1,36 @@
 """The long-lived parts of a running tracker, opened once per process.
 
-An embedded (chDB) data dir can be opened by one process only, so everything that touches
-storage hangs off one `Runtime`: the server's lifespan owns it, and the CLI builds one when
-no server holds the dir.
+Every object that outlives a request is a typed field of one `Runtime`, built from `Settings`
+in `Runtime.open`: storage, registries, caches, sessions, buckets, background jobs. Nothing
+else holds state across requests — no module globals, nothing attached to `app.state` but
+the runtime itself, which handlers reach with `tracker.http.runtime_of(request)`.
+
+An embedded (chDB) data dir can be opened by one process only, so the server's lifespan owns
+the runtime, and the CLI builds one when no server holds the dir.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from tracker.auth.audit import AuditLog
+from tracker.auth.sessions import Sessions
 from tracker.auth.tokens import Tokens
 from tracker.config import Settings
 from tracker.errors import StorageError
 from tracker.ingest.flusher import Flusher
+from tracker.ingest.importer import ImportPool
 from tracker.ingest.network import DailySalt, Network
 from tracker.ingest.pipeline import Pipeline
 from tracker.ingest.spool import Spool
 from tracker.ingest.useragent import AgentParser
 from tracker.ingest.visitor_id import VisitorIds, load_keys
+from tracker.promos.registry import Promos
 from tracker.ratelimit import RateLimiter
-from tracker.reports.trust import cache as trust_cache
-from tracker.reports.trust.materialise import start_trust_job
+from tracker.reports.trust.cache import TrustSets
+from tracker.reports.trust.materialise import TrustJob
+from tracker.reports.trust.score import TrustConfig
 from tracker.sites import Sites
 from tracker.storage.client import Storage
 from tracker.storage.migrate import migrate
@@ -35,26 +42,29 @@ log = logging.getLogger(__name__)
 class Runtime:
     settings: Settings
     storage: Storage
-    sites: Sites
+    sites: Sites  # the site registry (cached, snapshotted for ingest while storage is down)
     tokens: Tokens
-    ids: VisitorIds
+    audit: AuditLog  # the audit log's batch writer (a thread once started)
+    ids: VisitorIds  # signs and checks the `_tid` cookie
     agents: AgentParser
-    network: Network
+    network: Network  # client IP rule, prefixes and the daily salt
     spool: Spool
-    flusher: Flusher
-    pipeline: Pipeline
-    rate_limiter: RateLimiter
-    audit: AuditLog = field(init=False)  # built from storage: the audit log's batch writer
-    extras: dict[str, Any] = field(default_factory=dict)
-    _started: bool = False
-
-    def __post_init__(self) -> None:
-        self.audit = AuditLog(self.storage)
+    flusher: Flusher  # spool -> ClickHouse (a thread once started)
+    rate_limiter: RateLimiter  # every token bucket: collect, reports, forget-me, dashboard sign-in
+    pipeline: Pipeline  # ingest's named steps and its drop counters
+    import_pool: ImportPool  # worker processes of large imports, spawned on first use
+    promos: Promos  # the promotions registry
+    sessions: Sessions  # dashboard session cookies
+    trust: TrustConfig  # the one trust configuration, passed to every trust query
+    trust_sets: TrustSets  # the untrusted-visitor set of each range (a cache of this process)
+    trust_job: TrustJob  # materialises closed days' trust signals (a thread once started)
+    _started: bool = field(default=False, repr=False)
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
         data = settings.data_dir.resolve()
         data.mkdir(parents=True, exist_ok=True)
+        trust = TrustConfig.from_settings(settings)  # a bad trust setting fails before storage opens
         storage = Storage(settings)
         schema_ready = True
         try:
@@ -71,7 +81,8 @@ class Runtime:
             storage.close()
             raise
         sites = Sites(storage, snapshot=data / "sites.json")
-        ids = VisitorIds(load_keys(settings.cookie_secret, data))
+        cookie_keys = load_keys(settings.cookie_secret, data)
+        ids = VisitorIds(cookie_keys)
         agents = AgentParser(settings.ua_cache_size)
         network = Network(
             trusted_proxies=settings.trusted_proxies,
@@ -89,57 +100,48 @@ class Runtime:
         flusher = Flusher(storage, spool, interval=settings.flush_interval, max_bytes=settings.flush_max_bytes)
         if not schema_ready:
             flusher.before_insert = lambda: migrate(storage)
-        pipeline = Pipeline(sites=sites, ids=ids, agents=agents, network=network, respect_dnt=settings.respect_dnt)
+        rate_limiter = RateLimiter(settings)
         return cls(
             settings=settings,
             storage=storage,
             sites=sites,
             tokens=Tokens(storage),
+            audit=AuditLog(storage),
             ids=ids,
             agents=agents,
             network=network,
             spool=spool,
             flusher=flusher,
-            pipeline=pipeline,
-            rate_limiter=RateLimiter(settings),
+            rate_limiter=rate_limiter,
+            pipeline=Pipeline(sites=sites, ids=ids, agents=agents, network=network, limiter=rate_limiter, spool=spool,
+                              respect_dnt=settings.respect_dnt),
+            import_pool=ImportPool(settings, data / "ip_salt.json"),
+            promos=Promos(storage),
+            sessions=Sessions(cookie_keys, storage),
+            trust=trust,
+            trust_sets=TrustSets(storage),
+            trust_job=TrustJob(storage, trust, settings.trust_refresh_seconds),
         )
 
-    def import_pool(self):
-        """Worker processes for `tracker import`, started on first use."""
-        if "import_pool" not in self.extras:
-            from tracker.ingest.importer import start_pool
-
-            self.extras["import_pool"] = start_pool(self.settings, self.settings.data_dir.resolve() / "ip_salt.json")
-        return self.extras["import_pool"]
-
-    def attach(self, state: Any) -> None:
-        state.runtime = self
-        for name in ("settings", "storage", "sites", "tokens", "ids", "agents", "network", "spool", "flusher", "pipeline", "rate_limiter", "audit"):
-            setattr(state, name, getattr(self, name))
-
     def start(self) -> None:
+        """Start the background threads (flusher, audit writer, trust job); idempotent."""
         if not self._started:
             self.flusher.start()
             self.audit.start()
-            self.extras["trust_job"] = start_trust_job(self.storage, self.settings)
+            self.trust_job.start()
             self._started = True
 
-    def stop_background(self) -> None:
-        """Shared runtimes (tests) keep running between apps."""
-
     def close(self) -> None:
-        pool = self.extras.pop("import_pool", None)
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        self.import_pool.shutdown()
         if self._started:
-            self.extras["trust_job"].stop()  # before storage closes under it
+            self.trust_job.stop()  # before storage closes under it
             self.flusher.stop()
             try:
                 self.audit.stop()  # writes what is pending
             except Exception:  # storage away at exit: the last second of audit is lost, not the shutdown
                 log.warning("audit log entries could not be written at shutdown")
         try:
-            trust_cache.close(self.storage)  # the untrusted sets are a cache of this process
+            self.trust_sets.close()  # the untrusted sets are a cache of this process
         except StorageError:
             log.warning("cached untrusted-visitor sets could not be dropped at shutdown (a TTL clears them)")
         self.spool.close()

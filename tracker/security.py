@@ -7,6 +7,8 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tracker.http import error_response
+
 log = logging.getLogger(__name__)
 
 BASE_HEADERS = [
@@ -15,8 +17,13 @@ BASE_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+NOT_PAGES = ("/snippet.js", "/healthz", "/readyz")
 # Pages (dashboard, demo) get a CSP; API responses are JSON and need none beyond nosniff.
-PAGE_CSP = (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+PAGE_CSP = (
+    b"content-security-policy",
+    b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
+    b"frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+)
 
 
 class SecurityHeaders:
@@ -27,7 +34,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_page = not scope["path"].startswith("/api/") and scope["path"] not in ("/snippet.js", "/healthz", "/readyz")
+        is_page = not scope["path"].startswith("/api/") and scope["path"] not in NOT_PAGES
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -56,6 +63,4 @@ class SecurityHeaders:
             log.exception("unhandled error on %s %s", scope.get("method"), scope["path"])
             if started:
                 raise
-            body = b'{"error":"internal error"}'
-            await send_with_headers({"type": "http.response.start", "status": 500, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            await error_response("internal error", 500)(scope, receive, send_with_headers)

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import orjson
 
 from tracker.errors import BadRequest
-from tracker.ingest.schema import SITE_RE
 from tracker.storage.client import Storage
+from tracker.vocabulary import check_site_id
 
 REFRESH_SECONDS = 5.0
 
@@ -45,10 +45,10 @@ def normalize_origin(raw: str) -> str:
     return f"{parts.scheme}://{host.lower()}" + (f":{port}" if port and port != default else "")
 
 
-def validate_site_id(site: str) -> str:
-    if not SITE_RE.match(site or ""):
-        raise BadRequest("site id must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
-    return site
+def origin_key(header: str) -> str:
+    """A browser's `Origin` header as registered origins are stored (lower case, no trailing
+    slash): browsers send the normalised form already, so this only undoes case and a slash."""
+    return header.lower().rstrip("/")
 
 
 class Sites:
@@ -89,13 +89,26 @@ class Sites:
             if changed:
                 self._save_snapshot()
 
-    def get(self, site: str) -> Site | None:
+    def _fresh(self) -> dict[str, Site]:
         if time.monotonic() - self._loaded_at > REFRESH_SECONDS:
             try:
                 self._refresh()
             except Exception:  # keep serving from the last good cache while storage is down
                 self._loaded_at = time.monotonic() - REFRESH_SECONDS + 1.0
-        return self._cache.get(site)
+        return self._cache
+
+    def get(self, site: str) -> Site | None:
+        return self._fresh().get(site)
+
+    def origin_allowed(self, site: str, origin: str | None) -> bool:
+        """Whether a browser `Origin` is registered for `site` (which must exist)."""
+        record = self.get(site)
+        return bool(record and origin and origin_key(origin) in record.origins)
+
+    def known_origin(self, origin: str) -> bool:
+        """Whether a browser `Origin` is registered for any site."""
+        key = origin_key(origin)
+        return any(key in s.origins for s in self._fresh().values())
 
     def all(self) -> list[Site]:
         self._refresh()
@@ -103,7 +116,7 @@ class Sites:
 
     def add(self, site: str, origins: list[str], *, replace: bool = False) -> Site:
         """Register a site, or add origins to it (`replace`: set exactly these origins)."""
-        validate_site_id(site)
+        check_site_id(site)
         normalized = [normalize_origin(o) for o in origins]
         self._refresh()
         existing = self._cache.get(site)

@@ -1,11 +1,13 @@
 """Rate limits on both sides of each limit: just under the burst accepted, over it 429 with
 `Retry-After` and a JSON error. The session app runs with limits off, so each test hosts the
-same app code on the shared runtime with a limiter of its own (set after startup, because the
-lifespan attaches the runtime's limiter)."""
+same app code on a view of the shared runtime that differs only by its limiter (set after
+startup, because the lifespan attaches the runtime it was given)."""
 
 from __future__ import annotations
 
+import copy
 import uuid
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -26,7 +28,10 @@ def limited(settings, runtime):
         app = create_app(limited_settings, runtime=runtime)
         client = TestClient(app, base_url="http://testserver")
         client.__enter__()
-        app.state.rate_limiter = RateLimiter(limited_settings)
+        limiter = RateLimiter(limited_settings)
+        pipeline = copy.copy(runtime.pipeline)  # the same steps and counters, checking this limiter
+        pipeline.limiter = limiter
+        app.state.runtime = replace(runtime, settings=limited_settings, rate_limiter=limiter, pipeline=pipeline)
         clients.append(client)
         return client
 

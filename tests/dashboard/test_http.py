@@ -9,7 +9,7 @@ import time
 import pytest
 from starlette.testclient import TestClient
 
-from tracker.dashboard import session as sess
+from tracker.auth import sessions as sess
 from tracker.ingest.visitor_id import load_keys
 
 
@@ -190,7 +190,7 @@ def test_logout_needs_the_session_csrf_token_then_ends_the_session(web, marketer
 def test_idle_sessions_expire(web, app, settings, marketer_token, new_site, runtime):
     site = new_site()
     login(web, marketer_token)
-    token_id = sess.sessions_for(app.state).read(web.cookies.get(sess.COOKIE)).token_id
+    token_id = runtime.sessions.read(web.cookies.get(sess.COOKIE)).token_id
     keys = load_keys(settings.cookie_secret, settings.data_dir.resolve())
     now = time.time()
     old = sess.Sessions(keys, runtime.storage, now=lambda: now - sess.IDLE_SECONDS - 5)
@@ -246,12 +246,12 @@ def test_pages_render_with_strict_headers_and_local_assets_only(web, admin_token
     assert web.get("/dashboard/nope").status_code == 404
 
 
-def test_sign_in_attempts_are_rate_limited_per_network(app, monkeypatch):
-    from tracker.dashboard import routes
+def test_sign_in_attempts_are_rate_limited_per_network(app, runtime, monkeypatch):
+    from tracker import ratelimit
     from tracker.ratelimit import Buckets
 
-    monkeypatch.setattr(app.state, "dashboard_login_buckets", Buckets(0.01, 3), raising=False)
+    monkeypatch.setattr(runtime.rate_limiter, "login", Buckets(0.01, 3))
     with TestClient(app, base_url="http://testserver") as web:
         statuses = [login(web, "trk_000000000000_notavalidsecretnotavalidsecret").status_code for _ in range(5)]
     assert statuses == [401, 401, 401, 429, 429]
-    assert routes.LOGIN_BURST >= 10  # a person mistyping a few times is never locked out
+    assert ratelimit.LOGIN_BURST >= 10  # a person mistyping a few times is never locked out

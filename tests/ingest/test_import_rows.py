@@ -240,7 +240,7 @@ def test_parallel_import_matches_the_reference(runtime, new_site):
     reference_site, import_site = new_site(), new_site()
     rows, errors = oracle(runtime, reference_site, lines, first_line=1001)
     runtime.storage.insert_jsonl("events", rows)
-    importer = Importer(runtime.storage, runtime.agents, runtime.network, pool=runtime.import_pool())
+    importer = Importer(runtime.storage, runtime.agents, runtime.network, pool=runtime.import_pool)
     assert importer.pool is not None
     result = importer.import_chunk(import_site, lines, 1001)
     assert result.errors == errors and result.accepted == rows.count(b"\n")

@@ -48,7 +48,7 @@ def test_the_sweep_removes_evidence_written_after_the_erasure(client, runtime, j
     bot = f"late-{uuid.uuid4().hex[:6]}"
     journeys(site, {bot: [("pageview", "/", DAY + timedelta(seconds=i)) for i in range(3)]}, ua=BOT_UA)
     rows = runtime.storage.query("SELECT * FROM visitor_signals WHERE vid = {v:String}", {"v": bot})
-    materialise_day(runtime.storage, site, DAY.date())
+    materialise_day(runtime.storage, runtime.trust, site, DAY.date())
     late = runtime.storage.dicts("SELECT * FROM visitor_signals WHERE vid = {v:String}", {"v": bot})
     assert late and not rows.rows
     assert client.delete(f"/api/privacy/visitors/{bot}", headers=auth(admin_token)).status_code == 200

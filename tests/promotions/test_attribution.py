@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tracker.reports.attribution import MODELS, apportion_cents, decay_weight, share
-from tracker.reports.promotions import finish_rows
+from tracker.reports.promotions import shape
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))
@@ -46,7 +46,7 @@ def test_apportion_cents_adds_up(values, total, expected):
         assert got == expected
 
 
-def test_finish_rows():
+def test_shape():
     grouped = [
         {"promo_id": "A", "dim": "", "impressions": 4, "viewers": 3, "clicks": 2, "holdout_impressions": 1, "event_name": "Sale",
          "conversions": 1, "touched_revenue": Decimal("10.0000"), "attributed_conversions": 0.5, "attributed_revenue": 5.0,
@@ -55,10 +55,10 @@ def test_finish_rows():
          "conversions": 1, "touched_revenue": Decimal("10.0000"), "attributed_conversions": 0.5, "attributed_revenue": 5.0,
          "coupon_redemptions": 0, "coupon_revenue": Decimal(0)},
     ]
-    rows = finish_rows(grouped, {"B": "Registered B"}, Decimal("10.00"))
+    rows = shape(grouped, {"B": "Registered B"}, Decimal("10.00"))
     a, b = sorted(rows, key=lambda r: r["promo_id"])
     assert (a["ctr"], a["conversion_rate"], a["aov"], a["revenue_per_1000_impressions"]) == (0.5, 0.5, 10.0, 2500.0)
     assert (a["promo_name"], b["promo_name"], b["ctr"], b["revenue_per_1000_impressions"]) == ("Sale", "Registered B", None, None)
     assert (a["coupon_redemptions"], a["coupon_revenue"]) == (2, 20.5)
-    by_slot = finish_rows([{**grouped[0], "dim": "hero"}], {}, Decimal("5.00"), by="slot")
+    by_slot = shape([{**grouped[0], "dim": "hero"}], {}, Decimal("5.00"), by="slot")
     assert by_slot[0]["slot"] == "hero" and by_slot[0]["coupon_redemptions"] is None

@@ -13,7 +13,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import BOT_UA, auth
-from tracker.reports import campaigns
+from tracker.reports.routes import REPORTS
+from tracker.reports.runner import execute
 
 RANGE = {"from": "2026-03-01", "to": "2026-03-31"}
 EMAIL = {"query": "?utm_source=Newsletter&utm_medium=Email&utm_campaign=march"}
@@ -34,13 +35,13 @@ def site(journeys, new_site):
     return name
 
 
-def rows(storage, site, **query):
-    result = campaigns.run(storage, campaigns.Params.from_query({"site": site, **RANGE, **query}))
+def rows(runtime, site, **query):
+    result = execute(runtime, REPORTS["campaigns"], {"site": site, **RANGE, **query})
     return {(r["utm_source"], r["utm_medium"], r["utm_campaign"]): r for r in result["rows"]}
 
 
-def test_sessions_by_first_touch(storage, site):
-    got = rows(storage, site)
+def test_sessions_by_first_touch(runtime, site):
+    got = rows(runtime, site)
     assert set(got) == {("newsletter", "email", "march"), ("google", "cpc", "spring"), ("", "", "")}
     email = got[("newsletter", "email", "march")]
     assert {k: email[k] for k in ("visitors", "sessions", "pageviews", "conversions", "converting_sessions", "revenue")} == {
@@ -53,10 +54,10 @@ def test_sessions_by_first_touch(storage, site):
     assert direct["conversion_rate"] == 1.0
 
 
-def test_traffic_and_range(storage, site):
-    assert ("spam", "referral", "x") in rows(storage, site, traffic="all")
+def test_traffic_and_range(runtime, site):
+    assert ("spam", "referral", "x") in rows(runtime, site, traffic="all")
     # Only T0's day: c's second newsletter session (the next day) is out.
-    email = rows(storage, site, to="2026-03-02")[("newsletter", "email", "march")]
+    email = rows(runtime, site, to="2026-03-02")[("newsletter", "email", "march")]
     assert (email["sessions"], email["conversions"], email["revenue"]) == (2, 1, 40.0)
 
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import BOT_UA, auth
-from tracker.reports import lift, stats
+from tracker.reports import stats
+from tracker.reports.routes import REPORTS
+from tracker.reports.runner import execute
 
 RANGE = {"from": "2026-03-01", "to": "2026-03-31"}
 
@@ -38,12 +40,12 @@ def site(journeys, new_site):
     return name
 
 
-def run(storage, site, **query):
-    return lift.run(storage, lift.Params.from_query({"site": site, **RANGE, "promo": "L", **query}))
+def run(runtime, site, **query):
+    return execute(runtime, REPORTS["lift"], {"site": site, **RANGE, "promo": "L", **query})
 
 
-def test_groups_and_statistics(storage, site):
-    got = run(storage, site)
+def test_groups_and_statistics(runtime, site):
+    got = run(runtime, site)
     assert got["promo_id"] == "L" and got["method"] == stats.METHOD
     assert got["exposed"] == {"visitors": 100, "converters": 20, "conversion_rate": 0.2}
     assert got["holdout"] == {"visitors": 100, "converters": 10, "conversion_rate": 0.1}
@@ -55,19 +57,19 @@ def test_groups_and_statistics(storage, site):
     assert got["significant"] is True and got["verdict"] == "lifts conversion by 10.0 pp"
 
 
-def test_traffic_all_counts_the_crawler(storage, site):
-    got = run(storage, site, traffic="all")
+def test_traffic_all_counts_the_crawler(runtime, site):
+    got = run(runtime, site, traffic="all")
     assert got["exposed"]["visitors"] == 101 and got["exposed"]["converters"] == 21
 
 
-def test_range_cuts_purchases(storage, site):
+def test_range_cuts_purchases(runtime, site):
     # Before the range starts nobody has a view: nothing to compare.
-    got = run(storage, site, **{"from": "2026-02-01", "to": "2026-02-28"})
+    got = run(runtime, site, **{"from": "2026-02-01", "to": "2026-02-28"})
     assert got["exposed"]["visitors"] == 0 and got["verdict"] == "not enough data" and got["p_value"] is None
 
 
-def test_unknown_promo(storage, site):
-    got = run(storage, site, promo="nope' OR '1'='1")
+def test_unknown_promo(runtime, site):
+    got = run(runtime, site, promo="nope' OR '1'='1")
     assert got["exposed"]["visitors"] == 0 and got["holdout"]["visitors"] == 0 and got["verdict"] == "not enough data"
 
 

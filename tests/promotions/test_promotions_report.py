@@ -18,8 +18,9 @@ import math
 import pytest
 
 from tests.conftest import BOT_UA, auth
-from tracker.reports import promotions
 from tracker.reports.attribution import decay_weight
+from tracker.reports.routes import REPORTS
+from tracker.reports.runner import execute
 
 DAY = 86400
 RANGE = {"from": "2026-03-01", "to": "2026-03-31"}
@@ -59,8 +60,8 @@ def site(journeys, new_site, storage):
     return name
 
 
-def report(storage, site: str, **query) -> dict:
-    return promotions.run(storage, promotions.Params.from_query({"site": site, **RANGE, **query}))
+def report(runtime, site: str, **query) -> dict:
+    return execute(runtime, REPORTS["promotions"], {"site": site, **RANGE, **query})
 
 
 def by_promo(result: dict) -> dict[str, dict]:
@@ -71,8 +72,8 @@ def attributed(result: dict) -> dict[str, tuple[float, float]]:
     return {p: (round(r["attributed_conversions"], 9), r["attributed_revenue"]) for p, r in by_promo(result).items()}
 
 
-def test_exposure_and_conversions(storage, site):
-    rows = by_promo(report(storage, site))
+def test_exposure_and_conversions(runtime, site):
+    rows = by_promo(report(runtime, site))
     a, b, c = rows["A"], rows["B"], rows["C"]
     assert (a["impressions"], a["viewers"], a["clicks"], a["holdout_impressions"]) == (3, 3, 5, 1)
     assert (b["impressions"], b["viewers"], b["clicks"]) == (1, 1, 2)
@@ -94,14 +95,14 @@ def test_exposure_and_conversions(storage, site):
     ("first_click", {"A": (3, 129.99), "B": (0, 0.0), "C": (1, 50.0)}),
     ("position", {"A": (1.9, 73.99), "B": (0.7, 52.0), "C": (1.4, 54.0)}),
 ])
-def test_models_exact(storage, site, model, expected):
-    result = report(storage, site, model=model)
+def test_models_exact(runtime, site, model, expected):
+    result = report(runtime, site, model=model)
     assert attributed(result) == expected
     assert result["model"] == model
 
 
-def test_linear_splits_over_distinct_promos(storage, site):
-    got = attributed(report(storage, site, model="linear"))
+def test_linear_splits_over_distinct_promos(runtime, site):
+    got = attributed(report(runtime, site, model="linear"))
     # o1 halves between A and B; o5 thirds over A, B, C although A was clicked twice.
     assert got["A"][0] == pytest.approx(0.5 + 1 + 1 / 3)
     assert got["B"][0] == pytest.approx(0.5 + 1 / 3)
@@ -112,7 +113,7 @@ def test_linear_splits_over_distinct_promos(storage, site):
     assert round(sum(v[1] for v in got.values()), 2) == 179.99
 
 
-def test_time_decay_weights_each_click(storage, site):
+def test_time_decay_weights_each_click(runtime, site):
     half = 7 * DAY
 
     def shares(ages: dict[str, list[float]]) -> dict[str, float]:
@@ -128,19 +129,19 @@ def test_time_decay_weights_each_click(storage, site):
         "C": (1 + o5["C"], 50 + 10 * o5["C"]),
     }
     assert math.isclose(o1["B"], 2 ** (-3600 / half) / (2 ** (-3600 / half) + 2 ** (-7190 / half)))
-    got = by_promo(report(storage, site, model="time_decay"))
+    got = by_promo(report(runtime, site, model="time_decay"))
     for promo, (conv, revenue) in expected.items():
         assert got[promo]["attributed_conversions"] == pytest.approx(conv, abs=1e-9)
         assert abs(got[promo]["attributed_revenue"] - revenue) <= 0.01
     # A shorter half-life moves credit towards the latest clicks.
-    fast = by_promo(report(storage, site, model="time_decay", half_life_days="0.01"))
+    fast = by_promo(report(runtime, site, model="time_decay", half_life_days="0.01"))
     assert fast["B"]["attributed_conversions"] > got["B"]["attributed_conversions"]
 
 
 @pytest.mark.parametrize("model", ["last_click", "first_click", "linear", "time_decay", "position"])
 @pytest.mark.parametrize("lookback", ["1", "14"])
-def test_attribution_adds_up(storage, site, model, lookback):
-    result = report(storage, site, model=model, lookback_days=lookback)
+def test_attribution_adds_up(runtime, site, model, lookback):
+    result = report(runtime, site, model=model, lookback_days=lookback)
     rows = result["rows"]
     totals = result["totals"]
     assert totals["purchases"] == 5 and totals["revenue"] == 209.99
@@ -150,40 +151,40 @@ def test_attribution_adds_up(storage, site, model, lookback):
     assert all(r["attributed_revenue"] == round(r["attributed_revenue"], 2) for r in rows)
 
 
-def test_lookback_bounds(storage, site):
-    wide = by_promo(report(storage, site, lookback_days="14", model="first_click"))
+def test_lookback_bounds(runtime, site):
+    wide = by_promo(report(runtime, site, lookback_days="14", model="first_click"))
     # o2 now also reaches back to v2's click on A ten days earlier, and A clicked first.
     assert (wide["A"]["conversions"], wide["A"]["revenue"]) == (4, 179.99)
     assert attributed({"rows": list(wide.values())})["C"] == (0, 0.0)
 
 
-def test_traffic_all_includes_bots(storage, site):
-    everyone = report(storage, site, traffic="all")
+def test_traffic_all_includes_bots(runtime, site):
+    everyone = report(runtime, site, traffic="all")
     assert by_promo(everyone)["A"]["clicks"] == 6
     assert everyone["totals"]["attributed_purchases"] == 5 and everyone["totals"]["revenue"] == 1209.99
     assert by_promo(everyone)["A"]["attributed_revenue"] == 1019.99
 
 
-def test_range_limits(storage, site):
+def test_range_limits(runtime, site):
     # Only T0's day: o2 (day 10) and the clicks of v2 on day 9 are out of range.
-    rows = by_promo(report(storage, site, **{"from": "2026-03-02", "to": "2026-03-02"}))
+    rows = by_promo(report(runtime, site, **{"from": "2026-03-02", "to": "2026-03-02"}))
     assert rows["C"]["clicks"] == 1 and rows["C"]["conversions"] == 1 and rows["A"]["clicks"] == 5
 
 
-def test_breakdown_by_creative(storage, site):
-    result = report(storage, site, by="creative", model="last_click")
+def test_breakdown_by_creative(runtime, site):
+    result = report(runtime, site, by="creative", model="last_click")
     rows = {(r["promo_id"], r["creative"]): r for r in result["rows"]}
     assert rows[("A", "banner")]["impressions"] == 2 and rows[("A", "mail")]["impressions"] == 1
     assert rows[("A", "mail")]["attributed_revenue"] == 19.99 and rows[("A", "mail")]["clicks"] == 1
     assert rows[("A", "banner")]["clicks"] == 2 and rows[("A", "")]["clicks"] == 2
     assert rows[("A", "banner")]["coupon_redemptions"] is None
     assert round(sum(r["attributed_revenue"] for r in result["rows"]), 2) == 179.99
-    slots = {(r["promo_id"], r["slot"]) for r in report(storage, site, by="slot")["rows"]}
+    slots = {(r["promo_id"], r["slot"]) for r in report(runtime, site, by="slot")["rows"]}
     assert ("A", "hero") in slots and ("B", "side") in slots
 
 
-def test_empty_site(storage, new_site):
-    result = report(storage, new_site())
+def test_empty_site(runtime, new_site):
+    result = report(runtime, new_site())
     assert result["rows"] == [] and result["totals"] == {"purchases": 0, "revenue": 0.0, "attributed_purchases": 0, "attributed_revenue": 0.0}
 
 

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as sp
 
 from tracker.reports import stats
-from tracker.reports.lift import summarize
+from tracker.reports.lift import shape
 
 
 def scipy_reference(x_a: int, n_a: int, x_b: int, n_b: int) -> tuple[float, float, float]:
@@ -79,7 +79,7 @@ def test_edge_cases():
 
 
 def test_summary_shape():
-    body = summarize("SUMMER", (2000, 250), (2000, 200))
+    body = shape("SUMMER", (2000, 250), (2000, 200))
     assert body["exposed"] == {"visitors": 2000, "converters": 250, "conversion_rate": 0.125}
     assert body["holdout"] == {"visitors": 2000, "converters": 200, "conversion_rate": 0.1}
     assert body["method"] == stats.METHOD and "pooled" in body["method"] and "Wald" in body["method"]

@@ -6,7 +6,10 @@ from tests.conftest import BOT_UA
 from tests.reports.conftest import RANGE
 from tracker.errors import BadRequest
 from tracker.reports import _sql
-from tracker.reports.funnel import Params, Step, parse_steps, shape_steps
+from tracker.reports.funnel import Step, parse_steps, shape
+from tracker.reports.params import parse_scope
+from tracker.reports.routes import REPORTS
+from tracker.reports.runner import Context, parse
 
 MOBILE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
 SHOP = [{"type": "pageview", "path": "/p/*"}, {"type": "add_to_cart"}, {"type": "purchase"}]
@@ -47,14 +50,14 @@ def test_window_one_second_longer_lets_f2_convert(shop_site, report):
     assert [s["visitors"] for s in out["steps"]] == [5, 4, 3]
 
 
-def test_levels_match_clickhouse_window_funnel(shop_site, storage):
+def test_levels_match_clickhouse_window_funnel(shop_site, runtime, storage):
     """With steps no event can match twice, the fold agrees with windowFunnel itself."""
     got = storage.dicts(f"""
         SELECT level, count() AS visitors FROM (
             SELECT vid, windowFunnel({{w:UInt64}})(toUInt64(toUnixTimestamp64Milli(ts)),
                 type = 'pageview' AND startsWith(path, '/p/'), type = 'add_to_cart', type = 'purchase') AS level
             FROM ({_sql.events(True)}) GROUP BY vid)
-        GROUP BY level ORDER BY level""", {**Params.from_query({"site": shop_site, **RANGE, "steps": steps(SHOP)}).common.bind(), "w": 3_600_000})
+        GROUP BY level ORDER BY level""", Context(storage, parse_scope({"site": shop_site, **RANGE}), runtime.trust).bind(w=3_600_000))
     by_level = {r["level"]: r["visitors"] for r in got}
     reached = [sum(v for lvl, v in by_level.items() if lvl >= k) for k in (1, 2, 3)]
     assert reached == [5, 4, 2]
@@ -157,7 +160,7 @@ def test_injection_in_step_values_is_scoped(journeys, new_site, report):
 ])
 def test_params_are_validated_with_human_messages(query, message):
     with pytest.raises(BadRequest, match=message):
-        Params.from_query({"site": "shop", **query})
+        parse(REPORTS["funnel"], {"site": "shop", **query})
 
 
 def test_parse_steps_strips_query_from_paths():
@@ -165,13 +168,13 @@ def test_parse_steps_strips_query_from_paths():
     assert parsed == (Step("pageview", "/cart"), Step("purchase"))
 
 
-def test_shape_steps_rates_and_medians():
+def test_shape_rates_and_medians():
     spec = (Step("pageview", "/p/*"), Step("add_to_cart"), Step("purchase"))
-    out = shape_steps(spec, {"v1": 4, "v2": 2, "v3": 0, "m2": 12.5, "m3": float("nan")})
+    out = shape(spec, {"v1": 4, "v2": 2, "v3": 0, "m2": 12.5, "m3": float("nan")})
     assert [(s["visitors"], s["conversion_from_start"], s["conversion_from_previous"], s["median_seconds_from_previous"]) for s in out] == [
         (4, 1.0, 1.0, None), (2, 0.5, 0.5, 12.5), (0, 0.0, 0.0, None)]
     assert out[0]["label"] == "pageview /p/*"
-    empty = shape_steps(spec, {})
+    empty = shape(spec, {})
     assert [(s["visitors"], s["conversion_from_start"], s["conversion_from_previous"]) for s in empty] == [(0, 0.0, 0.0)] * 3
 
 

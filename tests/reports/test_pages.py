@@ -1,5 +1,5 @@
 from tests.conftest import BOT_UA
-from tracker.reports.pages import shape_rows
+from tracker.reports.pages import shape
 
 MIN = 60
 
@@ -35,6 +35,6 @@ def test_pages_trusted_vs_all(journeys, new_site, report):
     assert [r["path"] for r in report("pages", site, traffic="all")["rows"]] == ["/", "/robots"]
 
 
-def test_shape_rows_gives_plain_ints():
-    assert shape_rows([{"path": "/", "pageviews": 3, "visitors": 2, "entries": 1, "exits": 1}]) == [
+def test_shape_gives_plain_ints():
+    assert shape([{"path": "/", "pageviews": 3, "visitors": 2, "entries": 1, "exits": 1}]) == [
         {"path": "/", "pageviews": 3, "visitors": 2, "entries": 1, "exits": 1}]

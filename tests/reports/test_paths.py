@@ -1,7 +1,7 @@
 import pytest
 
 from tracker.errors import BadRequest
-from tracker.reports.paths import clean_path, shape_rows
+from tracker.reports.paths import clean_path, shape
 
 MIN = 60
 
@@ -48,8 +48,8 @@ def test_clean_path_rejects(raw):
         clean_path(raw)
 
 
-def test_shape_rows():
-    rows = shape_rows([{"sequence": ["/a", "/b"], "sessions": 3}, {"sequence": [], "sessions": 1}], 4)
+def test_shape():
+    rows = shape([{"sequence": ["/a", "/b"], "sessions": 3}, {"sequence": [], "sessions": 1}], 4)
     assert rows == [
         {"sequence": ["/a", "/b"], "path": "/a → /b", "count": 3, "share": 0.75, "exit": False},
         {"sequence": [], "path": "(exit)", "count": 1, "share": 0.25, "exit": True},

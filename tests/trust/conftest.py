@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from tracker.reports._params import parse_common
+from tracker.reports.params import parse_scope
+from tracker.reports.runner import Context
 from tracker.reports.trust import score
-from tracker.reports.trust.signals import bind_coverage
 
 RANGE = {"from": "2026-03-01", "to": "2026-03-31"}
 
 
-def visitor_scores(storage, site: str, config: score.TrustConfig | None = None, **query) -> dict[str, dict]:
-    common = parse_common({"site": site, **RANGE, **query})
-    params = bind_coverage(storage, {**common.bind(), **score.trust_params(config)})
-    return {row["vid"]: row for row in storage.dicts(score.VISITOR_SCORES, params, what="test scores")}
+def visitor_scores(runtime, site: str, config: score.TrustConfig | None = None, **query) -> dict[str, dict]:
+    """Every visitor's row of `score.VISITOR_SCORES` under `config` (default: the runtime's)."""
+    ctx = Context(runtime.storage, parse_scope({"site": site, **RANGE, **query}), config or runtime.trust)
+    return {row["vid"]: row for row in runtime.storage.dicts(score.VISITOR_SCORES, ctx.bind_coverage(), what="test scores")}
 
 
 @pytest.fixture
-def scores(storage):
+def scores(runtime):
     def run(site: str, config: score.TrustConfig | None = None, **query) -> dict[str, dict]:
-        return visitor_scores(storage, site, config, **query)
+        return visitor_scores(runtime, site, config, **query)
 
     return run

@@ -11,10 +11,10 @@ import pytest
 
 from tests.conftest import BOT_UA
 from tracker.privacy.erase import erase
-from tracker.reports import excluded, overview
-from tracker.reports._params import Ranged, parse_common
+from tracker.reports.params import parse_scope
+from tracker.reports.routes import REPORTS
+from tracker.reports.runner import execute
 from tracker.reports.trust import cache as trust_cache
-from tracker.reports.trust import score
 
 RANGE = {"from": "2026-03-01", "to": "2026-03-31"}
 HUMAN = [("pageview", "/", 0), ("pageview", "/c/shoes", 30), ("pageview", "/p/1", 90)]
@@ -35,12 +35,12 @@ def site(journeys, new_site):
     return journeys(new_site(), {"human": HUMAN, "bot1": crawler()})
 
 
-def report(storage, site: str, **query) -> dict:
-    return overview.run(storage, Ranged.from_query({"site": site, **RANGE, **query}))
+def report(runtime, site: str, trust=None, **query) -> dict:
+    return execute(runtime, REPORTS["overview"], {"site": site, **RANGE, **query}, trust=trust)
 
 
-def counters(storage) -> tuple[int, int]:
-    sets = trust_cache.sets_for(storage)
+def counters(runtime) -> tuple[int, int]:
+    sets = runtime.trust_sets
     return sets.computed, sets.reused
 
 
@@ -48,87 +48,82 @@ def set_partitions(storage) -> int:
     return storage.scalar("SELECT uniqExact(partition) FROM system.parts WHERE database = currentDatabase() AND table = 'trust_sets' AND active")
 
 
-def test_same_range_is_computed_once_then_reused(storage, site):
-    computed, reused = counters(storage)
-    first = report(storage, site)
+def test_same_range_is_computed_once_then_reused(runtime, site):
+    computed, reused = counters(runtime)
+    first = report(runtime, site)
     assert (first["visitors"], first["excluded_visitors"]) == (1, 1)
-    assert report(storage, site) == first
-    assert excluded.run(storage, Ranged.from_query({"site": site, **RANGE}))["excluded_visitors"] == 1
-    assert counters(storage) == (computed + 1, reused + 2)
+    assert report(runtime, site) == first
+    assert execute(runtime, REPORTS["excluded"], {"site": site, **RANGE})["excluded_visitors"] == 1
+    assert counters(runtime) == (computed + 1, reused + 2)
 
 
-def test_all_traffic_needs_no_set(storage, site):
-    computed, reused = counters(storage)
-    got = report(storage, site, traffic="all")
+def test_all_traffic_needs_no_set(runtime, site):
+    computed, reused = counters(runtime)
+    got = report(runtime, site, traffic="all")
     assert (got["visitors"], got["excluded_visitors"]) == (2, 0)
-    assert counters(storage) == (computed, reused)
+    assert counters(runtime) == (computed, reused)
 
 
-def test_new_events_in_the_range_give_a_new_set(storage, site, journeys):
-    assert report(storage, site)["excluded_visitors"] == 1
+def test_new_events_in_the_range_give_a_new_set(runtime, site, journeys):
+    assert report(runtime, site)["excluded_visitors"] == 1
     journeys(site, {"bot2": crawler(600)})
-    computed, _ = counters(storage)
-    got = report(storage, site)
+    computed, _ = counters(runtime)
+    got = report(runtime, site)
     assert (got["visitors"], got["excluded_visitors"]) == (1, 2)
-    assert counters(storage)[0] == computed + 1
+    assert counters(runtime)[0] == computed + 1
 
 
-def test_a_late_event_of_a_known_visitor_changes_its_verdict(storage, site, journeys):
-    assert report(storage, site)["visitors"] == 1
+def test_a_late_event_of_a_known_visitor_changes_its_verdict(runtime, site, journeys):
+    assert report(runtime, site)["visitors"] == 1
     journeys(site, {"human": [("pageview", "/p/2", 3600, {"ua": BOT_UA})]})  # same id, now a bot agent
-    got = report(storage, site)
+    got = report(runtime, site)
     assert (got["visitors"], got["excluded_visitors"]) == (0, 2)
 
 
-def test_events_outside_the_range_and_its_lookback_keep_the_set(storage, site, journeys):
-    report(storage, site)
+def test_events_outside_the_range_and_its_lookback_keep_the_set(runtime, site, journeys):
+    report(runtime, site)
     journeys(site, {"later": crawler(40 * 86400)})  # in April: outside March and its day of lookback
-    computed, reused = counters(storage)
-    assert report(storage, site)["excluded_visitors"] == 1
-    assert counters(storage) == (computed, reused + 1)
+    computed, reused = counters(runtime)
+    assert report(runtime, site)["excluded_visitors"] == 1
+    assert counters(runtime) == (computed, reused + 1)
 
 
-def test_erasure_gives_a_new_set(runtime, storage, site):
-    assert report(storage, site)["excluded_visitors"] == 1
+def test_erasure_gives_a_new_set(runtime, site):
+    assert report(runtime, site)["excluded_visitors"] == 1
     erase(runtime, "bot1", site, by="test")  # also deletes the visitor from trust_sets
-    computed, _ = counters(storage)
-    got = report(storage, site)
+    computed, _ = counters(runtime)
+    got = report(runtime, site)
     assert (got["visitors"], got["excluded_visitors"]) == (1, 0)
-    assert counters(storage)[0] == computed + 1
+    assert counters(runtime)[0] == computed + 1
 
 
-def test_registry_change_gives_a_new_set(storage, journeys, new_site):
+def test_registry_change_gives_a_new_set(runtime, storage, journeys, new_site):
     site = journeys(new_site(), coupon_crowd("FRIENDS", 12))
-    assert report(storage, site)["excluded_visitors"] == 12  # a leaked code: coupon_shared
+    assert report(runtime, site)["excluded_visitors"] == 12  # a leaked code: coupon_shared
     storage.command(
         "INSERT INTO promos (site, promo_id, name, holdout_pct, coupons, created_at, updated_at) "
         "VALUES ({site:String}, 'REF', 'Referral', 0, ['FRIENDS'], now64(3), now64(3))",
         {"site": site},
     )
-    got = report(storage, site)  # now the code of a promotion: shared by design
+    got = report(runtime, site)  # now the code of a promotion: shared by design
     assert (got["visitors"], got["excluded_visitors"]) == (12, 0)
 
 
-def test_changed_trust_settings_use_their_own_set(storage, site):
-    assert report(storage, site)["excluded_visitors"] == 1
-    lenient = replace(score.current(), weights={**score.current().weights, "bot_user_agent": 0})
-    previous = score._current
-    score._current = lenient
-    try:
-        got = report(storage, site)
-    finally:
-        score._current = previous
+def test_changed_trust_settings_use_their_own_set(runtime, site):
+    assert report(runtime, site)["excluded_visitors"] == 1
+    lenient = replace(runtime.trust, weights={**runtime.trust.weights, "bot_user_agent": 0})
+    got = report(runtime, site, trust=lenient)
     assert (got["visitors"], got["excluded_visitors"]) == (2, 0)
-    assert report(storage, site)["excluded_visitors"] == 1
+    assert report(runtime, site)["excluded_visitors"] == 1
 
 
-def test_concurrent_reports_share_one_computation(storage, site):
-    computed, _ = counters(storage)
+def test_concurrent_reports_share_one_computation(runtime, site):
+    computed, _ = counters(runtime)
     results, errors = [], []
 
     def run() -> None:
         try:
-            results.append(report(storage, site)["excluded_visitors"])
+            results.append(report(runtime, site)["excluded_visitors"])
         except Exception as exc:  # surfaced below
             errors.append(exc)
 
@@ -138,26 +133,25 @@ def test_concurrent_reports_share_one_computation(storage, site):
     for t in threads:
         t.join()
     assert not errors and results == [1] * 6
-    assert counters(storage)[0] == computed + 1
+    assert counters(runtime)[0] == computed + 1
 
 
-def test_superseded_sets_are_dropped(storage, site, journeys, monkeypatch):
+def test_superseded_sets_are_dropped(runtime, storage, site, journeys, monkeypatch):
     monkeypatch.setattr(trust_cache, "RETIRE_SECONDS", 0.0)
-    report(storage, site)
+    report(runtime, site)
     journeys(site, {"bot2": crawler(600)})
-    computed, _ = counters(storage)
-    assert report(storage, site)["excluded_visitors"] == 2  # supersedes the first set, dropped once retired
-    assert counters(storage)[0] == computed + 1
-    sets = trust_cache.sets_for(storage)
-    common = parse_common({"site": site, **RANGE})
-    live = sets.set_id(common)
+    computed, _ = counters(runtime)
+    assert report(runtime, site)["excluded_visitors"] == 2  # supersedes the first set, dropped once retired
+    assert counters(runtime)[0] == computed + 1
+    scope = parse_scope({"site": site, **RANGE})
+    live = runtime.trust_sets.set_id(site, scope.start_ts, scope.end_ts, runtime.trust)
     rows = storage.query("SELECT DISTINCT set_id FROM trust_sets WHERE site = {site:String}", {"site": site}).rows
     assert [r[0] for r in rows] == [live]
 
 
-def test_close_drops_the_process_sets(storage, site):
-    report(storage, site)
+def test_close_drops_the_process_sets(runtime, storage, site):
+    report(runtime, site)
     assert set_partitions(storage) >= 1
-    trust_cache.close(storage)  # what Runtime.close does; the next report starts a fresh cache
+    runtime.trust_sets.close()  # what Runtime.close does; the next report starts a fresh cache
     assert set_partitions(storage) == 0
-    assert report(storage, site)["excluded_visitors"] == 1
+    assert report(runtime, site)["excluded_visitors"] == 1

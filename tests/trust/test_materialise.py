@@ -5,16 +5,16 @@ Dates here are recent (evidence is kept `evidence_retention_days`), on closed UT
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.conftest import BOT_UA, auth
 from tracker.reports import _sql
-from tracker.reports._params import Ranged, parse_common
-from tracker.reports.trust import cache as trust_cache
+from tracker.reports.params import parse_scope
+from tracker.reports.runner import Context
 from tracker.reports.trust import materialise, score
-from tracker.reports.trust.signals import bind_coverage
 
 DAY0 = (datetime.now(UTC) - timedelta(days=4)).replace(hour=12, minute=0, second=0, microsecond=0)
 
@@ -39,53 +39,54 @@ def site(journeys, new_site):
     return journeys(new_site(), spec)
 
 
-def scores(storage, site) -> dict:
-    bind = parse_common({"site": site, **query()}).bind()
-    return {r["vid"]: (r["score"], tuple(r["reasons"]), r["events"], r["clicks_without_view"]) for r in storage.dicts(score.VISITOR_SCORES, bind_coverage(storage, bind))}
+def scores(runtime, site) -> dict:
+    bind = Context(runtime.storage, parse_scope({"site": site, **query()}), runtime.trust).bind_coverage()
+    return {r["vid"]: (r["score"], tuple(r["reasons"]), r["events"], r["clicks_without_view"])
+            for r in runtime.storage.dicts(score.VISITOR_SCORES, bind)}
 
 
-def untrusted(storage, common) -> set[str]:
+def untrusted(runtime, scope) -> set[str]:
     """The range's untrusted set as every trusted report reads it (through the cache)."""
-    bind = trust_cache.prepare(storage, Ranged(common)).common.bind()
-    return {r[0] for r in storage.query(_sql.UNTRUSTED_VISITORS, bind).rows}
+    set_id = runtime.trust_sets.set_id(scope.site, scope.start_ts, scope.end_ts, runtime.trust)
+    return {r[0] for r in runtime.storage.query(_sql.UNTRUSTED_VISITORS, {"site": scope.site, "tt_set": set_id}).rows}
 
 
 def covered(storage, site) -> int:
     return storage.scalar("SELECT count() FROM trust_coverage FINAL WHERE site = {s:String}", {"s": site})
 
 
-def test_materialised_equals_live(storage, site):
-    live = scores(storage, site)
+def test_materialised_equals_live(runtime, storage, site):
+    live = scores(runtime, site)
     assert live["human"][1] == () and live["human"][3] == 0
     assert "fast_click" in live["fast"][1] and "velocity" in live["speedy"][1]
-    days = materialise.refresh(storage, site=site)
+    days = materialise.refresh(storage, runtime.trust, site=site)
     assert {d.day for d in days} == {DAY0.date(), (DAY0 + timedelta(days=1)).date()} and covered(storage, site) == 2
-    assert scores(storage, site) == live
-    assert materialise.refresh(storage, site=site) == []  # nothing stale now
+    assert scores(runtime, site) == live
+    assert materialise.refresh(storage, runtime.trust, site=site) == []  # nothing stale now
 
 
-def test_late_rows_make_a_day_stale_never_wrong(storage, site, journeys):
-    materialise.refresh(storage, site=site)
-    common = parse_common({"site": site, **query()})
-    assert "crawler" not in untrusted(storage, common)  # the range's set, cached from here on
+def test_late_rows_make_a_day_stale_never_wrong(runtime, storage, site, journeys):
+    materialise.refresh(storage, runtime.trust, site=site)
+    scope = parse_scope({"site": site, **query()})
+    assert "crawler" not in untrusted(runtime, scope)  # the range's set, cached from here on
     journeys(site, {"crawler": [("pageview", "/", at(1, 30), {"ua": BOT_UA})]})  # after materialisation
-    excluded = untrusted(storage, common)
+    excluded = untrusted(runtime, scope)
     assert "crawler" in excluded and "speedy" in excluded and "human" not in excluded
-    stale = materialise.stale_days(storage, site=site)
+    stale = materialise.stale_days(storage, runtime.trust, site=site)
     assert [d.day for d in stale] == [(DAY0 + timedelta(days=1)).date()]
 
 
-def test_changed_fast_click_setting_invalidates(storage, site):
-    materialise.refresh(storage, site=site)
-    other = score.TrustConfig(fast_click_ms=10)
-    bind = {**parse_common({"site": site, **query()}).bind(), **score.trust_params(other)}
-    rows = {r["vid"]: r for r in storage.dicts(score.VISITOR_SCORES, bind_coverage(storage, bind))}
+def test_changed_fast_click_setting_invalidates(runtime, storage, site):
+    materialise.refresh(storage, runtime.trust, site=site)
+    other = replace(runtime.trust, fast_click_ms=10)
+    bind = Context(storage, parse_scope({"site": site, **query()}), other).bind_coverage()
+    rows = {r["vid"]: r for r in storage.dicts(score.VISITOR_SCORES, bind)}
     assert "fast_click" not in rows["fast"]["reasons"]  # computed live under the new setting
-    assert len(materialise.stale_days(storage, site=site, config=other)) == 2
+    assert len(materialise.stale_days(storage, other, site=site)) == 2
 
 
-def test_background_job_refreshes(storage, site):
-    job = materialise.TrustJob(storage, interval=0.05)
+def test_background_job_refreshes(runtime, storage, site):
+    job = materialise.TrustJob(storage, runtime.trust, interval=0.05)
     job.start()
     try:
         deadline = time.monotonic() + 60
@@ -101,4 +102,5 @@ def test_refresh_endpoint(client, site, fraud_token, marketer_token):
     assert client.post("/api/trust/refresh", params=q, headers=auth(marketer_token)).status_code == 403
     r = client.post("/api/trust/refresh", params=q, headers=auth(fraud_token))
     assert r.status_code == 200
-    assert client.post("/api/trust/refresh", params=q, headers=auth(fraud_token)).json() == {"refreshed": []}
+    again = client.post("/api/trust/refresh", params=q, headers=auth(fraud_token)).json()
+    assert again == {"site": site, "from": q["from"], "to": q["to"], "traffic": "all", "tz": "UTC", "refreshed": []}

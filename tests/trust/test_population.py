@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import BOT_UA, auth
-from tracker.reports import _sql, excluded
-from tracker.reports._params import Ranged, parse_common
-from tracker.reports.trust import cache as trust_cache
+from tracker.reports import _sql
+from tracker.reports.params import parse_scope
+from tracker.reports.routes import REPORTS
+from tracker.reports.runner import Context, execute
 
 DAY = 86400
 HEADLESS_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36"
@@ -63,16 +64,17 @@ def test_humans_trusted_fraud_excluded(shop, scores):
     assert "actions_only" in got["checkout-bot"]["reasons"]
 
 
-def test_trusted_events_leave_out_exactly_the_excluded(shop, storage):
-    bind = trust_cache.prepare(storage, Ranged(parse_common({"site": shop, **RANGE}))).common.bind()
+def test_trusted_events_leave_out_exactly_the_excluded(shop, runtime, storage):
+    scope = parse_scope({"site": shop, **RANGE})
+    bind = Context(storage, scope, runtime.trust, runtime.trust_sets.set_id(shop, scope.start_ts, scope.end_ts, runtime.trust)).bind()
     trusted = {r[0] for r in storage.query(f"SELECT DISTINCT vid FROM ({_sql.events(True)})", bind).rows}
     everyone = {r[0] for r in storage.query(f"SELECT DISTINCT vid FROM ({_sql.events(False)})", bind).rows}
     assert everyone - trusted == BAD
-    assert storage.scalar(_sql.excluded_visitors_sql(), bind) == len(BAD)
+    assert storage.scalar("SELECT count() FROM trust_sets WHERE site = {site:String} AND set_id = {tt_set:UInt64}", bind) == len(BAD)
 
 
-def test_excluded_breakdown_by_reason(shop, storage):
-    report = excluded.run(storage, Ranged.from_query({"site": shop, **RANGE}))
+def test_excluded_breakdown_by_reason(shop, runtime):
+    report = execute(runtime, REPORTS["excluded"], {"site": shop, **RANGE})
     got = {row["reason"]: row["visitors"] for row in report["by_reason"]}
     assert got["bot_user_agent"] == 1 and got["webdriver"] == 1 and got["click_without_view"] == 1
     assert got["fast_click"] == 1 and got["actions_only"] == 1

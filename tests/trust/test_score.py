@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tracker.config import Settings
 from tracker.errors import ConfigError
 from tracker.reports.trust.score import CODES, REASONS, TrustConfig, evidence, excluded, parse_weights, score_of, trust_params
+
+DEFAULT = TrustConfig.from_settings(Settings())  # the one set of defaults: Settings'
 
 
 def test_score_is_100_minus_weights_floored_at_0():
@@ -49,13 +53,13 @@ def test_threshold_range_checked():
 
 
 def test_partials_config_changes_with_fast_click_ms():
-    assert TrustConfig(fast_click_ms=200).partials_config != TrustConfig(fast_click_ms=300).partials_config
-    assert TrustConfig(velocity_per_minute=10).partials_config == TrustConfig().partials_config  # applied after partials
+    assert replace(DEFAULT, fast_click_ms=200).partials_config != replace(DEFAULT, fast_click_ms=300).partials_config
+    assert replace(DEFAULT, velocity_per_minute=10).partials_config == DEFAULT.partials_config  # applied after partials
 
 
 def test_evidence_names_counts_and_thresholds():
     row = {"reasons": ["velocity", "coupon_shared"], "max_per_minute": 300, "velocity_at": None, "shared_coupon": "LEAK",
            "shared_coupon_visitors": 40, "shared_coupon_prefixes": 12}
-    got = evidence(row, TrustConfig())
+    got = evidence(row, DEFAULT)
     assert got["velocity"]["max_events_per_minute"] == 300 and got["velocity"]["threshold"] == 120
     assert got["coupon_shared"] == {"coupon": "LEAK", "visitors": 40, "ip_prefixes": 12}

@@ -19,18 +19,18 @@ import pytest
 
 from tracker import seed as seeding
 from tracker.promos.registry import Promos
-from tracker.reports._params import parse_common
+from tracker.reports.params import parse_scope
+from tracker.reports.runner import Context
 from tracker.reports.trust import score
-from tracker.reports.trust.signals import bind_coverage
 
 
 def seed_and_score(runtime, visitors: int, days: int):
     result = seeding.seed(runtime, f"seed-trust-{datetime.now(UTC):%H%M%S%f}", visitors=visitors, days=days, seed=7)
     today = datetime.now(UTC).date()
-    config = score.TrustConfig()
-    bind = {**parse_common({"site": result.site, "from": (today - timedelta(days=days + 1)).isoformat(), "to": today.isoformat()}).bind(),
-            **score.trust_params(config)}
-    rows = runtime.storage.dicts(f"SELECT vid, score, reasons FROM ({score.VISITOR_SCORES})", bind_coverage(runtime.storage, bind))
+    config = runtime.trust  # the defaults: tests/conftest.py sets no trust setting
+    scope = parse_scope({"site": result.site, "from": (today - timedelta(days=days + 1)).isoformat(), "to": today.isoformat()})
+    bind = Context(runtime.storage, scope, config).bind_coverage()
+    rows = runtime.storage.dicts(f"SELECT vid, score, reasons FROM ({score.VISITOR_SCORES})", bind)
     excluded = {r["vid"] for r in rows if r["score"] <= config.threshold}
     return result, excluded, {r["vid"]: r for r in rows}
 

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from tests.conftest import BOT_UA, T0
-from tracker.reports.trust.score import REASONS, TrustConfig
-from tracker.reports.trust.signals import bind_coverage
+from tracker.reports.trust.score import REASONS
 
 HEADLESS_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/124.0.0.0 Safari/537.36"
 CURL_UA = "curl/8.5.0"
@@ -119,12 +119,12 @@ def test_coupon_shared_just_under_and_over(journeys, new_site, scores):
     assert got["t0"]["shared_coupon"] == "TEN" and got["t0"]["shared_coupon_visitors"] == 10
 
 
-def test_coupon_shared_by_prefixes_and_public_codes(journeys, new_site, scores):
+def test_coupon_shared_by_prefixes_and_public_codes(journeys, new_site, scores, runtime):
     site = journeys(new_site(), {**buyers(6, "SIX", "s"), **buyers(6, "NEWS", "p")})
-    by_prefix = TrustConfig(coupon_visitors=100, coupon_prefixes=6)
+    by_prefix = replace(runtime.trust, coupon_visitors=100, coupon_prefixes=6)
     got = scores(site, by_prefix)
     assert "coupon_shared" in got["s0"]["reasons"] and got["s0"]["shared_coupon_prefixes"] == 6
-    public = TrustConfig(coupon_visitors=100, coupon_prefixes=6, public_coupons=("NEWS",))
+    public = replace(runtime.trust, coupon_visitors=100, coupon_prefixes=6, public_coupons=("NEWS",))
     got = scores(site, public)
     assert "coupon_shared" not in got["p0"]["reasons"] and "coupon_shared" in got["s0"]["reasons"]
 
@@ -133,7 +133,8 @@ def test_forged_cookie_through_collect(client, runtime, new_site, storage):
     from datetime import UTC, datetime
 
     from tests.conftest import flush
-    from tracker.reports._params import parse_common
+    from tracker.reports.params import parse_scope
+    from tracker.reports.runner import Context
     from tracker.reports.trust import score
 
     site = new_site()
@@ -147,6 +148,6 @@ def test_forged_cookie_through_collect(client, runtime, new_site, storage):
     assert r.status_code == 202 and r.json()["accepted"] == 1
     flush(runtime)
     today = datetime.now(UTC).date().isoformat()
-    params = parse_common({"site": site, "from": today, "to": today}).bind()
-    rows = storage.dicts(score.VISITOR_SCORES, bind_coverage(storage, params))
+    params = Context(storage, parse_scope({"site": site, "from": today, "to": today}), runtime.trust).bind_coverage()
+    rows = storage.dicts(score.VISITOR_SCORES, params)
     assert len(rows) == 1 and "forged_cookie" in rows[0]["reasons"] and rows[0]["score"] <= 40

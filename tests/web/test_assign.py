@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from tests.conftest import auth
-from tracker.ingest.visitor_id import COOKIE_NAME
+from tracker.vocabulary import COOKIE_NAME
 from tracker.promos.registry import bucket, variant
 
 ORIGIN = "https://shop.example"

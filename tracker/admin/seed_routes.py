@@ -17,10 +17,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracker.auth.roles import ADMIN, authorize
-from tracker.ingest.routes import json_response
-from tracker.reports._params import int_param
+from tracker.http import int_param, json_response, runtime_of
 from tracker.seed import seed
-from tracker.sites import validate_site_id
+from tracker.vocabulary import check_site_id
 
 MAX_VISITORS = 5_000_000
 MAX_DAYS = 730
@@ -43,11 +42,11 @@ def _seed(runtime, site: str, visitors: int, days: int, seed_value: int) -> dict
 
 async def seed_events(request: Request) -> Response:
     authorize(request, ADMIN)
-    site = validate_site_id(request.query_params.get("site") or "demo")
+    site = check_site_id(request.query_params.get("site") or "demo")
     visitors = int_param(request.query_params, "visitors", 1000, 0, MAX_VISITORS)
     days = int_param(request.query_params, "days", 14, 1, MAX_DAYS)
     seed_value = int_param(request.query_params, "seed", 0, 0, 2**31 - 1)
-    summary = await run_in_threadpool(_seed, request.app.state.runtime, site, visitors, days, seed_value)
+    summary = await run_in_threadpool(_seed, runtime_of(request), site, visitors, days, seed_value)
     return json_response(summary, 201)
 
 

@@ -180,7 +180,8 @@ class AuditMiddleware:
         principal = state.get("principal")
         if principal is None and not _audited(scope["path"]):
             return  # dashboard pages and assets without a login: not an API call
-        audit = getattr(scope["app"].state, "audit", None) if "app" in scope else None
+        runtime = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
+        audit = runtime.audit if runtime is not None else None
         if audit is None:
             return
         template = _template(scope)

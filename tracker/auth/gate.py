@@ -5,17 +5,19 @@ Handlers still call `authorize(request, roles, site)` (it adds the per-site chec
 documentation of each route); the gate makes the answer to a caller without a valid token a
 uniform 401, and to the wrong role a 403, *before* any handler parses a body or a parameter —
 so a handler that validates its input first, or a new route that forgets `authorize`, leaks
-nothing and does nothing. Prefix -> roles follows CONTRACT §3-§5.
+nothing and does nothing. Prefix -> roles: reports for every role, trust for fraud and
+admin, privacy and administration for admin (the API's reports, trust, privacy and admin
+sections).
 """
 
 from __future__ import annotations
 
-import orjson
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracker.auth.roles import ADMIN, REPORTS, TRUST, authenticate
 from tracker.errors import Forbidden, TrackerError
+from tracker.http import error_response
 
 PROTECTED: tuple[tuple[str, frozenset[str]], ...] = (
     ("/api/reports/", REPORTS),
@@ -42,10 +44,6 @@ class AuthGate:
                 if principal.role not in roles:
                     raise Forbidden(f"role {principal.role} may not use this")
             except TrackerError as exc:
-                body = orjson.dumps({"error": exc.message})
-                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-                headers += [(k.lower().encode(), v.encode()) for k, v in (exc.headers or {}).items()]
-                await send({"type": "http.response.start", "status": exc.status, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
+                await error_response(exc.message, exc.status, exc.headers or None)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

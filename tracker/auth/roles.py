@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from tracker.auth.sessions import principal_from_session
 from tracker.auth.tokens import Principal
 from tracker.errors import Forbidden, NotFound, Unauthorized
+from tracker.http import runtime_of
 
 REPORTS = frozenset({"marketer", "fraud", "admin"})
 TRUST = frozenset({"fraud", "admin"})
@@ -31,13 +33,11 @@ def authenticate(request: Request) -> Principal:
     principal = getattr(request.state, "principal", None)
     if principal is None:
         token = bearer(request)
-        principal = request.app.state.tokens.verify(token) if token else None
+        principal = runtime_of(request).tokens.verify(token) if token else None
         if token is None:
             # Dashboard pages call this API with their signed session cookie instead of a
-            # bearer header (GET/HEAD, or with the session's X-CSRF-Token): issue 8,
-            # tracker/dashboard/session.py. No cookie: the same 401 as before.
-            from tracker.dashboard.session import principal_from_session
-
+            # bearer header (GET/HEAD, or with the session's X-CSRF-Token; tracker/auth/sessions.py).
+            # No cookie: the same 401 as without a token.
             principal = principal_from_session(request)
         if principal is None:
             raise Unauthorized("a valid bearer token is required" if token is None else "this token is not valid")

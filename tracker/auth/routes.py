@@ -17,7 +17,7 @@ from starlette.routing import Route
 from tracker.auth import audit
 from tracker.auth.roles import ADMIN, authorize
 from tracker.errors import BadRequest
-from tracker.ingest.routes import json_response
+from tracker.http import int_param, json_response, runtime_of
 
 MAX_LIMIT = 10_000
 
@@ -32,28 +32,18 @@ def parse_since(raw: str | None) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def parse_limit(raw: str | None) -> int:
-    try:
-        limit = int(raw or 100)
-    except ValueError:
-        raise BadRequest("limit must be a whole number") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
-    return limit
-
-
 async def audit_log(request: Request) -> Response:
     authorize(request, ADMIN)
     query = request.query_params
-    since, limit = parse_since(query.get("since")), parse_limit(query.get("limit"))
+    since, limit = parse_since(query.get("since")), int_param(query, "limit", 100, 1, MAX_LIMIT)
     token = (query.get("token") or "").strip() or None
     if token and len(token) > 200:
         raise BadRequest("token must be a token id or name")
-    log = request.app.state.audit
+    runtime = runtime_of(request)
 
     def read() -> list[dict]:
-        log.flush()
-        return audit.query(request.app.state.storage, since=since, token=token, limit=limit)
+        runtime.audit.flush()
+        return audit.query(runtime.storage, since=since, token=token, limit=limit)
 
     return json_response({"rows": await run_in_threadpool(read)})
 

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from tracker.auth.roles import REPORTS, TRUST
 from tracker.auth.tokens import Principal
 from tracker.errors import BadRequest
-from tracker.ingest.schema import SITE_RE
+from tracker.vocabulary import check_site_id
 
 PRESETS = (7, 30, 90)
 DEFAULT_PRESET = 30
@@ -89,8 +89,8 @@ def parse_filters(query: Mapping[str, str], sites: list[str], *, today: date | N
     trusted traffic. Raises BadRequest with a message fit for the page."""
     today = today or datetime.now(UTC).date()
     site = query.get("site") or ("demo" if "demo" in sites else (sites[0] if sites else ""))
-    if site and not SITE_RE.match(site):
-        raise BadRequest("site must be a site id (letters, digits, . _ -)")
+    if site:
+        check_site_id(site)
     preset = query.get("range") or ("custom" if query.get("from") or query.get("to") else str(DEFAULT_PRESET))
     if preset in {str(n) for n in PRESETS}:
         end = today
@@ -111,7 +111,7 @@ def parse_filters(query: Mapping[str, str], sites: list[str], *, today: date | N
 
 
 def snippet_tag(base_url: str, site: str) -> str:
-    """The two-line tag of CONTRACT §7 for this site, pointing at this tracker."""
+    """The two-line tag of docs/snippet.md for this site, pointing at this tracker."""
     base = base_url.rstrip("/")
     return (
         "<script>window.tracker=window.tracker||function(){(tracker.q=tracker.q||[]).push(arguments)}</script>\n"

@@ -1,7 +1,7 @@
 """Dashboard HTTP handlers: login/logout, the server-rendered pages, and their static assets.
 
 Pages are Jinja2 templates holding the layout, navigation, filters and empty panels; a small
-script then fills the panels from the JSON API with the session cookie (see session.py), so
+script then fills the panels from the JSON API with the session cookie (tracker/auth/sessions.py), so
 every figure shown is the API's. Handlers here never compute a report: the only query they
 make is whether the chosen site has any event at all (to show the snippet instead of empty
 charts).
@@ -23,18 +23,17 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from tracker.auth import sessions as sess
 from tracker.auth.tokens import Principal
-from tracker.dashboard import session as sess
 from tracker.dashboard.pages import BY_NAME, MODELS, PAGES, PRESETS, VISITOR, Page, nav_for, parse_filters, snippet_tag
 from tracker.errors import TrackerError
-from tracker.ratelimit import Buckets
+from tracker.http import cookie_header, is_secure, network_prefix, runtime_of
+from tracker.reports.trust.score import CODES
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 MAX_FORM_BYTES = 8 * 1024
 LOGIN_CSRF_MAX_AGE = 3600
-LOGIN_RATE = 1.0  # sign-in attempts per second per network, after the burst
-LOGIN_BURST = 30
 # Stricter than the default page policy: no inline script at all (the page config is a JSON
 # data block), and the API is the only thing scripts may connect to.
 CSP = (
@@ -118,21 +117,16 @@ def _login_form(request: Request, *, status: int, error: str | None = None, noti
     cookies = []
     if len(token) < 20:
         token = secrets.token_urlsafe(24)
-    cookies.append(sess.cookie_header(sess.LOGIN_CSRF_COOKIE, token, secure=sess.is_secure(request), max_age=LOGIN_CSRF_MAX_AGE, path="/dashboard", same_site="Strict"))
+    cookies.append(cookie_header(sess.LOGIN_CSRF_COOKIE, token, secure=is_secure(request), max_age=LOGIN_CSRF_MAX_AGE, path="/dashboard",
+                                 same_site="Strict"))
     next_url = _safe_next(next_url or request.query_params.get("next"))
     return render("login.html", status, cookies=cookies, csrf=token, next=next_url, error=error, notice=notice)
 
 
 def _login_allowed(request: Request) -> float:
-    """Seconds to wait before another sign-in attempt from this network (0: go ahead). Each
-    attempt may cost a token lookup, so a network gets `LOGIN_BURST` quickly, then one a second."""
-    state = request.app.state
-    buckets = getattr(state, "dashboard_login_buckets", None)
-    if buckets is None:
-        buckets = state.dashboard_login_buckets = Buckets(LOGIN_RATE, LOGIN_BURST)
-    network = state.network
-    prefix, _ = network.describe(network.client_ip(request.client.host if request.client else "", request.headers.get("x-forwarded-for")))
-    return buckets.take(prefix or "?")
+    """Seconds to wait before another sign-in attempt from this network (0: go ahead); the
+    bucket is `runtime.rate_limiter.login`."""
+    return runtime_of(request).rate_limiter.login.take(network_prefix(request))
 
 
 async def login(request: Request) -> Response:
@@ -149,17 +143,17 @@ async def login(request: Request) -> Response:
     if not expected or not hmac.compare_digest(form.get("csrf", ""), expected) or not _same_origin(request):
         return _login_form(request, status=403, error="This sign-in form has expired. Please try again.", next_url=form.get("next"))
     try:
-        principal: Principal | None = await run_in_threadpool(request.app.state.tokens.verify, (form.get("token") or "").strip())
+        principal: Principal | None = await run_in_threadpool(runtime_of(request).tokens.verify, (form.get("token") or "").strip())
     except TrackerError as exc:
         return _login_form(request, status=503, error=f"Tracker cannot check tokens right now ({exc.message}). Try again in a moment.", next_url=form.get("next"))
     if principal is None:
         return _login_form(request, status=401, error="That token is not valid (or it was revoked).", next_url=form.get("next"))
-    sessions = sess.sessions_for(request.app.state)
+    sessions = runtime_of(request).sessions
     session = sessions.new(principal.token_id)
-    secure = sess.is_secure(request)
+    secure = is_secure(request)
     response = RedirectResponse(_safe_next(form.get("next")), 303)
-    response.headers.append("set-cookie", sess.cookie_header(sess.COOKIE, sessions.sign(session), secure=secure, max_age=sess.IDLE_SECONDS))
-    response.headers.append("set-cookie", sess.cookie_header(sess.LOGIN_CSRF_COOKIE, "", secure=secure, max_age=0, path="/dashboard", same_site="Strict"))
+    response.headers.append("set-cookie", cookie_header(sess.COOKIE, sessions.sign(session), secure=secure, max_age=sess.IDLE_SECONDS))
+    response.headers.append("set-cookie", cookie_header(sess.LOGIN_CSRF_COOKIE, "", secure=secure, max_age=0, path="/dashboard", same_site="Strict"))
     response.headers["cache-control"] = "no-store"
     return response
 
@@ -171,7 +165,7 @@ async def logout(request: Request) -> Response:
         found = None
     if found is None:
         response = RedirectResponse("/dashboard/login", 303)
-        response.headers.append("set-cookie", sess.cookie_header(sess.COOKIE, "", secure=sess.is_secure(request), max_age=0))
+        response.headers.append("set-cookie", cookie_header(sess.COOKIE, "", secure=is_secure(request), max_age=0))
         return response
     session, _ = found
     try:
@@ -179,10 +173,11 @@ async def logout(request: Request) -> Response:
     except _Reject as r:
         return error_page(request, r.status, r.title, r.message)
     if not hmac.compare_digest(form.get("csrf", ""), session.csrf) or not _same_origin(request):
-        return error_page(request, 403, "Sign-out refused", "The form did not carry this session's security token. Use the Sign out button of the dashboard.")
-    sess.sessions_for(request.app.state).end(session)
+        return error_page(request, 403, "Sign-out refused",
+                          "The form did not carry this session's security token. Use the Sign out button of the dashboard.")
+    runtime_of(request).sessions.end(session)
     response = RedirectResponse("/dashboard/login?bye=1", 303)
-    response.headers.append("set-cookie", sess.cookie_header(sess.COOKIE, "", secure=sess.is_secure(request), max_age=0))
+    response.headers.append("set-cookie", cookie_header(sess.COOKIE, "", secure=is_secure(request), max_age=0))
     return response
 
 
@@ -196,23 +191,25 @@ async def _page(request: Request, page: Page, **extra) -> Response:
         found = await run_in_threadpool(sess.current, request)
     except TrackerError as exc:  # storage down: say so on a page, not in JSON
         request.state.dashboard_session = None
-        return error_page(request, 503, "Tracker is not ready", f"The dashboard cannot reach its storage right now ({exc.message}). Try again in a moment.")
+        return error_page(request, 503, "Tracker is not ready",
+                          f"The dashboard cannot reach its storage right now ({exc.message}). Try again in a moment.")
     if found is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse("/dashboard/login?" + urlencode({"next": target}), 303)
     session, principal = found
     if principal.role not in page.roles:
-        return error_page(request, 403, "Not for your role", f"The {page.title.lower()} page is for the fraud team and admins; your token's role is {principal.role}.")
-    state = request.app.state
+        return error_page(request, 403, "Not for your role",
+                          f"The {page.title.lower()} page is for the fraud team and admins; your token's role is {principal.role}.")
+    runtime = runtime_of(request)
     try:
-        records = {s.site: s for s in await run_in_threadpool(state.sites.all)}
+        records = {s.site: s for s in await run_in_threadpool(runtime.sites.all)}
         registered = list(records)
         visible = [s for s in registered if principal.may_see_site(s)]
         query = {k: v for k, v in request.query_params.items() if len(v) <= 2000}
         filters = parse_filters(query, visible)
         if filters.site and (not principal.may_see_site(filters.site) or filters.site not in registered):
             return error_page(request, 404, "No such site", f"There is no site {filters.site!r} you may see.")
-        no_events = bool(filters.site) and not await run_in_threadpool(_has_events, state.storage, filters.site)
+        no_events = bool(filters.site) and not await run_in_threadpool(_has_events, runtime.storage, filters.site)
     except TrackerError as exc:
         return error_page(request, exc.status if exc.status < 500 else 503, "Cannot show this page", exc.message)
     if not filters.site:
@@ -221,7 +218,7 @@ async def _page(request: Request, page: Page, **extra) -> Response:
     keep = {"site": filters.site, "range": filters.preset, "traffic": filters.traffic}
     if filters.preset == "custom":
         keep.update({"from": filters.start.isoformat(), "to": filters.end.isoformat()})
-    base_url = state.settings.public_url or str(request.base_url)
+    base_url = runtime.settings.public_url or str(request.base_url)
     config = {
         "page": page.name,
         "params": filters.api_params(),
@@ -251,29 +248,20 @@ async def _page(request: Request, page: Page, **extra) -> Response:
         "heading": extra.get("heading"),
     }
     cookies = []
-    refreshed = sess.sessions_for(state).touch(session)
+    refreshed = runtime.sessions.touch(session)
     if refreshed:
-        cookies.append(sess.cookie_header(sess.COOKIE, sess.sessions_for(state).sign(refreshed), secure=sess.is_secure(request), max_age=sess.IDLE_SECONDS))
+        cookies.append(cookie_header(sess.COOKIE, runtime.sessions.sign(refreshed), secure=is_secure(request), max_age=sess.IDLE_SECONDS))
     return render("page.html", cookies=cookies, **context)
 
 
 def _page_handler(page: Page):
-    extra = {"reasons": _reason_codes()} if page.name == "trust" else {}
+    extra = {"reasons": list(CODES)} if page.name == "trust" else {}  # the reason filter's choices
 
     async def handler(request: Request) -> Response:
         return await _page(request, page, **extra)
 
     handler.__name__ = f"dashboard_{page.name}"
     return handler
-
-
-def _reason_codes() -> list[str]:
-    """The trust wing's stable reason codes, for the reason filter (empty if it is absent)."""
-    try:
-        from tracker.reports.trust.score import CODES
-    except ImportError:
-        return []
-    return list(CODES)
 
 
 async def visitor_page(request: Request) -> Response:

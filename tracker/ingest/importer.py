@@ -19,11 +19,13 @@ import math
 import multiprocessing
 import os
 import tempfile
+import threading
 import time
 import typing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import msgspec
@@ -133,8 +135,6 @@ _worker: Importer | None = None
 
 def _init_worker(salt_path: str, v4_prefix: int, v6_prefix: int, ua_cache: int) -> None:
     global _worker
-    from pathlib import Path
-
     from tracker.ingest.network import DailySalt
 
     network = Network(trusted_proxies=(), v4_prefix=v4_prefix, v6_prefix=v6_prefix, salt=DailySalt(Path(salt_path)))
@@ -180,21 +180,40 @@ def _pieces(body: bytes, parts: int) -> list[tuple[int, bytes]]:
     return pieces
 
 
-def start_pool(settings, salt_path) -> ProcessPoolExecutor | None:
-    """Worker processes for large imports (None on a one-core machine)."""
-    workers = min(8, os.cpu_count() or 1)
-    if workers < 2:
-        return None
-    return ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(str(salt_path), settings.ipv4_prefix, settings.ipv6_prefix, settings.ua_cache_size),
-    )
+class ImportPool:
+    """The worker processes of large imports: spawned on first use (each is an interpreter
+    start, and most processes never import), shut down with the runtime (`runtime.import_pool`)."""
+
+    def __init__(self, settings, salt_path: Path):
+        self.workers = min(8, os.cpu_count() or 1)  # a one-core machine encodes in-process
+        self._initargs = (str(salt_path), settings.ipv4_prefix, settings.ipv6_prefix, settings.ua_cache_size)
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def parallel(self) -> bool:
+        return self.workers >= 2
+
+    def submit(self, fn, /, *args) -> Future:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker,
+                    initargs=self._initargs,
+                )
+            return self._executor.submit(fn, *args)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 class Importer:
-    def __init__(self, storage: Storage, agents: AgentParser, network: Network, pool: ProcessPoolExecutor | None = None):
+    def __init__(self, storage: Storage, agents: AgentParser, network: Network, pool: ImportPool | None = None):
         self.storage = storage
         self.agents = agents
         self.network = network
@@ -301,10 +320,10 @@ class Importer:
     def encode_parallel(self, site: str, body: bytes, first_line: int, result: ImportResult) -> bytes:
         """The rows of the lines of `body` (joined by "\n"), across the worker processes when
         it is large enough to pay for them."""
-        if self.pool is None or len(body) < PARALLEL_MIN_BYTES and body.count(b"\n") + 1 < PARALLEL_MIN_LINES:
+        if self.pool is None or not self.pool.parallel or len(body) < PARALLEL_MIN_BYTES and body.count(b"\n") + 1 < PARALLEL_MIN_LINES:
             return self.encode_lines(site, body.split(b"\n"), first_line, result)
         self.network.describe("0.0.0.0")  # today's salt exists on disk before the workers read it
-        parts = self.pool._max_workers  # type: ignore[attr-defined]
+        parts = self.pool.workers
         futures = [self.pool.submit(_encode_in_worker, site, piece, first_line + before) for before, piece in _pieces(body, parts)]
         payloads = []
         try:

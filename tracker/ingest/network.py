@@ -70,16 +70,17 @@ class Network:
     def client_ip(self, peer: str | None, forwarded_for: str | None) -> str:
         """The address to attribute the request to; never taken from the body."""
         peer = peer or ""
-        if not (self._proxies and forwarded_for and self._is_proxy(peer)):
+        if not (self._proxies and forwarded_for and self.is_trusted_proxy(peer)):
             return peer
         for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
             if not hop:
                 continue
-            if not self._is_proxy(hop):
+            if not self.is_trusted_proxy(hop):
                 return hop
         return peer
 
-    def _is_proxy(self, address: str) -> bool:
+    def is_trusted_proxy(self, address: str) -> bool:
+        """Whether `address` is one of the configured reverse proxies (whose X-Forwarded-* we believe)."""
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:

@@ -1,16 +1,19 @@
 """Ingest as named steps: a parsed batch + request facts -> rows to spool, or a drop reason.
 
-Request-level steps, in order, each either passes or drops the whole batch with a reason
-from the closed set `DROP_REASONS` (each counted, shown in /readyz):
+Request-level steps, in `STEPS` order, each either passes or drops the whole batch with a
+reason from the closed set `DropReason`:
 
-    opt_out          Sec-GPC: 1, DNT: 1 (unless configured off) or the opt-out cookie
-    unknown_site     the site id is not registered
+    rate_limited        too many requests from the network or for the site (answered 429)
+    opt_out             Sec-GPC: 1, DNT: 1 (unless configured off) or the opt-out cookie
+    unknown_site        the site id is not registered
     origin_not_allowed  a browser Origin that is not registered for the site
-    rate_limited     (raised as 429 by the rate limiter, counted here)
 
-Then every event is enriched with what the server knows (visitor id, user agent, network)
-and encoded once into its JSONEachRow row. Trust signals are *flags* on the row (bot UA,
-headless, forged cookie, no Origin), never drops: the fraud team sees them.
+Every event of a batch that passed is then enriched with what the server knows (visitor id,
+user agent, network) and encoded once into its JSONEachRow row; the last step, `spool`,
+appends those rows to the spool and drops with `spool_full` above its cap (answered 503).
+The silent drops are answered `202 {"accepted": 0}` so probes learn nothing. The pipeline is
+the one writer of the drop counters (`dropped`, shown in /readyz). Trust signals are *flags*
+on the row (bot UA, headless, forged cookie, no Origin), never drops: the fraud team sees them.
 """
 
 from __future__ import annotations
@@ -18,29 +21,29 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
+from enum import StrEnum
 
+from tracker.errors import RateLimited
+from tracker.http import RequestFacts
 from tracker.ingest.network import Network
 from tracker.ingest.rows import Context, encode_row
 from tracker.ingest.schema import Batch, Rejection
+from tracker.ingest.spool import Spool, SpoolFull
 from tracker.ingest.useragent import AgentParser
 from tracker.ingest.visitor_id import Identity, VisitorIds
-from tracker.sites import Sites
+from tracker.ratelimit import RateLimiter
+from tracker.sites import Site, Sites, origin_key
 
-DROP_REASONS = ("opt_out", "unknown_site", "origin_not_allowed", "rate_limited", "spool_full")
+
+class DropReason(StrEnum):
+    RATE_LIMITED = "rate_limited"
+    OPT_OUT = "opt_out"
+    UNKNOWN_SITE = "unknown_site"
+    ORIGIN_NOT_ALLOWED = "origin_not_allowed"
+    SPOOL_FULL = "spool_full"
 
 
-@dataclass(frozen=True, slots=True)
-class RequestFacts:
-    """Everything the server (not the body) says about a request."""
-
-    peer: str | None
-    forwarded_for: str | None
-    origin: str | None
-    user_agent: str
-    cookie: str | None
-    optout_cookie: bool
-    gpc: bool
-    dnt: bool
+DROP_REASONS = tuple(r.value for r in DropReason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,50 +58,82 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True)
 class Dropped:
-    reason: str
+    reason: DropReason
     rejected: tuple[Rejection, ...]
     origin_allowed: bool = False
 
 
+@dataclass(slots=True)
+class _Request:
+    """What the request-level steps learn on the way (one per request, never shared)."""
+
+    batch: Batch
+    facts: RequestFacts
+    ip: str
+    site: Site | None = None
+    origin_allowed: bool = False
+
+
 class Pipeline:
-    def __init__(self, *, sites: Sites, ids: VisitorIds, agents: AgentParser, network: Network, respect_dnt: bool):
+    def __init__(self, *, sites: Sites, ids: VisitorIds, agents: AgentParser, network: Network, limiter: RateLimiter,
+                 spool: Spool, respect_dnt: bool):
         self.sites = sites
         self.ids = ids
         self.agents = agents
         self.network = network
+        self.limiter = limiter
+        self._spool = spool
         self.respect_dnt = respect_dnt
-        self.dropped: Counter[str] = Counter()
+        self._dropped: Counter[DropReason] = Counter()
         self.accepted_events = 0
         self.rejected_events = 0
 
-    def drop(self, reason: str, rejected: tuple[Rejection, ...] = (), origin_allowed: bool = False) -> Dropped:
-        self.dropped[reason] += 1
+    # --- the drop counters -----------------------------------------------------------------
+    def _drop(self, reason: DropReason, rejected: tuple[Rejection, ...] = (), origin_allowed: bool = False) -> Dropped:
+        self._dropped[reason] += 1
         return Dropped(reason, rejected, origin_allowed)
 
-    def origin_allowed(self, site: str, origin: str | None) -> bool:
-        record = self.sites.get(site)
-        return bool(record and origin and origin.lower().rstrip("/") in record.origins)
+    @property
+    def dropped(self) -> Counter[str]:
+        """Dropped requests per reason so far (a copy: only the steps write the counters)."""
+        return Counter({reason.value: n for reason, n in self._dropped.items()})
 
+    # --- request-level steps: True passes ----------------------------------------------------
+    def _within_rate(self, r: _Request) -> bool:
+        # Raises RateLimited (429 + Retry-After) once the drop is counted: the client must hear it.
+        prefix, _ = self.network.describe(r.ip)
+        try:
+            self.limiter.check_collect(prefix or "?", r.batch.site)
+        except RateLimited:
+            self._drop(DropReason.RATE_LIMITED)
+            raise
+        return True
+
+    def _not_opted_out(self, r: _Request) -> bool:
+        return not r.facts.opted_out(self.respect_dnt)
+
+    def _known_site(self, r: _Request) -> bool:
+        r.site = self.sites.get(r.batch.site)
+        return r.site is not None
+
+    def _allowed_origin(self, r: _Request) -> bool:
+        # No Origin header: a server-side sender, accepted (and flagged by has_origin = 0).
+        if r.facts.origin is None:
+            return True
+        r.origin_allowed = origin_key(r.facts.origin) in r.site.origins  # type: ignore[union-attr]
+        return r.origin_allowed
+
+    # --- the run -------------------------------------------------------------------------------
     def run(self, batch: Batch, facts: RequestFacts) -> Accepted | Dropped:
         self.rejected_events += len(batch.rejected)
-        # step: opt_out
-        if facts.gpc or facts.optout_cookie or (self.respect_dnt and facts.dnt):
-            return self.drop("opt_out", batch.rejected)
-        # step: unknown_site
-        site = self.sites.get(batch.site)
-        if site is None:
-            return self.drop("unknown_site", batch.rejected)
-        # step: origin_not_allowed (no Origin header: a server-side sender, accepted and flagged)
-        origin_allowed = False
-        if facts.origin is not None:
-            origin_allowed = facts.origin.lower().rstrip("/") in site.origins
-            if not origin_allowed:
-                return self.drop("origin_not_allowed", batch.rejected)
+        r = _Request(batch, facts, self.network.client_ip(facts.peer, facts.forwarded_for))
+        for reason, passes in STEPS:
+            if not passes(self, r):
+                return self._drop(reason, batch.rejected)
         # enrich
         identity, cookie = self.ids.identify(facts.cookie)
         agent = self.agents.parse(facts.user_agent)
-        ip = self.network.client_ip(facts.peer, facts.forwarded_for)
-        prefix, ip_hash = self.network.describe(ip)
+        prefix, ip_hash = self.network.describe(r.ip)
         ctx = Context(
             site=batch.site,
             received_ms=int(time.time() * 1000),
@@ -113,4 +148,22 @@ class Pipeline:
         )
         payload = b"".join(encode_row(event, ctx) for _, event in batch.events)
         self.accepted_events += len(batch.events)
-        return Accepted(payload, len(batch.events), batch.rejected, identity, cookie, origin_allowed)
+        return Accepted(payload, len(batch.events), batch.rejected, identity, cookie, r.origin_allowed)
+
+    def spool(self, accepted: Accepted) -> int:
+        """The last step: append the rows to the spool; the ticket to wait on for durability.
+        Raises SpoolFull (answered 503 + Retry-After) after counting the drop."""
+        try:
+            return self._spool.append(accepted.payload)
+        except SpoolFull:
+            self._drop(DropReason.SPOOL_FULL)
+            raise
+
+
+# The request-level steps, in order: the reason each drops with, and its check.
+STEPS = (
+    (DropReason.RATE_LIMITED, Pipeline._within_rate),
+    (DropReason.OPT_OUT, Pipeline._not_opted_out),
+    (DropReason.UNKNOWN_SITE, Pipeline._known_site),
+    (DropReason.ORIGIN_NOT_ALLOWED, Pipeline._allowed_origin),
+)

@@ -16,10 +16,10 @@ import msgspec
 import orjson
 
 from tracker.errors import BadRequest, PayloadTooLarge
+from tracker.vocabulary import EVENT_TYPES, PROMO_TYPES, check_site_id
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_EVENTS = 100
-MAX_SITE_LEN = 64
 MAX_ID_LEN = 64
 MAX_URL_LEN = 2048
 MAX_TEXT_LEN = 200  # names, promo fields, order ids, coupons, env strings
@@ -31,11 +31,7 @@ MAX_REVENUE = 10_000_000.0
 MIN_CLIENT_TS_MS = 946_684_800_000  # 2000-01-01
 MAX_CLIENT_TS_MS = 4_102_444_800_000  # 2100-01-01
 
-EVENT_TYPES = frozenset({"pageview", "promo_view", "promo_click", "add_to_cart", "checkout", "purchase", "custom"})
-PROMO_TYPES = frozenset({"promo_view", "promo_click"})
-VARIANTS = frozenset({"exposed", "holdout"})
-
-SITE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Site ids, event types and variants are `tracker.vocabulary`'s: the reports read them too.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 ID_RE = re.compile(ID_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -72,7 +68,7 @@ class Env(msgspec.Struct, frozen=True):
 class Event(msgspec.Struct, frozen=True):
     """One event as the client sent it, typed and bounded. Nothing server-derived lives here."""
 
-    type: Literal["pageview", "promo_view", "promo_click", "add_to_cart", "checkout", "purchase", "custom"]
+    type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
     id: IdText
     url: UrlText
     ts: float | None = None  # client epoch ms
@@ -244,9 +240,7 @@ def parse_batch(body: bytes) -> Batch:
     payload = decode_json(body)
     if not isinstance(payload, dict):
         raise BadRequest('body must be a JSON object: {"site": ..., "events": [...]}')
-    site = payload.get("site")
-    if not isinstance(site, str) or not SITE_RE.match(site):
-        raise BadRequest("site must be a site id (letters, digits, . _ -; at most 64)")
+    site = check_site_id(payload.get("site"))
     events = payload.get("events")
     if not isinstance(events, list):
         raise BadRequest("events must be a list")

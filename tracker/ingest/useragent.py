@@ -5,8 +5,9 @@ thousands of distinct UAs a day but most requests repeat a few hundred, so an LR
 thousands of entries answers nearly every request in well under a microsecond.
 
 Bots: user-agents' `is_bot` plus crawler words it misses. HTTP libraries (curl,
-python-requests, httpx) are *not* bots here: server-side senders are legitimate (CONTRACT
-§2); the trust wing takes note of them instead. Headless browsers are flagged separately.
+python-requests, httpx) are *not* bots here: server-side senders are legitimate (/api/collect
+accepts requests without an Origin); they are flagged `scripted` and the trust wing takes note
+of them instead. Headless browsers are flagged separately.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from functools import lru_cache
 
 import user_agents
 
+from tracker.vocabulary import SCRIPTED_CLIENT
+
 MAX_UA_LEN = 512
 CRAWLER = re.compile(
     r"(?i)(bot\b|bot/|crawler|spider|slurp|scrapy|facebookexternalhit|embedly|preview|"
     r"lighthouse|pingdom|uptime|monitor|headlesschrome.*bot|archive\.org|ia_archiver|semrush|ahrefs|mj12|dotbot|petalbot|bytespider|gptbot|ccbot)"
 )
 HEADLESS = re.compile(r"(?i)(headlesschrome|phantomjs|puppeteer|playwright|selenium|webdriver|electron|slimerjs|htmlunit|zombie\.js|jsdom)")
-SCRIPTED = re.compile(r"(?i)^(curl|wget|python-requests|python-httpx|python-urllib|aiohttp|go-http-client|java/|okhttp|libwww-perl|axios|node-fetch|undici|httpie|postmanruntime|insomnia)")
+SCRIPTED = re.compile(SCRIPTED_CLIENT)  # the vocabulary's: the trust wing matches stored agents against the same pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +35,7 @@ class Agent:
     browser: str
     version: str
     os: str
-    device: str  # desktop | mobile | tablet | bot | other
+    device: str  # one of tracker.vocabulary.DEVICES
     is_bot: bool
     headless: bool
     scripted: bool

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import orjson
 
-COOKIE_NAME = "_tid"
-OPTOUT_COOKIE = "_tid_optout"
+from tracker.http import cookie_header
+from tracker.vocabulary import COOKIE_NAME
+
 COOKIE_MAX_AGE = 400 * 24 * 3600  # about 13 months (browsers cap cookie life at 400 days)
 
 
@@ -95,7 +96,7 @@ class VisitorIds:
         return Identity(new_vid, True, bool(cookie)), value
 
     def cookie_header(self, value: str, *, secure: bool) -> str:
-        return f"{COOKIE_NAME}={value}; Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
+        return cookie_header(COOKIE_NAME, value, secure=secure, max_age=COOKIE_MAX_AGE)
 
 
 def load_keys(configured: str, data_dir: Path) -> list[bytes]:

@@ -1,4 +1,4 @@
-"""Privacy requests over HTTP (CONTRACT §5).
+"""Privacy requests over HTTP (the API's privacy section; `tracker privacy` is its CLI).
 
 - `GET /api/privacy/visitors/{vid}` (admin): everything stored about the visitor, as JSON.
 - `DELETE /api/privacy/visitors/{vid}` (admin): erase it everywhere; the ledger notes it.
@@ -12,27 +12,24 @@
 
 from __future__ import annotations
 
-import math
-
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tracker.auth.roles import ADMIN, authorize
-from tracker.errors import BadRequest, Forbidden, RateLimited
-from tracker.ingest.routes import cors_headers, is_secure, preflight, request_facts
-from tracker.ingest.visitor_id import COOKIE_NAME
+from tracker.errors import BadRequest, Forbidden
+from tracker.http import cookie_header, cors_headers, int_param, is_secure, json_response, network_prefix, preflight, runtime_of
 from tracker.privacy import erase as erasing
 from tracker.privacy.export import export, json_default
-from tracker.sites import validate_site_id
+from tracker.vocabulary import COOKIE_NAME, check_site_id
 
 MAX_VID_LEN = 200
 
 
 def _json(payload: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(payload, default=json_default), status_code=status, headers=headers, media_type="application/json")
+    """Exports carry ClickHouse values orjson does not know (Decimal, IP types)."""
+    return json_response(payload, status, headers, default=json_default)
 
 
 def _target(request: Request) -> tuple[str, str | None]:
@@ -40,7 +37,7 @@ def _target(request: Request) -> tuple[str, str | None]:
     if not vid or len(vid) > MAX_VID_LEN or not vid.isprintable():
         raise BadRequest(f"vid must be 1-{MAX_VID_LEN} printable characters")
     site = request.query_params.get("site") or None
-    return vid, (validate_site_id(site) if site is not None else None)
+    return vid, (check_site_id(site) if site is not None else None)
 
 
 async def export_visitor(request: Request) -> Response:
@@ -48,7 +45,7 @@ async def export_visitor(request: Request) -> Response:
     vid, site = _target(request)
     if site is not None:
         authorize(request, ADMIN, site)
-    result = await run_in_threadpool(export, request.app.state.runtime, vid, site)
+    result = await run_in_threadpool(export, runtime_of(request), vid, site)
     return _json(result)
 
 
@@ -59,55 +56,34 @@ async def erase_visitor(request: Request) -> Response:
         authorize(request, ADMIN, site)
     elif principal.sites:
         raise Forbidden("a token limited to some sites must name the site to erase from")
-    result = await run_in_threadpool(erasing.erase, request.app.state.runtime, vid, site, by=principal.name)
+    result = await run_in_threadpool(erasing.erase, runtime_of(request), vid, site, by=principal.name)
     return _json(result)
 
 
 async def erasures(request: Request) -> Response:
     authorize(request, ADMIN)
-    try:
-        limit = int(request.query_params.get("limit", "100"))
-    except ValueError:
-        raise BadRequest("limit must be a whole number") from None
-    if not 1 <= limit <= 10_000:
-        raise BadRequest("limit must be between 1 and 10000")
-    rows = await run_in_threadpool(erasing.ledger, request.app.state.storage, limit=limit)
+    limit = int_param(request.query_params, "limit", 100, 1, 10_000)
+    rows = await run_in_threadpool(erasing.ledger, runtime_of(request).storage, limit=limit)
     return _json({"rows": rows})
 
 
-def _registered_origin(request: Request, origin: str) -> bool:
-    origin = origin.lower().rstrip("/")
-    return any(origin in s.origins for s in request.app.state.sites.all())
-
-
 async def forget_me(request: Request) -> Response:
-    state = request.app.state
+    runtime = runtime_of(request)
     origin = request.headers.get("origin")
     headers: dict[str, str] = {}
     if origin:
-        if not await run_in_threadpool(_registered_origin, request, origin):
+        if not await run_in_threadpool(runtime.sites.known_origin, origin):
             raise Forbidden("this origin is not registered with the tracker")
         headers = cors_headers(origin)
-    _check_rate(request, headers)
-    vid = state.ids.verify(request.cookies.get(COOKIE_NAME))
+    runtime.rate_limiter.check_forget_me(network_prefix(request), headers)
+    vid = runtime.ids.verify(request.cookies.get(COOKIE_NAME))
     erased = 0
     if vid is not None:
-        result = await run_in_threadpool(erasing.erase, state.runtime, vid, None, by="forget-me")
+        result = await run_in_threadpool(erasing.erase, runtime, vid, None, by="forget-me")
         erased = result["total"]
-    secure = "; Secure" if is_secure(request) else ""
     response = _json({"forgotten": vid is not None, "erased": erased}, 200, headers)
-    response.headers.append("set-cookie", f"{COOKIE_NAME}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax{secure}")
+    response.headers.append("set-cookie", cookie_header(COOKIE_NAME, "", secure=is_secure(request), max_age=0))
     return response
-
-
-def _check_rate(request: Request, headers: dict[str, str]) -> None:
-    limiter = request.app.state.rate_limiter
-    facts = request_facts(request)
-    network = request.app.state.network
-    prefix, _ = network.describe(network.client_ip(facts.peer, facts.forwarded_for))
-    wait = limiter.forget_me.take(prefix or "?")
-    if wait:
-        raise RateLimited("too many erasure requests from your network; retry later", headers={"Retry-After": str(max(1, math.ceil(wait))), **headers})
 
 
 routes = [

@@ -1,7 +1,7 @@
 """The promotions registry: per promotion its holdout share, linked coupons and schedule.
 
 Written by the admin API (`tracker promo set`), read on every `/api/assign` call and by the
-promotion reports. Like the site registry it is small, so the whole table is cached in memory
+promotion reports; the process's `Promos` is `runtime.promos`. Like the site registry it is small, so the whole table is cached in memory
 and refreshed every few seconds: a change made through this process is visible at once, one
 made by another server within `REFRESH_SECONDS`.
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from tracker.errors import BadRequest
+from tracker.http import iso_time
 from tracker.storage.client import Storage
 
 REFRESH_SECONDS = 5.0
@@ -52,10 +53,10 @@ class Promo:
             "name": self.name,
             "holdout_pct": self.holdout_pct,
             "coupons": list(self.coupons),
-            "starts_at": _iso(self.starts_at),
-            "ends_at": _iso(self.ends_at),
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
+            "starts_at": iso_time(self.starts_at),
+            "ends_at": iso_time(self.ends_at),
+            "created_at": iso_time(self.created_at),
+            "updated_at": iso_time(self.updated_at),
         }
 
 
@@ -220,19 +221,8 @@ class Promos:
         )
 
 
-def registry(state) -> Promos:
-    """The process's registry, kept beside the other long-lived parts of the runtime."""
-    extras = state.runtime.extras
-    if "promos" not in extras:
-        extras.setdefault("promos", Promos(state.storage))
-    return extras["promos"]
-
-
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z") if value else None

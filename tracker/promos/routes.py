@@ -9,7 +9,6 @@ opted out all get `{"variant": "exposed"}` — the latter two without any cookie
 
 from __future__ import annotations
 
-import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,10 +16,9 @@ from starlette.routing import Route
 
 from tracker.auth.roles import ADMIN, authorize
 from tracker.errors import BadRequest, NotFound
-from tracker.ingest.routes import cors_headers, is_secure, json_response, preflight, read_body, request_facts
-from tracker.ingest.schema import SITE_RE
+from tracker.http import cors_headers, is_secure, json_response, preflight, read_json_object, request_facts, runtime_of
 from tracker.promos import registry as reg
-from tracker.sites import validate_site_id
+from tracker.vocabulary import check_site_id
 
 EXPOSED = {"variant": "exposed"}
 MAX_ADMIN_BODY = 64 * 1024
@@ -28,61 +26,49 @@ MAX_ADMIN_BODY = 64 * 1024
 
 async def assign(request: Request) -> Response:
     query = request.query_params
-    site = query.get("site", "")
-    if not SITE_RE.match(site):
-        raise BadRequest("site must be a site id (letters, digits, . _ -; at most 64)")
+    site = check_site_id(query.get("site", ""))
     promo_id = reg.clean_promo_id(query.get("promo", ""))
-    state = request.app.state
+    runtime = runtime_of(request)
     facts = request_facts(request)
     headers = {"Cache-Control": "no-store", "Vary": "Origin, Cookie"}
     if facts.origin:
-        if not state.pipeline.origin_allowed(site, facts.origin):
+        if not runtime.sites.origin_allowed(site, facts.origin):
             return json_response(EXPOSED, 200, headers)
         headers.update(cors_headers(facts.origin), Vary="Origin, Cookie")
-    if facts.gpc or facts.optout_cookie or (state.settings.respect_dnt and facts.dnt):
+    if facts.opted_out(runtime.settings.respect_dnt):
         return json_response(EXPOSED, 200, headers)
-    if state.sites.get(site) is None:
+    if runtime.sites.get(site) is None:
         return json_response(EXPOSED, 200, headers)
-    identity, cookie = state.ids.identify(facts.cookie)
-    promo = await run_in_threadpool(reg.registry(state).get, site, promo_id)
+    identity, cookie = runtime.ids.identify(facts.cookie)
+    promo = await run_in_threadpool(runtime.promos.get, site, promo_id)
     chosen = reg.variant(identity.vid, promo_id, promo.holdout_pct if promo else 0.0)
     response = json_response({"variant": chosen}, 200, headers)
     if cookie:
-        response.headers.append("set-cookie", state.ids.cookie_header(cookie, secure=is_secure(request)))
+        response.headers.append("set-cookie", runtime.ids.cookie_header(cookie, secure=is_secure(request)))
     return response
-
-
-async def _json(request: Request) -> dict:
-    try:
-        data = orjson.loads(await read_body(request, MAX_ADMIN_BODY) or b"{}")
-    except orjson.JSONDecodeError:
-        raise BadRequest("body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("body must be a JSON object")
-    return data
 
 
 def _site_param(request: Request) -> str:
     site = request.query_params.get("site")
     if not site:
         raise BadRequest("site is required")
-    return validate_site_id(site)
+    return check_site_id(site)
 
 
 async def list_promos(request: Request) -> Response:
     site = _site_param(request)
     authorize(request, ADMIN, site)
-    rows = await run_in_threadpool(reg.registry(request.app.state).list, site)
+    rows = await run_in_threadpool(runtime_of(request).promos.list, site)
     return json_response({"rows": [p.to_json() for p in rows]})
 
 
 async def set_promo(request: Request) -> Response:
     """Create or update one promotion; absent fields keep their value (an empty date clears it)."""
-    data = await _json(request)
-    site = validate_site_id(str(data.get("site") or ""))
+    data = await read_json_object(request, MAX_ADMIN_BODY)
+    site = check_site_id(str(data.get("site") or ""))
     authorize(request, ADMIN, site)
-    state = request.app.state
-    if await run_in_threadpool(state.sites.get, site) is None:
+    runtime = runtime_of(request)
+    if await run_in_threadpool(runtime.sites.get, site) is None:
         raise NotFound(f"no site {site!r}; register it with tracker site add")
     promo_id = reg.clean_promo_id(data.get("promo_id", data.get("id")))
     changes = {}
@@ -95,7 +81,7 @@ async def set_promo(request: Request) -> Response:
     for field in ("starts_at", "ends_at"):
         if field in data:
             changes[field] = reg.clean_when(data[field], field, end=field == "ends_at")
-    promo = await run_in_threadpool(lambda: reg.registry(state).set(site, promo_id, **changes))
+    promo = await run_in_threadpool(lambda: runtime.promos.set(site, promo_id, **changes))
     return json_response(promo.to_json())
 
 
@@ -103,7 +89,7 @@ async def remove_promo(request: Request) -> Response:
     site = _site_param(request)
     authorize(request, ADMIN, site)
     promo_id = reg.clean_promo_id(request.query_params.get("promo", ""))
-    if not await run_in_threadpool(reg.registry(request.app.state).remove, site, promo_id):
+    if not await run_in_threadpool(runtime_of(request).promos.remove, site, promo_id):
         raise NotFound(f"no promotion {promo_id!r} on site {site!r}")
     return json_response({"removed": 1})
 

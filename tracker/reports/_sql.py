@@ -5,7 +5,9 @@ must apply the same way.
   counts each event id once however often it was delivered.
 - Range: `ts` (server time) within [start, end).
 - Trusted traffic: visitors flagged as bots or fraud are excluded unless `traffic=all`.
-All values are bound parameters: {site:String}, {start:DateTime64(3)}, {end:DateTime64(3)}.
+All values are bound parameters (`runner.Context.bind`): {site:String},
+{start:DateTime64(3, 'UTC')}, {end:DateTime64(3, 'UTC')} (UTC instants), {tz:String} and
+{tt_set:UInt64}.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ EVENTS = """
 
 # Visitors excluded from trusted traffic in the range: trust score <= the exclusion threshold.
 # Read from the range's untrusted set, computed once per (site, range, trust settings) and
-# reused while the range's data is unchanged (`trust.cache`); {tt_set} comes from
-# `trust.cache.prepare`, which every report's `run` calls first. Scores combine the
+# reused while the range's data is unchanged (`trust.cache`); {tt_set} is resolved by the report
+# runner before a report that reads it runs (`runner.run`). Scores combine the
 # materialised day partials that are still valid with partials computed live for the rest of
 # the range, so a stale materialisation never lets a bot through (docs/architecture.md).
 UNTRUSTED_VISITORS = "SELECT vid FROM trust_sets WHERE site = {site:String} AND set_id = {tt_set:UInt64}"
@@ -41,10 +43,6 @@ def events(trusted_only: bool) -> str:
     if not trusted_only:
         return EVENTS
     return EVENTS + f"\n      AND {VISITOR} NOT IN ({UNTRUSTED_KEYS})"
-
-
-def excluded_visitors_sql() -> str:
-    return "SELECT count() FROM trust_sets WHERE site = {site:String} AND set_id = {tt_set:UInt64}"
 
 
 def trusted_visitor(trusted_only: bool) -> str:

@@ -14,13 +14,13 @@ newsletters are ordinary rows (`utm_medium=email`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Decimal
 
 from tracker.reports import _sql
-from tracker.reports._params import Ranged
-from tracker.reports.trust import cache as trust_cache
+from tracker.reports.figures import cents, money, ratio
+from tracker.reports.params import NoParams
+from tracker.reports.runner import Context
 
-Params = Ranged
+Params = NoParams
 
 
 def campaigns_sql(trusted_only: bool) -> str:
@@ -67,24 +67,17 @@ def campaigns_sql(trusted_only: bool) -> str:
     """
 
 
-def run(storage, params: Params) -> dict:
-    params = trust_cache.prepare(storage, params)
-    rows = storage.dicts(campaigns_sql(params.common.trusted_only), params.common.bind(), what="campaigns report")
-    return {
-        "site": params.common.site,
-        "from": params.common.start.isoformat(),
-        "to": params.common.end.isoformat(),
-        "traffic": params.common.traffic,
-        "rows": [finish_row(r) for r in rows],
-    }
+def run(ctx: Context, params: Params) -> dict:
+    rows = ctx.storage.dicts(campaigns_sql(ctx.scope.trusted_only), ctx.bind(), what="campaigns report")
+    return {"rows": [shape(r) for r in rows]}
 
 
-def finish_row(row: Mapping) -> dict:
+def shape(row: Mapping) -> dict:
     """Counts to the report's row: money to the cent, rates as proportions (pure)."""
     sessions = int(row["sessions"])
     conversions = int(row["conversions"])
     converting = int(row["converting_sessions"])
-    revenue = float(Decimal(str(row["campaign_revenue"] or 0)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    revenue = money(row["campaign_revenue"])
     return {
         "utm_source": row["utm_source"],
         "utm_medium": row["utm_medium"],
@@ -96,7 +89,7 @@ def finish_row(row: Mapping) -> dict:
         "converting_sessions": converting,
         "revenue": revenue,
         # Share of the campaign's sessions with at least one purchase.
-        "conversion_rate": converting / sessions if sessions else None,
-        "aov": round(revenue / conversions, 2) if conversions else None,
-        "revenue_per_session": round(revenue / sessions, 2) if sessions else None,
+        "conversion_rate": ratio(converting, sessions),
+        "aov": cents(ratio(revenue, conversions)),
+        "revenue_per_session": cents(ratio(revenue, sessions)),
     }

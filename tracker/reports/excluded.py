@@ -5,18 +5,18 @@ wing's stable reason codes — never the visitors themselves. How the query work
 untrusted set (`trust.cache`: every visitor whose score is at or below the threshold, with its
 reasons, computed once per range and reused while the range's data is unchanged — the same set
 every trusted report leaves out) is counted, and its reason arrays are summed with `sumMap` in
-the same pass. The `traffic` parameter does not apply: this report is about the excluded. A visitor with two
+the same pass. The `traffic` parameter does not apply: this report is about the excluded, and
+its answer always says `traffic: trusted` (the rule whose exclusions it counts). A visitor with two
 reasons counts under both, so `by_reason` may add up to more than `excluded_visitors`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from tracker.reports.figures import ratio
+from tracker.reports.params import NoParams
+from tracker.reports.runner import Context
 
-from tracker.reports._params import Ranged
-from tracker.reports.trust import cache as trust_cache
-
-Params = Ranged
+Params = NoParams
 
 
 SQL = """
@@ -30,19 +30,11 @@ SQL = """
 def shape(excluded_visitors: int, codes: list[str], counts: list[int]) -> list[dict]:
     """Reason codes with their visitor counts and share of the excluded, most common first."""
     rows = sorted(zip(codes, counts), key=lambda kv: (-kv[1], kv[0]))
-    return [{"reason": r, "visitors": int(n), "share": n / excluded_visitors if excluded_visitors else 0.0} for r, n in rows]
+    return [{"reason": r, "visitors": int(n), "share": ratio(n, excluded_visitors) or 0.0} for r, n in rows]
 
 
-def run(storage, params: Params) -> dict:
-    params = trust_cache.prepare(storage, replace(params, common=replace(params.common, traffic="trusted")))
-    common = params.common
-    row = storage.query(SQL, common.bind(), what="excluded traffic report").first() or {}
+def run(ctx: Context, params: Params) -> dict:
+    row = ctx.storage.query(SQL, ctx.bind(), what="excluded traffic report").first() or {}
     total = int(row.get("excluded_visitors") or 0)
     codes, counts = row.get("by_reason") or ([], [])
-    return {
-        "site": common.site,
-        "from": common.start.isoformat(),
-        "to": common.end.isoformat(),
-        "excluded_visitors": total,
-        "by_reason": shape(total, list(codes), list(counts)),
-    }
+    return {"excluded_visitors": total, "by_reason": shape(total, list(codes), list(counts))}

@@ -18,7 +18,7 @@ level (steps reached) and the seconds between consecutive steps come from the sa
 test checks the levels against `windowFunnel` itself.
 ClickHouse then counts visitors per level and takes the exact median gap per step
 (`quantileExactInclusive`, the mean of the two middle values for an even count). Conversion
-rates are the pure `shape_steps`. With `breakdown`, the same query groups by an allow-listed
+rates are the pure `shape`. With `breakdown`, the same query groups by an allow-listed
 per-visitor dimension WITH ROLLUP, so the overall row (exact medians included) comes from the
 same single read.
 """
@@ -30,10 +30,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tracker.errors import BadRequest
-from tracker.ingest.schema import EVENT_TYPES
 from tracker.reports import _sql
-from tracker.reports._params import Common, int_param, parse_common
-from tracker.reports.trust import cache as trust_cache
+from tracker.reports.figures import ratio
+from tracker.reports.params import param
+from tracker.reports.runner import Context
+from tracker.vocabulary import EVENT_TYPES
 
 MIN_STEPS = 2
 MAX_STEPS = 10
@@ -70,26 +71,6 @@ class Step:
     def label(self) -> str:
         parts = [self.type] + [p for p in (self.path, self.promo and f"promo={self.promo}", self.name and f"name={self.name}") if p]
         return " ".join(parts)
-
-
-@dataclass(frozen=True)
-class Params:
-    common: Common
-    steps: tuple[Step, ...]
-    window: int = DEFAULT_WINDOW
-    breakdown: str = ""
-    promo: str = ""  # which promo `breakdown=promo_exposure` looks at ('' = any)
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> Params:
-        common = parse_common(query)
-        steps = parse_steps(query.get("steps"))
-        window = int_param(query, "window", DEFAULT_WINDOW, 1, MAX_WINDOW)
-        breakdown = query.get("breakdown") or ""
-        if breakdown and breakdown not in BREAKDOWNS:
-            raise BadRequest(f"breakdown must be one of {', '.join(BREAKDOWNS)}")
-        promo = _text(query.get("promo") or "", "promo")
-        return cls(common, steps, window, breakdown, promo)
 
 
 def _text(value: object, what: str) -> str:
@@ -138,6 +119,17 @@ def parse_steps(raw: str | None) -> tuple[Step, ...]:
     if not MIN_STEPS <= len(value) <= MAX_STEPS:
         raise BadRequest(f"a funnel has {MIN_STEPS} to {MAX_STEPS} steps, got {len(value)}")
     return tuple(parse_step(step, i) for i, step in enumerate(value, start=1))
+
+
+@dataclass(frozen=True)
+class Params:
+    steps: tuple[Step, ...] = param(
+        'the steps, a JSON list of 2-10 objects matching events: {"type": ..., "path": "/exact" or "/prefix*", "promo": id, "name": ...}',
+        parse=parse_steps)
+    window: int = param("seconds from a visitor's step 1 within which the other steps count", DEFAULT_WINDOW, lo=1, hi=MAX_WINDOW)
+    breakdown: str = param("split the funnel by a per-visitor dimension", "", choices=BREAKDOWNS)
+    promo: str = param("which promotion `breakdown=promo_exposure` looks at (default: any)", "",
+                       parse=lambda raw: _text(raw or "", "promo"))
 
 
 def step_condition(step: Step, i: int) -> str:
@@ -241,29 +233,20 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "") -
     ORDER BY is_total DESC, v1 DESC, dim"""
 
 
-def run(storage, params: Params) -> dict:
-    params = trust_cache.prepare(storage, params)
-    common = params.common
-    bind = {**common.bind(), **step_bind(params.steps), "window_ms": params.window * 1000, "promo": params.promo}
-    rows = storage.dicts(funnel_sql(params.steps, common.trusted_only, params.breakdown), bind, what="funnel report")
+def run(ctx: Context, params: Params) -> dict:
+    bind = ctx.bind(**step_bind(params.steps), window_ms=params.window * 1000, promo=params.promo)
+    rows = ctx.storage.dicts(funnel_sql(params.steps, ctx.scope.trusted_only, params.breakdown), bind, what="funnel report")
     total = next((r for r in rows if r["is_total"]), {})
-    result = {
-        "site": common.site,
-        "from": common.start.isoformat(),
-        "to": common.end.isoformat(),
-        "traffic": common.traffic,
-        "window": params.window,
-        "steps": shape_steps(params.steps, total),
-    }
+    result = {"window": params.window, "steps": shape(params.steps, total)}
     if params.breakdown:
         result["breakdown"] = {
             "dimension": params.breakdown,
-            "rows": [{"value": r["dim"] or NONE, "steps": shape_steps(params.steps, r)} for r in rows if not r["is_total"] and r.get("v1")],
+            "rows": [{"value": r["dim"] or NONE, "steps": shape(params.steps, r)} for r in rows if not r["is_total"] and r.get("v1")],
         }
     return result
 
 
-def shape_steps(steps: Sequence[Step], row: Mapping[str, object]) -> list[dict]:
+def shape(steps: Sequence[Step], row: Mapping[str, object]) -> list[dict]:
     """Per step: visitors, conversion from step 1 and from the previous step (0..1 fractions;
     step 1 converts 1.0 from itself when anyone reached it), median seconds from the previous
     step (None for step 1 and for steps nobody reached). Pure."""
@@ -277,16 +260,12 @@ def shape_steps(steps: Sequence[Step], row: Mapping[str, object]) -> list[dict]:
             "step": j,
             "label": step.label,
             "visitors": visitors,
-            "conversion_from_start": _ratio(visitors, first),
-            "conversion_from_previous": _ratio(visitors, previous),
+            "conversion_from_start": ratio(visitors, first) or 0.0,  # nobody at the start: 0, not null
+            "conversion_from_previous": ratio(visitors, previous) or 0.0,
             "median_seconds_from_previous": _seconds(median) if visitors else None,
         })
         previous = visitors
     return out
-
-
-def _ratio(part: int, whole: int) -> float:
-    return part / whole if whole else 0.0
 
 
 def _seconds(value: object) -> float | None:

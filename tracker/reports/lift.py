@@ -10,32 +10,29 @@ comparison itself (rates, lift, interval, p-value, verdict) is the pure `stats.c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tracker.errors import BadRequest
 from tracker.reports import _sql
-from tracker.reports._params import Common, parse_common
+from tracker.reports.params import param
+from tracker.reports.runner import Context
 from tracker.reports.stats import METHOD, compare
-from tracker.reports.trust import cache as trust_cache
 
 MAX_PROMO_LEN = 200  # the ingest limit for promo fields
 
 
+def promo_id(raw: str | None) -> str:
+    promo = (raw or "").strip()
+    if not promo:
+        raise BadRequest("promo is required: the id of the promotion to compare, e.g. promo=SUMMER")
+    if len(promo) > MAX_PROMO_LEN or any(ord(ch) < 32 for ch in promo):
+        raise BadRequest(f"promo must be a promotion id of at most {MAX_PROMO_LEN} printable characters")
+    return promo
+
+
 @dataclass(frozen=True)
 class Params:
-    common: Common
-    promo: str
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> Params:
-        common = parse_common(query)
-        promo = (query.get("promo") or "").strip()
-        if not promo:
-            raise BadRequest("promo is required: the id of the promotion to compare, e.g. promo=SUMMER")
-        if len(promo) > MAX_PROMO_LEN or any(ord(ch) < 32 for ch in promo):
-            raise BadRequest(f"promo must be a promotion id of at most {MAX_PROMO_LEN} printable characters")
-        return cls(common, promo)
+    promo: str = param("the promotion to compare, e.g. SUMMER (required)", parse=promo_id)
 
 
 def groups_sql(trusted_only: bool) -> str:
@@ -62,20 +59,13 @@ def groups_sql(trusted_only: bool) -> str:
     """
 
 
-def run(storage, params: Params) -> dict:
-    params = trust_cache.prepare(storage, params)
-    rows = storage.dicts(groups_sql(params.common.trusted_only), {**params.common.bind(), "promo": params.promo}, what="lift report")
+def run(ctx: Context, params: Params) -> dict:
+    rows = ctx.storage.dicts(groups_sql(ctx.scope.trusted_only), ctx.bind(promo=params.promo), what="lift report")
     counts = {r["grp"]: (int(r["visitors"]), int(r["converters"])) for r in rows}
-    return {
-        "site": params.common.site,
-        "from": params.common.start.isoformat(),
-        "to": params.common.end.isoformat(),
-        "traffic": params.common.traffic,
-        **summarize(params.promo, counts.get("exposed", (0, 0)), counts.get("holdout", (0, 0))),
-    }
+    return shape(params.promo, counts.get("exposed", (0, 0)), counts.get("holdout", (0, 0)))
 
 
-def summarize(promo: str, exposed: tuple[int, int], holdout: tuple[int, int]) -> dict:
+def shape(promo: str, exposed: tuple[int, int], holdout: tuple[int, int]) -> dict:
     """The response body from (visitors, converters) per group (pure)."""
     (n_a, x_a), (n_b, x_b) = exposed, holdout
     result = compare(x_a, n_a, x_b, n_b)

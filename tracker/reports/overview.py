@@ -26,11 +26,11 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
 from tracker.reports import _sql
-from tracker.reports._params import Ranged
-from tracker.reports.trust import cache as trust_cache
+from tracker.reports.figures import ratio
+from tracker.reports.params import NoParams
+from tracker.reports.runner import Context
 
-
-Params = Ranged
+Params = NoParams
 
 
 def overview_sql(trusted_only: bool) -> str:
@@ -58,28 +58,22 @@ def overview_sql(trusted_only: bool) -> str:
     )"""
 
 
-def run(storage, params: Params) -> dict:
-    params = trust_cache.prepare(storage, params)
-    common = params.common
-    row = storage.query(overview_sql(common.trusted_only), common.bind(), what="overview report").first() or {}
+def run(ctx: Context, params: Params) -> dict:
+    scope = ctx.scope
+    row = ctx.storage.query(overview_sql(scope.trusted_only), ctx.bind(), what="overview report").first() or {}
     days_v, counts_v = row.get("day_visitors") or ([], [])
     days_p, counts_p = row.get("day_pageviews") or ([], [])
     visitors_by_day = dict(zip(days_v, counts_v))
     pageviews_by_day = dict(zip(days_p, counts_p))
     daily = [{"day": d, "visitors": visitors_by_day.get(d, 0), "pageviews": pageviews_by_day.get(d, 0)} for d in visitors_by_day]
     return {
-        "site": common.site,
-        "from": common.start.isoformat(),
-        "to": common.end.isoformat(),
-        "traffic": common.traffic,
-        "tz": common.tz,
-        **summarize(row),
+        **shape(row),
         "excluded_visitors": int(row.get("excluded") or 0),
-        "timeseries": fill_days(common.start, common.end, daily),
+        "timeseries": fill_days(scope.start, scope.end, daily),
     }
 
 
-def summarize(totals: Mapping[str, object]) -> dict:
+def shape(totals: Mapping[str, object]) -> dict:
     """Totals row -> the headline figures (pure: tested without a database)."""
     visitors = int(totals.get("visitors") or 0)
     sessions = int(totals.get("sessions") or 0)
@@ -90,14 +84,9 @@ def summarize(totals: Mapping[str, object]) -> dict:
         "sessions": sessions,
         "pageviews": int(totals.get("pageviews") or 0),
         "bounces": bounces,
-        "bounce_rate": rate(bounces, sessions),
+        "bounce_rate": ratio(bounces, sessions) or 0.0,  # no sessions: nothing bounced
         "avg_session_seconds": session_ms / 1000 / sessions if sessions else 0.0,
     }
-
-
-def rate(part: int, whole: int) -> float:
-    """part / whole, unrounded (clients round for display); 0.0 when there is nothing to divide by."""
-    return part / whole if whole else 0.0
 
 
 def fill_days(start: date, end: date, rows: Sequence[Mapping[str, object]]) -> list[dict]:

@@ -14,24 +14,12 @@ named through `_sql.PATH_NAMES`. The path column never holds the query string, s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from tracker.reports import _sql
-from tracker.reports._params import Common, int_param, parse_common
-from tracker.reports.trust import cache as trust_cache
+from tracker.reports.params import Listing
+from tracker.reports.runner import Context
 
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 10_000
-
-
-@dataclass(frozen=True)
-class Params:
-    common: Common
-    limit: int = DEFAULT_LIMIT
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> Params:
-        return cls(parse_common(query), int_param(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT))
+Params = Listing
 
 
 def pages_sql(trusted_only: bool) -> str:
@@ -55,20 +43,12 @@ def pages_sql(trusted_only: bool) -> str:
     LIMIT {{limit:UInt32}}"""
 
 
-def run(storage, params: Params) -> dict:
-    params = trust_cache.prepare(storage, params)
-    common = params.common
-    rows = storage.dicts(pages_sql(common.trusted_only), {**common.bind(), "limit": params.limit}, what="pages report")
-    return {
-        "site": common.site,
-        "from": common.start.isoformat(),
-        "to": common.end.isoformat(),
-        "traffic": common.traffic,
-        "rows": shape_rows(rows),
-    }
+def run(ctx: Context, params: Params) -> dict:
+    rows = ctx.storage.dicts(pages_sql(ctx.scope.trusted_only), ctx.bind(limit=params.limit), what="pages report")
+    return {"rows": shape(rows)}
 
 
-def shape_rows(rows: Sequence[Mapping[str, object]]) -> list[dict]:
+def shape(rows: Sequence[Mapping[str, object]]) -> list[dict]:
     """ClickHouse rows -> response rows with plain ints (pure)."""
     return [
         {

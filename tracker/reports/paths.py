@@ -18,33 +18,15 @@ from dataclasses import dataclass
 
 from tracker.errors import BadRequest
 from tracker.reports import _sql
-from tracker.reports._params import Common, int_param, parse_common
-from tracker.reports.overview import rate
-from tracker.reports.trust import cache as trust_cache
+from tracker.reports.figures import ratio
+from tracker.reports.params import param
+from tracker.reports.runner import Context
 
 DEFAULT_DEPTH = 3
 MAX_DEPTH = 10
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 MAX_PATH_LEN = 2048
-
-
-@dataclass(frozen=True)
-class Params:
-    common: Common
-    start: str
-    depth: int = DEFAULT_DEPTH
-    limit: int = DEFAULT_LIMIT
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> Params:
-        common = parse_common(query)
-        return cls(
-            common,
-            start=clean_path(query.get("start")),
-            depth=int_param(query, "depth", DEFAULT_DEPTH, 1, MAX_DEPTH),
-            limit=int_param(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
-        )
 
 
 def clean_path(raw: str | None) -> str:
@@ -57,6 +39,13 @@ def clean_path(raw: str | None) -> str:
     if len(path) > MAX_PATH_LEN or any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
         raise BadRequest(f"start must be a path of at most {MAX_PATH_LEN} printable characters")
     return path
+
+
+@dataclass(frozen=True)
+class Params:
+    start: str = param("the page path sequences start from, e.g. /cart (required; any query string is ignored)", parse=clean_path)
+    depth: int = param("pages after `start` per sequence", DEFAULT_DEPTH, lo=1, hi=MAX_DEPTH)
+    limit: int = param("most sequences to return", DEFAULT_LIMIT, lo=1, hi=MAX_LIMIT)
 
 
 def paths_sql(trusted_only: bool) -> str:
@@ -77,27 +66,22 @@ def paths_sql(trusted_only: bool) -> str:
 NAMES_SQL = f"SELECT h, name FROM ({_sql.PATH_NAMES}) WHERE h IN {{hashes:Array(UInt64)}}"
 
 
-def run(storage, params: Params) -> dict:
-    params = trust_cache.prepare(storage, params)
-    common = params.common
-    bind = {**common.bind(), "start_path": params.start, "depth": params.depth, "limit": params.limit}
-    rows = storage.dicts(paths_sql(common.trusted_only), bind, what="paths report")
+def run(ctx: Context, params: Params) -> dict:
+    storage = ctx.storage
+    bind = ctx.bind(start_path=params.start, depth=params.depth, limit=params.limit)
+    rows = storage.dicts(paths_sql(ctx.scope.trusted_only), bind, what="paths report")
     hashes = sorted({h for r in rows for h in r["sequence"]})
     names = dict(storage.query(NAMES_SQL, {**bind, "hashes": hashes}, what="paths report").rows) if hashes else {}
     total = int(rows[0]["total"]) if rows else 0
     return {
-        "site": common.site,
-        "from": common.start.isoformat(),
-        "to": common.end.isoformat(),
-        "traffic": common.traffic,
         "start": params.start,
         "depth": params.depth,
         "sessions": total,
-        "rows": shape_rows([{**r, "sequence": [names.get(h, "") for h in r["sequence"]]} for r in rows], total),
+        "rows": shape([{**r, "sequence": [names.get(h, "") for h in r["sequence"]]} for r in rows], total),
     }
 
 
-def shape_rows(rows: Sequence[Mapping[str, object]], total: int) -> list[dict]:
+def shape(rows: Sequence[Mapping[str, object]], total: int) -> list[dict]:
     """Sequences with counts and shares of the sessions that reached `start` (pure).
     The empty sequence (sessions that ended on `start`) is reported as `exit: true`."""
     return [
@@ -105,7 +89,7 @@ def shape_rows(rows: Sequence[Mapping[str, object]], total: int) -> list[dict]:
             "sequence": list(r["sequence"]),
             "path": " → ".join(r["sequence"]) if r["sequence"] else "(exit)",
             "count": int(r["sessions"]),
-            "share": rate(int(r["sessions"]), total),
+            "share": ratio(int(r["sessions"]), total) or 0.0,
             "exit": not r["sequence"],
         }
         for r in rows

@@ -12,7 +12,7 @@ range; untrusted visitors out) into a materialised CTE that two halves share:
    purchase). Every purchase emits uniform records — one per promo touched (conversion,
    revenue, share), one with the purchase totals under promo id '', one per promo whose
    registry coupons include the purchase's coupon — that one GROUP BY sums per promo.
-The halves are joined on (promo, dim). The few resulting rows are finished in `finish_rows`,
+The halves are joined on (promo, dim). The few resulting rows are finished in `shape`,
 a pure function: ratios, names, and revenue to the cent with attributed revenue adding up
 exactly.
 """
@@ -22,44 +22,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from tracker.errors import BadRequest
 from tracker.reports import _sql
-from tracker.reports._params import Common, int_param, parse_common
 from tracker.reports.attribution import DEFAULT_MODEL, MODELS, apportion_cents
-from tracker.reports.trust import cache as trust_cache
+from tracker.reports.figures import cents, money, ratio
+from tracker.reports.params import param
+from tracker.reports.runner import Context
 
 BREAKDOWNS = {"creative": "promo_creative", "slot": "promo_slot"}
 DEFAULT_LOOKBACK_DAYS = 7
 MAX_LOOKBACK_DAYS = 90
 DEFAULT_HALF_LIFE_DAYS = 7.0
 MAX_HALF_LIFE_DAYS = 365.0
-
-
-@dataclass(frozen=True)
-class Params:
-    common: Common
-    model: str = DEFAULT_MODEL
-    lookback_days: int = DEFAULT_LOOKBACK_DAYS
-    half_life_days: float = DEFAULT_HALF_LIFE_DAYS
-    by: str | None = None
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> Params:
-        common = parse_common(query)
-        model = query.get("model") or DEFAULT_MODEL
-        if model not in MODELS:
-            raise BadRequest(f"model must be one of {', '.join(MODELS)}")
-        lookback = int_param(query, "lookback_days", DEFAULT_LOOKBACK_DAYS, 1, MAX_LOOKBACK_DAYS)
-        half_life = _half_life(query.get("half_life_days"))
-        by = query.get("by") or None
-        if by is not None and by not in BREAKDOWNS:
-            raise BadRequest(f"by must be one of {', '.join(BREAKDOWNS)}")
-        return cls(common, model, lookback, half_life, by)
-
-    def bind(self) -> dict[str, Any]:
-        return {**self.common.bind(), "lookback_days": self.lookback_days, "half_life_days": self.half_life_days}
 
 
 def _half_life(raw: str | None) -> float:
@@ -72,6 +47,15 @@ def _half_life(raw: str | None) -> float:
     if not 0 < value <= MAX_HALF_LIFE_DAYS:  # also rejects nan and inf
         raise BadRequest(f"half_life_days must be more than 0 and at most {MAX_HALF_LIFE_DAYS:g}")
     return value
+
+
+@dataclass(frozen=True)
+class Params:
+    model: str = param("how a purchase's credit is split among the promotions clicked before it", DEFAULT_MODEL, choices=MODELS)
+    lookback_days: int = param("days before a purchase in which promotion clicks count", DEFAULT_LOOKBACK_DAYS, lo=1, hi=MAX_LOOKBACK_DAYS)
+    half_life_days: float = param(f"time_decay's half-life in days (more than 0, at most {MAX_HALF_LIFE_DAYS:g})",
+                                  DEFAULT_HALF_LIFE_DAYS, parse=_half_life)
+    by: str | None = param("one row per promotion and creative or slot", None, choices=BREAKDOWNS)
 
 
 EXPOSURE_FIELDS = ("impressions", "viewers", "clicks", "holdout_impressions", "event_name")
@@ -188,19 +172,15 @@ REGISTRY_SQL = """
 """
 
 
-def run(storage, params: Params) -> dict:
-    params = trust_cache.prepare(storage, params)
+def run(ctx: Context, params: Params) -> dict:
     dim = BREAKDOWNS[params.by] if params.by else "''"
-    sql = promotions_sql(params.common.trusted_only, dim, params.model, with_coupons=params.by is None)
-    grouped = storage.dicts(sql, params.bind(), what="promotions report")
-    names = {r["promo_id"]: r["name"] for r in storage.dicts(REGISTRY_SQL, params.bind(), what="promotions report")}
+    sql = promotions_sql(ctx.scope.trusted_only, dim, params.model, with_coupons=params.by is None)
+    bind = ctx.bind(lookback_days=params.lookback_days, half_life_days=params.half_life_days)
+    grouped = ctx.storage.dicts(sql, bind, what="promotions report")
+    names = {r["promo_id"]: r["name"] for r in ctx.storage.dicts(REGISTRY_SQL, bind, what="promotions report")}
     totals = next((r for r in grouped if r["promo_id"] == ""), None) or {}
-    rows = finish_rows([r for r in grouped if r["promo_id"] != ""], names, Decimal(str(totals.get("touched_revenue") or 0)), by=params.by)
+    rows = shape([r for r in grouped if r["promo_id"] != ""], names, Decimal(str(totals.get("touched_revenue") or 0)), by=params.by)
     return {
-        "site": params.common.site,
-        "from": params.common.start.isoformat(),
-        "to": params.common.end.isoformat(),
-        "traffic": params.common.traffic,
         "model": params.model,
         "lookback_days": params.lookback_days,
         "half_life_days": params.half_life_days,
@@ -208,26 +188,14 @@ def run(storage, params: Params) -> dict:
         "rows": rows,
         "totals": {
             "purchases": int(totals.get("purchases") or 0),
-            "revenue": _money(totals.get("purchase_revenue")),
+            "revenue": money(totals.get("purchase_revenue")),
             "attributed_purchases": int(totals.get("attributed_purchases") or 0),
-            "attributed_revenue": _money(totals.get("touched_revenue")),
+            "attributed_revenue": money(totals.get("touched_revenue")),
         },
     }
 
 
-def _money(value: Any) -> float:
-    return float(Decimal(str(value or 0)).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP"))
-
-
-def _round2(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
-
-
-def _ratio(num: float, den: float, scale: float = 1.0) -> float | None:
-    return num * scale / den if den else None
-
-
-def finish_rows(grouped: list[dict], names: Mapping[str, str], attributed_total: Decimal, *, by: str | None = None) -> list[dict]:
+def shape(grouped: list[dict], names: Mapping[str, str], attributed_total: Decimal, *, by: str | None = None) -> list[dict]:
     """The report's rows from the per-promo sums (pure; a few hundred rows at most).
 
     Attributed revenue is rounded with largest remainders so that the promos' figures add up
@@ -238,7 +206,7 @@ def finish_rows(grouped: list[dict], names: Mapping[str, str], attributed_total:
     rounded = apportion_cents(exact, attributed_total)
     rows = []
     for r, attributed_revenue in zip(grouped, rounded):
-        revenue = _money(r["touched_revenue"])
+        revenue = money(r["touched_revenue"])
         impressions, clicks, conversions = int(r["impressions"]), int(r["clicks"]), int(r["conversions"])
         rows.append({
             "promo_id": r["promo_id"],
@@ -247,17 +215,17 @@ def finish_rows(grouped: list[dict], names: Mapping[str, str], attributed_total:
             "impressions": impressions,
             "viewers": int(r["viewers"]),
             "clicks": clicks,
-            "ctr": _ratio(clicks, impressions),
+            "ctr": ratio(clicks, impressions),
             "conversions": conversions,
             "revenue": revenue,
             "attributed_conversions": float(r["attributed_conversions"]),
             "attributed_revenue": attributed_revenue,
             # Purchases per click (conversions / clicks).
-            "conversion_rate": _ratio(conversions, clicks),
-            "aov": _round2(_ratio(revenue, conversions)),
-            "revenue_per_1000_impressions": _round2(_ratio(revenue, impressions, 1000.0)),
+            "conversion_rate": ratio(conversions, clicks),
+            "aov": cents(ratio(revenue, conversions)),
+            "revenue_per_1000_impressions": cents(ratio(revenue * 1000.0, impressions)),
             "coupon_redemptions": None if by else int(r["coupon_redemptions"]),
-            "coupon_revenue": None if by else _money(r["coupon_revenue"]),
+            "coupon_revenue": None if by else money(r["coupon_revenue"]),
             "holdout_impressions": int(r["holdout_impressions"]),
         })
     rows.sort(key=lambda r: (-r["attributed_revenue"], -r["clicks"], -r["impressions"], r["promo_id"], r.get(by or "", "")))

@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from tracker.reports.figures import ratio
+
 METHOD = "two-proportion z-test (pooled SE, two-sided); 95% Wald interval for the difference (unpooled SE)"
 ALPHA = 0.05
 Z_95 = 1.959963984540054  # the 97.5th percentile of the standard normal distribution
@@ -36,10 +38,6 @@ class Comparison:
     p_value: float | None
     significant: bool
     verdict: str
-
-
-def rate(converters: int, visitors: int) -> float | None:
-    return converters / visitors if visitors else None
 
 
 def normal_two_sided_p(z: float) -> float:
@@ -82,7 +80,7 @@ def compare(x_a: int, n_a: int, x_b: int, n_b: int) -> Comparison:
     """Exposed (x_a converters of n_a visitors) vs holdout (x_b of n_b)."""
     if min(x_a, n_a, x_b, n_b) < 0 or x_a > n_a or x_b > n_b:
         raise ValueError("converters must be between 0 and visitors")
-    rate_a, rate_b = rate(x_a, n_a), rate(x_b, n_b)
+    rate_a, rate_b = ratio(x_a, n_a), ratio(x_b, n_b)
     if rate_a is None or rate_b is None:
         return Comparison(rate_a, rate_b, None, None, None, None, None, None, False, verdict(x_a, n_a, x_b, n_b, None))
     diff = rate_a - rate_b

@@ -51,9 +51,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tracker.ingest.rows import Context
-from tracker.ingest.schema import EVENT_TYPES, Env, Event, Order, Promo
-from tracker.promos.registry import Promos
+from tracker.ingest.schema import Env, Event, Order, Promo
 from tracker.seed.writers import _Chunk, _ColumnWriter, _Inserter, _RowWriter, _Writer
+from tracker.vocabulary import EVENT_TYPES
 
 DAY_MS = 86_400_000
 HOST = "https://shop.example"
@@ -419,7 +419,7 @@ def _run(runtime, site: str, visitors: int, days: int, seed_value: int, end_ms: 
 def register_promotions(runtime, site: str) -> None:
     """Register the seeded promotions (name, holdout share, linked coupons) unless the site
     already has them: the promotion reports name them and `coupon_shared` exempts their codes."""
-    promos = runtime.extras.setdefault("promos", Promos(runtime.storage))
+    promos = runtime.promos
     for promo_id, name, _, _ in PROMOS:
         if promos.get(site, promo_id) is None:
             promos.set(site, promo_id, name=name, holdout_pct=HOLDOUT_SHARE * 100, coupons=PROMO_COUPONS[promo_id])

@@ -69,14 +69,12 @@ def in_category(slug: str) -> list[Product]:
     return [p for p in PRODUCTS.values() if p.category == slug]
 
 
-def ensure_demo_promos(state) -> None:
+def ensure_demo_promos(runtime) -> None:
     """Register the demo's promotions on the demo site the first time the shop is shown, so
     /api/assign holds out the hero's share; an admin's later `tracker promo set` wins."""
-    from tracker.promos.registry import registry
-
-    if state.sites.get("demo") is None:
+    if runtime.sites.get("demo") is None:
         return
-    promos = registry(state)
+    promos = runtime.promos
     for promo in (HERO, BANNER):
         if promos.get("demo", promo.id) is None:
             promos.set("demo", promo.id, name=promo.name, holdout_pct=promo.holdout_pct, coupons=promo.coupons)

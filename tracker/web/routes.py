@@ -3,8 +3,9 @@
 The snippet is the minified file the package ships (built from js/snippet/ by `npm run
 build`), served with a short public cache and an ETag so shops revalidate cheaply. The demo
 shop is a handful of small server-rendered pages (home with a hero promotion held out for some
-visitors, category, product, cart, checkout, thank-you) that embed the snippet exactly as
-CONTRACT §7 tells users to, so a new user can click through a shop and watch events arrive.
+visitors, category, product, cart, checkout, thank-you) that embed the snippet with the
+two-line tag docs/snippet.md tells users to paste, so a new user can click through a shop and
+watch events arrive.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from tracker.errors import NotFound
+from tracker.http import runtime_of
 from tracker.web import catalog
 
 STATIC = Path(__file__).parent / "static"
@@ -70,7 +72,7 @@ def _page(request: Request, name: str, **context) -> Response:
 
 
 async def home(request: Request) -> Response:
-    await run_in_threadpool(catalog.ensure_demo_promos, request.app.state)
+    await run_in_threadpool(catalog.ensure_demo_promos, runtime_of(request))
     return _page(request, "home.html", featured=catalog.featured(), hero=catalog.HERO, banner=catalog.BANNER)
 
 

@@ -10,7 +10,9 @@ same range two to six times, and every page after it asks again.
 How. The first trusted report of a range computes the set once — every visitor of the range
 whose score is at or below the threshold, with its score and reasons — into the `trust_sets`
 table under a fresh random `set_id`; reports then read `vid NOT IN (SELECT vid FROM trust_sets
-WHERE site = .. AND set_id = ..)` (`_sql.UNTRUSTED_VISITORS`), a few milliseconds. The set is
+WHERE site = .. AND set_id = ..)` (`_sql.UNTRUSTED_VISITORS`), a few milliseconds. The report
+runner asks for the set (`TrustSets.set_id`) before running any report that reads it; the
+process's one `TrustSets` is `runtime.trust_sets`. The set is
 reused only while it is exact: before each use a *fingerprint* of everything the rule reads is
 compared with the one taken before the set was computed:
 - the events of the site from a day before the range to its end (the rule looks one day
@@ -34,13 +36,14 @@ import hashlib
 import secrets
 import threading
 import time
-import weakref
 from collections import OrderedDict
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from tracker.reports.trust.score import VISITOR_SCORES, trust_params
+from tracker.reports.trust.score import VISITOR_SCORES, TrustConfig, trust_params
 from tracker.reports.trust.signals import bind_coverage
+from tracker.storage.client import Storage
 
 MAX_SETS = 64  # (site, range, settings) keys kept per process
 RETIRE_SECONDS = 300.0  # how long a superseded set stays readable for reports still running on it
@@ -70,7 +73,7 @@ class _Entry:
 class TrustSets:
     """The sets of one storage (one process's view of one database)."""
 
-    def __init__(self, storage):
+    def __init__(self, storage: Storage):
         self.storage = storage
         self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
         self._key_locks: dict[tuple, threading.Lock] = {}
@@ -79,10 +82,11 @@ class TrustSets:
         self.computed = 0
         self.reused = 0
 
-    def set_id(self, common) -> int:
-        """The id of an exact untrusted set for this report range, computing it if needed."""
-        params = common.bind()
-        key = (common.site, params["start"], params["end"], _settings_key(params))
+    def set_id(self, site: str, start: datetime, end: datetime, config: TrustConfig) -> int:
+        """The id of an exact untrusted set of `site` over [start, end) (UTC) under `config`,
+        computing it if needed."""
+        params = {"site": site, "start": start, "end": end, **trust_params(config)}
+        key = (site, start, end, _settings_key(config))
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:
@@ -134,38 +138,7 @@ def _plain(value: Any) -> Any:
     return tuple(_plain(v) for v in value) if isinstance(value, (tuple, list)) else value
 
 
-def _settings_key(params: dict) -> str:
+def _settings_key(config: TrustConfig) -> str:
     """What the set depends on besides the data: every trust threshold and weight."""
-    trust = {k: params[k] for k in sorted(trust_params())}
+    trust = dict(sorted(trust_params(config).items()))
     return hashlib.sha256(repr(trust).encode()).hexdigest()[:16]
-
-
-_registry: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_registry_lock = threading.Lock()
-
-
-def sets_for(storage) -> TrustSets:
-    with _registry_lock:
-        sets = _registry.get(storage)
-        if sets is None:
-            sets = _registry[storage] = TrustSets(storage)
-        return sets
-
-
-def close(storage) -> None:
-    with _registry_lock:
-        sets = _registry.pop(storage, None)
-    if sets is not None:
-        sets.close()
-
-
-P = TypeVar("P")
-
-
-def prepare(storage, params: P) -> P:
-    """`params` (anything with a `common` field) with the untrusted set of its range resolved,
-    so `common.bind()` carries {tt_set}; unchanged for `traffic=all`."""
-    common = params.common
-    if not common.trusted_only:
-        return params
-    return replace(params, common=replace(common, trust_set=sets_for(storage).set_id(common)))

@@ -12,26 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tracker.errors import BadRequest
-from tracker.reports._params import Common, int_param, parse_common
-from tracker.reports.trust.signals import PUBLIC_COUPONS, RANGE_PARTIALS, bind_coverage
+from tracker.reports.params import param
+from tracker.reports.runner import Context
+from tracker.reports.trust.signals import PUBLIC_COUPONS, RANGE_PARTIALS
 
 
 @dataclass(frozen=True)
 class Params:
-    common: Common
-    all: bool
-    limit: int
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> Params:
-        raw = (query.get("all") or "false").lower()
-        if raw not in ("true", "false", "1", "0"):
-            raise BadRequest("all must be true or false")
-        return cls(common=parse_common(query), all=raw in ("true", "1"), limit=int_param(query, "limit", 100, 1, 10_000))
-
-    def bind(self) -> dict:
-        return {**self.common.bind(), "all": self.all, "limit": self.limit}
+    all: bool = param("every coupon, not only the unusual ones", False)
+    limit: int = param("most rows to return", 100, lo=1, hi=10_000)
 
 
 SQL = f"""
@@ -58,6 +47,11 @@ SQL = f"""
 """
 
 
-def run(storage, params: Params) -> dict:
-    rows = storage.dicts(SQL, bind_coverage(storage, params.bind()), what="trust coupons")
-    return {"rows": [{**r, "public": bool(r["public"]), "unusual": bool(r["unusual"]), "revenue": round(r["revenue"], 4)} for r in rows]}
+def run(ctx: Context, params: Params) -> dict:
+    rows = ctx.storage.dicts(SQL, ctx.bind_coverage(all=params.all, limit=params.limit), what="trust coupons")
+    return {"rows": [shape(r) for r in rows]}
+
+
+def shape(row: Mapping) -> dict:
+    """A coupon row with plain booleans and revenue to the fourth decimal, as stored (pure)."""
+    return {**row, "public": bool(row["public"]), "unusual": bool(row["unusual"]), "revenue": round(row["revenue"], 4)}

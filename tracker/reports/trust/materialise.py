@@ -1,6 +1,7 @@
 """Materialised day partials: what keeps `traffic=trusted` cheap in every report.
 
-A background thread (started with the runtime) looks every `trust_refresh_seconds` for closed
+A background thread (`TrustJob`: built in `Runtime.open` as `runtime.trust_job`, started with
+the runtime) looks every `trust_refresh_seconds` for closed
 UTC days whose partials are missing or stale — the day's raw event count differs from the one
 recorded in `trust_coverage` (late import, erasure, merge of duplicates) or the partials'
 configuration changed — and recomputes them, newest first, a bounded number per tick.
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from tracker.errors import TrackerError
-from tracker.reports.trust.score import TrustConfig, configure, current, trust_params
+from tracker.reports.params import NoParams
+from tracker.reports.runner import Context
+from tracker.reports.trust.score import TrustConfig, trust_params
 from tracker.reports.trust.signals import PARTIAL_COLUMNS, partials_sql
 from tracker.storage.client import Storage
 
@@ -72,8 +75,8 @@ def _closed_before(now: datetime) -> datetime:
     return datetime(moment.year, moment.month, moment.day)
 
 
-def stale_days(storage: Storage, *, site: str = "", start: datetime | None = None, end: datetime | None = None,
-               now: datetime | None = None, limit: int = MAX_DAYS_PER_TICK, config: TrustConfig | None = None) -> list[StaleDay]:
+def stale_days(storage: Storage, config: TrustConfig, *, site: str = "", start: datetime | None = None, end: datetime | None = None,
+               now: datetime | None = None, limit: int = MAX_DAYS_PER_TICK) -> list[StaleDay]:
     now = (now or datetime.now(UTC)).replace(tzinfo=None)
     oldest = now - timedelta(days=storage.settings.evidence_retention_days)
     closed = _closed_before(now)
@@ -86,9 +89,8 @@ def stale_days(storage: Storage, *, site: str = "", start: datetime | None = Non
     return [StaleDay(s, d, int(raw)) for s, d, raw in rows]
 
 
-def materialise_day(storage: Storage, site: str, day: date, config: TrustConfig | None = None) -> int:
+def materialise_day(storage: Storage, config: TrustConfig, site: str, day: date) -> int:
     """Recompute one site-day's partials; returns the raw event count they cover."""
-    config = config or current()
     params = {**trust_params(config), "site": site, "day": day}
     # Count first: rows landing after the count make the coverage look stale (recomputed,
     # read live meanwhile) rather than covering rows the partials never saw.
@@ -106,20 +108,35 @@ def materialise_day(storage: Storage, site: str, day: date, config: TrustConfig 
     return raw
 
 
-def refresh(storage: Storage, *, site: str = "", start: datetime | None = None, end: datetime | None = None,
+def refresh(storage: Storage, config: TrustConfig, *, site: str = "", start: datetime | None = None, end: datetime | None = None,
             limit: int = MAX_DAYS_PER_TICK, now: datetime | None = None) -> list[StaleDay]:
     """Materialise the stale closed days (of one site and range when given); return them."""
-    days = stale_days(storage, site=site, start=start, end=end, limit=limit, now=now)
+    days = stale_days(storage, config, site=site, start=start, end=end, limit=limit, now=now)
     for stale in days:
-        materialise_day(storage, stale.site, stale.day)
+        materialise_day(storage, config, stale.site, stale.day)
     return days
 
 
-class TrustJob:
-    """The background refresher: one daemon thread, stopped (and joined) before storage closes."""
+Params = NoParams
 
-    def __init__(self, storage: Storage, interval: float):
+
+def run(ctx: Context, params: Params) -> dict:
+    """`POST /api/trust/refresh`: materialise the stale closed days of the scope's range now.
+    The range is read as UTC days (`from` to `to`, both included), whatever `tz` says."""
+    scope = ctx.scope
+    start = datetime.combine(scope.start, datetime.min.time())
+    end = datetime.combine(scope.end, datetime.min.time()) + timedelta(days=1)
+    days = refresh(ctx.storage, ctx.trust, site=scope.site, start=start, end=end, limit=(scope.end - scope.start).days + 1)
+    return {"refreshed": [{"day": d.day.isoformat(), "events": d.raw} for d in days]}
+
+
+class TrustJob:
+    """The background refresher: one daemon thread, stopped (and joined) before storage closes.
+    `interval` <= 0 (`trust_refresh_seconds=0`) means no thread: only on-demand refreshes."""
+
+    def __init__(self, storage: Storage, config: TrustConfig, interval: float):
         self.storage = storage
+        self.config = config
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -134,7 +151,7 @@ class TrustJob:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                days = refresh(self.storage)
+                days = refresh(self.storage, self.config)
                 self.runs += 1
                 if days:
                     log.info("materialised trust signals of %d site-days", len(days))
@@ -148,11 +165,3 @@ class TrustJob:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
-
-
-def start_trust_job(storage: Storage, settings) -> TrustJob:
-    """Runtime hook: apply the trust settings process-wide and start the refresher."""
-    configure(settings)
-    job = TrustJob(storage, settings.trust_refresh_seconds)
-    job.start()
-    return job

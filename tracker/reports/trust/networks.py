@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tracker.reports._params import Listing
+from tracker.reports.params import Listing
+from tracker.reports.runner import Context
 from tracker.reports.trust.score import VISITOR_SCORES
-from tracker.reports.trust.signals import bind_coverage
-
 
 Params = Listing
 
@@ -38,7 +37,7 @@ SQL = f"""
 """
 
 
-def row_json(row: Mapping) -> dict:
+def shape(row: Mapping) -> dict:
     return {
         "ip_prefix": row["ip_prefix"],
         "visitors": int(row["visitors"]),
@@ -50,6 +49,6 @@ def row_json(row: Mapping) -> dict:
     }
 
 
-def run(storage, params: Params) -> dict:
-    rows = storage.dicts(SQL, bind_coverage(storage, params.bind()), what="trust networks")
-    return {"rows": [row_json(r) for r in rows]}
+def run(ctx: Context, params: Params) -> dict:
+    rows = ctx.storage.dicts(SQL, ctx.bind_coverage(limit=params.limit), what="trust networks")
+    return {"rows": [shape(r) for r in rows]}

@@ -11,15 +11,14 @@ grouped per (promo, IP prefix) first, so each promo keeps its top offending pref
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 
-from tracker.reports._params import Listing
 from tracker.reports._sql import UNTRUSTED_VISITORS
-from tracker.reports.trust import cache as trust_cache
+from tracker.reports.figures import ratio
+from tracker.reports.params import Listing
+from tracker.reports.runner import Context
 from tracker.reports.trust.signals import promo_rows_sql
 
 TOP_PREFIXES = 5
-
 
 Params = Listing
 
@@ -54,17 +53,14 @@ SQL = f"""
 """
 
 
-def share(part: int, whole: int) -> float | None:
-    return round(part / whole, 6) if whole else None
-
-
-def row_json(row: Mapping) -> dict:
+def shape(row: Mapping) -> dict:
     clicks, suspicious = int(row["clicks"]), int(row["suspicious_clicks"])
+    share = ratio(suspicious, clicks)
     return {
         "promo_id": row["promo_id"],
         "clicks": clicks,
         "suspicious_clicks": suspicious,
-        "suspicious_share": share(suspicious, clicks),
+        "suspicious_share": None if share is None else round(share, 6),
         "clicks_without_view": int(row["clicks_without_view"]),
         "fast_clicks": int(row["fast_clicks"]),
         "clicks_by_excluded": int(row["clicks_by_excluded"]),
@@ -72,7 +68,6 @@ def row_json(row: Mapping) -> dict:
     }
 
 
-def run(storage, params: Params) -> dict:
-    params = trust_cache.prepare(storage, replace(params, common=replace(params.common, traffic="trusted")))
-    rows = storage.dicts(SQL, params.bind(), what="trust promotions")
-    return {"rows": [row_json(r) for r in rows]}
+def run(ctx: Context, params: Params) -> dict:
+    rows = ctx.storage.dicts(SQL, ctx.bind(limit=params.limit), what="trust promotions")
+    return {"rows": [shape(r) for r in rows]}

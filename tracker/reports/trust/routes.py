@@ -1,69 +1,31 @@
-"""`/api/trust/*` (roles fraud and admin): visitors, one visitor, promotions, coupons, networks,
-and an on-demand refresh of the materialised signals. Handlers only authorize, build the
-typed params (400 with a human message when invalid) and run the query off the event loop."""
+"""`/api/trust/*` (roles fraud and admin): the trust wing's route table — visitors, one visitor,
+promotions, coupons, networks, and an on-demand refresh of the materialised signals. Every
+route goes through the report runner (`tracker.reports.runner`): authorize, parse the typed
+params (400 with a human message when invalid), run off the event loop, answer with the
+common envelope. The listings judge every visitor of the range (`traffic: all`); the
+promotions listing also reads the range's untrusted set to count clicks by excluded visitors."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
-from tracker.auth.roles import TRUST, authorize
-from tracker.ingest.routes import json_response
-from tracker.reports._params import parse_common
+from tracker.auth.roles import TRUST as TRUST_ROLES
+from tracker.reports.runner import Report, handler
 from tracker.reports.trust import coupons, materialise, networks, promotions, visitors
 
-LISTINGS = {"promotions": promotions, "coupons": coupons, "networks": networks}
-
-
-def _authorize(request: Request, query: dict) -> None:
-    principal = authorize(request, TRUST, query.get("site") or None)
-    request.app.state.rate_limiter.check_token(principal.token_id)
-
-
-async def list_visitors(request: Request) -> Response:
-    query = dict(request.query_params)
-    _authorize(request, query)
-    params = visitors.Params.from_query(query)
-    return json_response(await run_in_threadpool(visitors.run, request.app.state.storage, params))
-
-
-async def one_visitor(request: Request) -> Response:
-    query = dict(request.query_params)
-    _authorize(request, query)
-    params = visitors.VisitorParams.from_query(query, request.path_params["vid"])
-    return json_response(await run_in_threadpool(visitors.run_one, request.app.state.storage, params))
-
-
-async def listing(request: Request) -> Response:
-    module = LISTINGS[request.url.path.rsplit("/", 1)[-1]]
-    query = dict(request.query_params)
-    _authorize(request, query)
-    params = module.Params.from_query(query)
-    return json_response(await run_in_threadpool(module.run, request.app.state.storage, params))
-
-
-async def refresh(request: Request) -> Response:
-    """Materialise the stale closed days of one site's range now (the job does it in time)."""
-    query = dict(request.query_params)
-    _authorize(request, query)
-    common = parse_common(query)
-    start = datetime.combine(common.start, datetime.min.time())
-    end = datetime.combine(common.end, datetime.min.time()) + timedelta(days=1)
-    days = await run_in_threadpool(
-        materialise.refresh, request.app.state.storage, site=common.site, start=start, end=end, limit=common.end.toordinal() - common.start.toordinal() + 1
-    )
-    return json_response({"refreshed": [{"day": d.day.isoformat(), "events": d.raw} for d in days]})
-
+VISITORS = Report.of(visitors, TRUST_ROLES, traffic="all")
+VISITOR = Report("visitor", visitors.VisitorParams, visitors.run_one, TRUST_ROLES, "One visitor's signals, score and event timeline.",
+                 traffic="all")
+PROMOTIONS = Report.of(promotions, TRUST_ROLES, traffic="all", untrusted_set=True)
+COUPONS = Report.of(coupons, TRUST_ROLES, traffic="all")
+NETWORKS = Report.of(networks, TRUST_ROLES, traffic="all")
+REFRESH = Report.of(materialise, TRUST_ROLES, name="refresh", traffic="all")
 
 routes = [
-    Route("/api/trust/visitors", list_visitors, methods=["GET"]),
-    Route("/api/trust/visitors/{vid:path}", one_visitor, methods=["GET"]),
-    Route("/api/trust/promotions", listing, methods=["GET"]),
-    Route("/api/trust/coupons", listing, methods=["GET"]),
-    Route("/api/trust/networks", listing, methods=["GET"]),
-    Route("/api/trust/refresh", refresh, methods=["POST"]),
+    Route("/api/trust/visitors", handler(VISITORS), methods=["GET"]),
+    Route("/api/trust/visitors/{vid:path}", handler(VISITOR), methods=["GET"]),
+    Route("/api/trust/promotions", handler(PROMOTIONS), methods=["GET"]),
+    Route("/api/trust/coupons", handler(COUPONS), methods=["GET"]),
+    Route("/api/trust/networks", handler(NETWORKS), methods=["GET"]),
+    Route("/api/trust/refresh", handler(REFRESH), methods=["POST"]),
 ]

@@ -11,21 +11,23 @@ badly set clocks produce them too.
 
 The SQL computes reasons and score (so listings can filter and sort in ClickHouse); `score_of`
 and `evidence` are the same arithmetic as pure functions, tested without a database.
-Thresholds and weights are bound parameters (`trust_params`), set from Settings at startup by
-`configure`; report SQL gets them through `Common.bind()`.
+Thresholds and weights are bound parameters (`trust_params`) of one `TrustConfig`, built from
+Settings in `Runtime.open` (`runtime.trust`) and passed to every query explicitly; the report
+runner binds them for every report (`tracker.reports.runner.Context.bind`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 
 from tracker.config import Settings
 from tracker.errors import ConfigError
-from tracker.reports.trust.signals import PARTIALS_VERSION, SCRIPTED_RE, VISITOR_SIGNALS
+from tracker.http import iso_time
+from tracker.reports.trust.signals import PARTIALS_VERSION, VISITOR_SIGNALS
+from tracker.vocabulary import SCRIPTED_CLIENT
 
 # Reason code -> (default weight, the SQL condition on VISITOR_SIGNALS columns that fires it).
 REASONS: dict[str, tuple[int, str]] = {
@@ -49,18 +51,21 @@ CODES = tuple(REASONS)
 
 @dataclass(frozen=True)
 class TrustConfig:
-    threshold: int = 50
-    weights: Mapping[str, int] = field(default_factory=lambda: {code: w for code, (w, _) in REASONS.items()})
-    velocity_per_minute: int = 120
-    fast_click_ms: int = 200
-    fast_click_min: int = 2
-    click_without_view_min: int = 5
-    clock_skew_seconds: int = 3600
-    churn_ids: int = 20
-    churn_window_seconds: int = 600
-    coupon_visitors: int = 10
-    coupon_prefixes: int = 10
-    public_coupons: tuple[str, ...] = ()
+    """The trust settings of a process, read once from `Settings` (whose fields hold the one
+    set of defaults); weights are REASONS' defaults with `trust_weights` applied."""
+
+    threshold: int
+    weights: Mapping[str, int]
+    velocity_per_minute: int
+    fast_click_ms: int
+    fast_click_min: int
+    click_without_view_min: int
+    clock_skew_seconds: int
+    churn_ids: int
+    churn_window_seconds: int
+    coupon_visitors: int
+    coupon_prefixes: int
+    public_coupons: tuple[str, ...]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TrustConfig:
@@ -84,7 +89,7 @@ class TrustConfig:
     @property
     def partials_config(self) -> str:
         """What materialised partials depend on: a day computed under another value is stale."""
-        text = f"v{PARTIALS_VERSION}|fast={self.fast_click_ms}|{SCRIPTED_RE}"
+        text = f"v{PARTIALS_VERSION}|fast={self.fast_click_ms}|{SCRIPTED_CLIENT}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -105,23 +110,8 @@ def parse_weights(overrides: Sequence[str]) -> dict[str, int]:
     return weights
 
 
-_current = TrustConfig()
-
-
-def configure(settings: Settings) -> TrustConfig:
-    """Set the process-wide trust configuration (called when the runtime opens)."""
-    global _current
-    _current = TrustConfig.from_settings(settings)
-    return _current
-
-
-def current() -> TrustConfig:
-    return _current
-
-
-def trust_params(config: TrustConfig | None = None) -> dict[str, Any]:
-    """Bound parameters of every trust fragment; merged into `Common.bind()`."""
-    c = config or _current
+def trust_params(c: TrustConfig) -> dict[str, Any]:
+    """Bound parameters of every trust fragment (the report runner binds them for every report)."""
     return {
         "threshold": c.threshold,
         "trust_weights": [c.weights[code] for code in CODES],
@@ -135,7 +125,7 @@ def trust_params(config: TrustConfig | None = None) -> dict[str, Any]:
         "tt_coupon_visitors": c.coupon_visitors,
         "tt_coupon_prefixes": c.coupon_prefixes,
         "tt_public_coupons": list(c.public_coupons),
-        "tt_scripted_re": SCRIPTED_RE,
+        "tt_scripted_re": SCRIPTED_CLIENT,
         "tt_partials": c.partials_config,
     }
 
@@ -151,11 +141,6 @@ VISITOR_SCORES = f"""
     FROM (SELECT *, {_FIRED_ARRAY} AS fired FROM ({VISITOR_SIGNALS}))
 """
 
-# Visitors excluded from trusted traffic in the report range (score at or below the threshold).
-UNTRUSTED_VISITORS = f"""
-    SELECT vid FROM ({VISITOR_SCORES}) WHERE score <= {{threshold:UInt8}}
-"""
-
 
 def score_of(reasons: Sequence[str], weights: Mapping[str, int]) -> int:
     """The score of a visitor with these reasons (the SQL's arithmetic)."""
@@ -166,15 +151,8 @@ def excluded(score: int, threshold: int) -> bool:
     return score <= threshold
 
 
-def _iso(value: Any) -> Any:
-    if not isinstance(value, datetime):
-        return value
-    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"  # stored in UTC
-
-
-def evidence(row: Mapping[str, Any], config: TrustConfig | None = None) -> dict[str, dict[str, Any]]:
+def evidence(row: Mapping[str, Any], c: TrustConfig) -> dict[str, dict[str, Any]]:
     """Evidence for each reason of a VISITOR_SCORES row: the counts and times behind it."""
-    c = config or _current
     out: dict[str, dict[str, Any]] = {}
     for reason in row["reasons"]:
         if reason == "bot_user_agent":
@@ -184,7 +162,7 @@ def evidence(row: Mapping[str, Any], config: TrustConfig | None = None) -> dict[
         elif reason == "webdriver":
             out[reason] = {"events": row["webdriver_events"]}
         elif reason == "velocity":
-            out[reason] = {"max_events_per_minute": row["max_per_minute"], "minute": _iso(row["velocity_at"]), "threshold": c.velocity_per_minute}
+            out[reason] = {"max_events_per_minute": row["max_per_minute"], "minute": iso_time(row["velocity_at"]), "threshold": c.velocity_per_minute}
         elif reason == "click_without_view":
             out[reason] = {"clicks": row["clicks_without_view"], "of_clicks": row["clicks"], "threshold": c.click_without_view_min}
         elif reason == "fast_click":

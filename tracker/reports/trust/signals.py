@@ -18,19 +18,25 @@ How the query works. Signals are computed in two stages so that they can be mate
    visitors and prefixes per coupon (`coupon_shared`, one scalar lookup of shared coupons).
 
 `tracker.reports.trust.score` turns these columns into reason codes and a 0-100 score.
-Everything is bound: {site}, {start}, {end} and the `tt_*` thresholds from `score.trust_params`.
+Everything is bound: {site}, {start}, {end} and the `tt_*` thresholds from `score.trust_params`
+(the scripted-client pattern is `tracker.vocabulary.SCRIPTED_CLIENT`, the one ingest flags).
 Nothing here loops over rows in Python.
+
+One placeholder style: a ClickHouse parameter is always written `{name:Type}`, and SQL is
+composed from other SQL only through `$name` slots (`_fill`, `string.Template`), never through
+f-strings or `str.format`, which would need the parameters' braces doubled.
 """
 
 from __future__ import annotations
 
-# HTTP libraries and command-line clients. Ingest deliberately does not call these bots
-# (server-side senders are legitimate); the trust wing notes them with a low weight. Kept in
-# step with tracker.ingest.useragent.SCRIPTED (the wings do not import each other).
-SCRIPTED_RE = (
-    r"(?i)^(curl|wget|python-requests|python-httpx|python-urllib|aiohttp|go-http-client|java/|okhttp|"
-    r"libwww-perl|axios|node-fetch|undici|httpie|postmanruntime|insomnia)"
-)
+from string import Template
+
+
+def _fill(template: str, **parts: str) -> str:
+    """`template` with its `$name` slots replaced by SQL fragments written in this package (or
+    its callers' fixed predicates), never by input."""
+    return Template(template).substitute(parts)
+
 
 # Version of the partials' definition: bump when the partials SQL changes meaning, so that
 # materialised days computed by older code are recomputed instead of trusted.
@@ -54,7 +60,7 @@ PARTIAL_COLUMNS = (
 _CONTEXT = """
     SELECT vid, type, ts, promo_id, coupon, ip_prefix, ua_is_bot, ua_headless, env_webdriver,
            vid_signed, id_forged,
-           match(ua, {{tt_scripted_re:String}}) AS scripted,
+           match(ua, {tt_scripted_re:String}) AS scripted,
            toUnixTimestamp64Milli(ts) AS ts_ms,
            if(client_ts IS NULL, ts_ms, toUnixTimestamp64Milli(assumeNotNull(client_ts))) AS at_ms,
            if(client_ts IS NULL, 0, abs(ts_ms - at_ms)) AS skew_ms,
@@ -63,7 +69,7 @@ _CONTEXT = """
            ) AS view_ms,
            minIf(ts_ms, type = 'pageview') OVER (PARTITION BY vid) AS first_pv_ms
     FROM events FINAL
-    WHERE site = {{site:String}} AND ({context})
+    WHERE site = {site:String} AND ($context)
 """
 
 # Promo events with, for each, the visitor's latest view of that promo at or before it
@@ -80,7 +86,7 @@ _PROMO_ROWS = """
         SELECT vid, type, ts, promo_id, ip_prefix,
                if(client_ts IS NULL, toUnixTimestamp64Milli(ts), toUnixTimestamp64Milli(assumeNotNull(client_ts))) AS at_ms
         FROM events FINAL
-        WHERE site = {{site:String}} AND type IN ('promo_view', 'promo_click') AND ({context})
+        WHERE site = {site:String} AND type IN ('promo_view', 'promo_click') AND ($context)
     )
 """
 
@@ -96,7 +102,7 @@ _MINUTES = """
            countIf(type = 'promo_click') AS clicks_m,
            countIf(type = 'promo_click' AND view_ms = 0) AS cwv_m,
            countIf(type = 'promo_click' AND view_ms > 0) AS viewed_m,
-           countIf(type = 'promo_click' AND view_ms > 0 AND at_ms - view_ms < {{tt_fast_click_ms:UInt32}}) AS fast_m,
+           countIf(type = 'promo_click' AND view_ms > 0 AND at_ms - view_ms < {tt_fast_click_ms:UInt32}) AS fast_m,
            minIf(at_ms - view_ms, type = 'promo_click' AND view_ms > 0) AS min_click_m,
            countIf(type = 'purchase') AS purchases_m,
            countIf(type = 'purchase' AND (first_pv_ms = 0 OR first_pv_ms > ts_ms)) AS pwp_m,
@@ -105,8 +111,8 @@ _MINUTES = """
            countIf(scripted) AS scripted_m,
            max(skew_ms) AS skew_m,
            groupUniqArrayIf(coupon, type = 'purchase' AND coupon != '') AS coupons_m
-    FROM ({context_rows})
-    WHERE {trigger}
+    FROM ($context_rows)
+    WHERE $trigger
     GROUP BY vid, day, minute
 """
 
@@ -134,7 +140,7 @@ _DAYS = """
            toUInt32(sum(scripted_m)) AS scripted_events,
            toInt64(max(skew_m)) AS max_skew_ms,
            groupUniqArrayArray(coupons_m) AS coupons
-    FROM ({minutes})
+    FROM ($minutes)
     GROUP BY vid, day
 """
 
@@ -142,7 +148,7 @@ _DAYS = """
 def promo_rows_sql(context: str) -> str:
     """Promo events matching `context`, each with `view_ms` (the visitor's latest view of the
     promo at or before it, 0 if none) and `at_ms` (client clock if sent, else server time)."""
-    return _PROMO_ROWS.format(context=context)
+    return _fill(_PROMO_ROWS, context=context)
 
 
 def partials_sql(trigger: str, context: str) -> str:
@@ -151,8 +157,8 @@ def partials_sql(trigger: str, context: str) -> str:
     Both are fixed SQL predicates on `ts` written in this package (never user input); the
     context must include the trigger events and should reach a day before them.
     """
-    rows = _CONTEXT.format(context=context)
-    return _DAYS.format(minutes=_MINUTES.format(context_rows=rows, trigger=trigger))
+    rows = _fill(_CONTEXT, context=context)
+    return _fill(_DAYS, minutes=_fill(_MINUTES, context_rows=rows, trigger=trigger))
 
 
 # Whole UTC days of the range whose materialised partials are still valid. Read once, by
@@ -186,7 +192,7 @@ def bind_coverage(storage, params: dict) -> dict:
 
 
 _IN_RANGE = "ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}"
-_LIVE_TRIGGER = f"{_IN_RANGE} AND toDate(ts) NOT IN {{tt_days:Array(Date)}}"
+_LIVE_TRIGGER = _IN_RANGE + " AND toDate(ts) NOT IN {tt_days:Array(Date)}"
 _LIVE_CONTEXT = (
     "ts >= {start:DateTime64(3, 'UTC')} - INTERVAL 1 DAY AND ts < {end:DateTime64(3, 'UTC')}"
     " AND (toDate(ts) NOT IN {tt_days:Array(Date)} OR toDate(ts) + 1 NOT IN {tt_days:Array(Date)})"
@@ -195,26 +201,26 @@ _LIVE_CONTEXT = (
 _COLUMNS = ", ".join(("vid", "day") + PARTIAL_COLUMNS)
 
 # Partials of the whole range: materialised where valid, live elsewhere.
-RANGE_PARTIALS = f"""
-    SELECT {_COLUMNS}
+RANGE_PARTIALS = _fill("""
+    SELECT $columns
     FROM visitor_signals
-    WHERE site = {{site:String}} AND (day, computed_at) IN {{tt_cov:Array(Tuple(Date, DateTime64(3, 'UTC')))}}
+    WHERE site = {site:String} AND (day, computed_at) IN {tt_cov:Array(Tuple(Date, DateTime64(3, 'UTC')))}
     UNION ALL
-    SELECT {_COLUMNS} FROM ({partials_sql(_LIVE_TRIGGER, _LIVE_CONTEXT)})
-"""
+    SELECT $columns FROM ($live)
+""", columns=_COLUMNS, live=partials_sql(_LIVE_TRIGGER, _LIVE_CONTEXT))
 
 # Per visitor over the range, plus cookie churn: `ahead` counts the fresh ids of the prefix in
 # the window starting at this visitor's first event; a visitor's `churn_ids` is the largest
 # `ahead` of any window that contains it (any id at most one window earlier), so every id of
 # a dense burst is counted, not only its first or last. Computed before any row multiplication.
-_VISITORS = f"""
+_VISITORS = _fill("""
     SELECT *,
            if(first_prefix = '', 0, max(ahead) OVER (PARTITION BY first_prefix ORDER BY first_ms
-                                                    RANGE BETWEEN {{tt_churn_window_ms:UInt64}} PRECEDING AND CURRENT ROW)) AS churn_ids
+                                                    RANGE BETWEEN {tt_churn_window_ms:UInt64} PRECEDING AND CURRENT ROW)) AS churn_ids
     FROM (
       SELECT *,
              count() OVER (PARTITION BY first_prefix ORDER BY first_ms
-                           RANGE BETWEEN CURRENT ROW AND {{tt_churn_window_ms:UInt64}} FOLLOWING) AS ahead
+                           RANGE BETWEEN CURRENT ROW AND {tt_churn_window_ms:UInt64} FOLLOWING) AS ahead
       FROM (
         SELECT vid,
                sum(events) AS events,
@@ -241,11 +247,11 @@ _VISITORS = f"""
                max(max_skew_ms) AS max_skew_ms,
                groupUniqArrayArray(coupons) AS coupons
         -- aliases fs/mpm/vc: an aggregate may not read another aggregate's same-named alias
-        FROM (SELECT *, first_seen AS fs, max_per_minute AS mpm, viewed_clicks AS vc FROM ({RANGE_PARTIALS}))
+        FROM (SELECT *, first_seen AS fs, max_per_minute AS mpm, viewed_clicks AS vc FROM ($range_partials))
         GROUP BY vid
       )
     )
-"""
+""", range_partials=RANGE_PARTIALS)
 
 # Coupons meant to be shared: listed in `trust_public_coupons` or linked to a promotion of the
 # site in the promotions registry (`tracker promo set --coupon`).
@@ -259,26 +265,26 @@ PUBLIC_COUPONS = """
 # at least tt_coupon_visitors visitors or by visitors from tt_coupon_prefixes prefixes, public
 # ones left out. A scalar subquery over the partials' coupon column only, so each visitor row
 # just looks its coupons up (no ARRAY JOIN of every visitor, no window over coupons).
-_SHARED_COUPONS = f"""
+_SHARED_COUPONS = _fill("""
     SELECT (groupArray(coupon), groupArray(visitors), groupArray(prefixes))
     FROM (
         SELECT coupon, uniqExact(vid) AS visitors, uniqExactArray(prefixes) AS prefixes
-        FROM (SELECT vid, coupons, prefixes FROM ({RANGE_PARTIALS}) WHERE notEmpty(coupons))
+        FROM (SELECT vid, coupons, prefixes FROM ($range_partials) WHERE notEmpty(coupons))
         ARRAY JOIN coupons AS coupon
         GROUP BY coupon
-        HAVING (visitors >= {{tt_coupon_visitors:UInt32}} OR prefixes >= {{tt_coupon_prefixes:UInt32}})
-           AND coupon NOT IN ({PUBLIC_COUPONS})
+        HAVING (visitors >= {tt_coupon_visitors:UInt32} OR prefixes >= {tt_coupon_prefixes:UInt32})
+           AND coupon NOT IN ($public_coupons)
     )
-"""
+""", range_partials=RANGE_PARTIALS, public_coupons=PUBLIC_COUPONS)
 
 # One row per visitor: its signals, churn count, and its most shared coupon (by visitors).
-VISITOR_SIGNALS = f"""
-    WITH ({_SHARED_COUPONS}) AS shared_info
+VISITOR_SIGNALS = _fill("""
+    WITH ($shared_coupons) AS shared_info
     SELECT *,
            arrayReverseSort(c -> shared_info.2[indexOf(shared_info.1, c)],
                             arrayFilter(c -> has(shared_info.1, c), coupons)) AS shared_coupons,
            if(empty(shared_coupons), '', shared_coupons[1]) AS shared_coupon,
            if(empty(shared_coupons), 0, shared_info.2[indexOf(shared_info.1, shared_coupon)]) AS shared_coupon_visitors,
            if(empty(shared_coupons), 0, shared_info.3[indexOf(shared_info.1, shared_coupon)]) AS shared_coupon_prefixes
-    FROM ({_VISITORS})
-"""
+    FROM ($visitors)
+""", shared_coupons=_SHARED_COUPONS, visitors=_VISITORS)

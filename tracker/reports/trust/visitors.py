@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from tracker.errors import BadRequest, NotFound
-from tracker.reports._params import Common, int_param, parse_common
-from tracker.reports.trust.score import CODES, VISITOR_SCORES, current, evidence
-from tracker.reports.trust.signals import bind_coverage
+from tracker.http import iso_time
+from tracker.reports.params import param
+from tracker.reports.runner import Context
+from tracker.reports.trust.score import CODES, VISITOR_SCORES, TrustConfig, evidence
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
@@ -27,36 +27,12 @@ TIMELINE_LIMIT = 1000
 MAX_VID_LEN = 200
 
 
-def _iso(value: Any) -> Any:
-    if not isinstance(value, datetime):
-        return value
-    return value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"  # stored in UTC
-
-
 @dataclass(frozen=True)
 class Params:
-    common: Common
-    max_score: int
-    limit: int
-    offset: int
-    reason: str
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> Params:
-        common = parse_common(query)
-        reason = query.get("reason") or ""
-        if reason and reason not in CODES:
-            raise BadRequest(f"reason must be one of {', '.join(CODES)}")
-        return cls(
-            common=common,
-            max_score=int_param(query, "max_score", current().threshold, 0, 100),
-            limit=int_param(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
-            offset=int_param(query, "offset", 0, 0, MAX_OFFSET),
-            reason=reason,
-        )
-
-    def bind(self) -> dict:
-        return {**self.common.bind(), "max_score": self.max_score, "limit": self.limit, "offset": self.offset, "reason": self.reason}
+    reason: str = param("only visitors with this reason code", "", choices=CODES)
+    max_score: int | None = param("visitors with a score at or below this (default: the exclusion threshold)", None, lo=0, hi=100)
+    limit: int = param("rows per page", DEFAULT_LIMIT, lo=1, hi=MAX_LIMIT)
+    offset: int = param("rows to skip", 0, lo=0, hi=MAX_OFFSET)
 
 
 _FILTER = """
@@ -74,43 +50,41 @@ LIST_SQL = f"""
 COUNT_SQL = f"SELECT count() FROM ({VISITOR_SCORES}) {_FILTER}"
 
 
-def visitor_json(row: Mapping[str, Any]) -> dict[str, Any]:
+def shape(row: Mapping[str, Any], config: TrustConfig) -> dict[str, Any]:
+    """One visitor of a VISITOR_SCORES row, as the listing shows it (pure)."""
     return {
         "vid": row["vid"],
         "score": int(row["score"]),
         "reasons": list(row["reasons"]),
-        "evidence": evidence(row),
+        "evidence": evidence(row, config),
         "events": int(row["events"]),
-        "first_seen": _iso(row["first_seen"]),
-        "last_seen": _iso(row["last_seen"]),
+        "first_seen": iso_time(row["first_seen"]),
+        "last_seen": iso_time(row["last_seen"]),
     }
 
 
-def run(storage, params: Params) -> dict:
-    bind = bind_coverage(storage, params.bind())
-    rows = storage.dicts(LIST_SQL, bind, what="trust visitors")
+def run(ctx: Context, params: Params) -> dict:
+    max_score = ctx.trust.threshold if params.max_score is None else params.max_score
+    bind = ctx.bind_coverage(max_score=max_score, limit=params.limit, offset=params.offset, reason=params.reason)
+    rows = ctx.storage.dicts(LIST_SQL, bind, what="trust visitors")
     if rows:
         total = int(rows[0]["total"])
     else:  # a page past the end still says how many there are
-        total = int(storage.scalar(COUNT_SQL, bind, what="trust visitors") or 0)
-    return {"rows": [visitor_json(r) for r in rows], "total": total}
+        total = int(ctx.storage.scalar(COUNT_SQL, bind, what="trust visitors") or 0)
+    return {"rows": [shape(r, ctx.trust) for r in rows], "total": total}
 
 
 # --- one visitor ---------------------------------------------------------------------------
 
+def _vid(raw: str | None) -> str:
+    if not raw or len(raw) > MAX_VID_LEN:
+        raise BadRequest(f"visitor id must be 1 to {MAX_VID_LEN} characters")
+    return raw
+
+
 @dataclass(frozen=True)
 class VisitorParams:
-    common: Common
-    vid: str
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str], vid: str) -> VisitorParams:
-        if not vid or len(vid) > MAX_VID_LEN:
-            raise BadRequest(f"visitor id must be 1 to {MAX_VID_LEN} characters")
-        return cls(common=parse_common(query), vid=vid)
-
-    def bind(self) -> dict:
-        return {**self.common.bind(), "vid": self.vid, "timeline_limit": TIMELINE_LIMIT + 1}
+    vid: str = param("the visitor id", parse=_vid, location="path")
 
 
 ONE_SQL = f"SELECT * FROM ({VISITOR_SCORES}) WHERE vid = {{vid:String}}"
@@ -146,7 +120,7 @@ SIGNAL_VALUES = {
 
 def timeline_json(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        **{k: _iso(v) for k, v in row.items() if k not in ("vid_signed", "id_forged", "ua_is_bot", "ua_headless", "has_origin", "env_webdriver")},
+        **{k: iso_time(v) for k, v in row.items() if k not in ("vid_signed", "id_forged", "ua_is_bot", "ua_headless", "has_origin", "env_webdriver")},
         "signed": bool(row["vid_signed"]),
         "forged": bool(row["id_forged"]),
         "bot": bool(row["ua_is_bot"]),
@@ -156,20 +130,21 @@ def timeline_json(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_one(storage, params: VisitorParams) -> dict:
-    row = storage.query(ONE_SQL, bind_coverage(storage, params.bind()), what="trust visitor").first()
+def run_one(ctx: Context, params: VisitorParams) -> dict:
+    extra = {"vid": params.vid, "timeline_limit": TIMELINE_LIMIT + 1}
+    row = ctx.storage.query(ONE_SQL, ctx.bind_coverage(**extra), what="trust visitor").first()
     if row is None:
         raise NotFound(f"no events of visitor {params.vid!r} in the range")
-    timeline = storage.dicts(TIMELINE_SQL, params.bind(), what="trust visitor timeline")
-    weights = current().weights
+    timeline = ctx.storage.dicts(TIMELINE_SQL, ctx.bind(**extra), what="trust visitor timeline")
+    weights, threshold = ctx.trust.weights, ctx.trust.threshold
     signals = {
         code: {"fired": code in row["reasons"], "value": row[column], "weight": weights[code]}
         for code, column in SIGNAL_VALUES.items()
     }
     return {
-        **visitor_json(row),
-        "excluded": int(row["score"]) <= current().threshold,
-        "threshold": current().threshold,
+        **shape(row, ctx.trust),
+        "excluded": int(row["score"]) <= threshold,
+        "threshold": threshold,
         "signals": signals,
         "timeline": [timeline_json(r) for r in timeline[:TIMELINE_LIMIT]],
         "timeline_truncated": len(timeline) > TIMELINE_LIMIT,

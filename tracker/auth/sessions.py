@@ -1,5 +1,9 @@
 """Dashboard sessions: a token typed once on the login page becomes a signed session cookie.
 
+The `Sessions` of a process is built from Settings in `Runtime.open` (`runtime.sessions`); the
+API accepts its cookie in place of a bearer token (`principal_from_session`, used by
+`tracker.auth.roles.authenticate`).
+
 Why a cookie and not the token in the browser: the token is a long-lived secret; the page's
 JavaScript never sees it (the cookie is `HttpOnly`), and a session dies by itself after
 `IDLE_SECONDS` without a page load (and after `MAX_AGE_SECONDS` in any case).
@@ -27,12 +31,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import orjson
 from starlette.requests import Request
 
 from tracker.auth.tokens import Principal
+from tracker.http import runtime_of
 
 COOKIE = "trk_session"
 LOGIN_CSRF_COOKIE = "trk_login_csrf"
@@ -142,18 +146,6 @@ class Sessions:
         return principal
 
 
-def sessions_for(state) -> Sessions:
-    """The app's `Sessions`, built on first use from the same keys as the `_tid` cookie."""
-    sessions = getattr(state, "dashboard_sessions", None)
-    if sessions is None:
-        from tracker.ingest.visitor_id import load_keys
-
-        settings = state.settings
-        sessions = Sessions(load_keys(settings.cookie_secret, Path(settings.data_dir).resolve()), state.storage)
-        state.dashboard_sessions = sessions
-    return sessions
-
-
 def current(request: Request) -> tuple[Session, Principal] | None:
     """The request's dashboard session and its principal, if any (memoized on the request)."""
     if hasattr(request.state, "dashboard_session"):
@@ -161,7 +153,7 @@ def current(request: Request) -> tuple[Session, Principal] | None:
     found = None
     raw = request.cookies.get(COOKIE)
     if raw:
-        sessions = sessions_for(request.app.state)
+        sessions = runtime_of(request).sessions
         session = sessions.read(raw)
         principal = sessions.principal(session) if session else None
         if session and principal:
@@ -180,12 +172,3 @@ def principal_from_session(request: Request) -> Principal | None:
     if request.method not in SAFE_METHODS and not hmac.compare_digest(request.headers.get(CSRF_HEADER, ""), session.csrf):
         return None
     return principal
-
-
-def cookie_header(name: str, value: str, *, secure: bool, max_age: int, path: str = "/", same_site: str = "Lax") -> str:
-    return f"{name}={value}; Max-Age={max_age}; Path={path}; HttpOnly; SameSite={same_site}" + ("; Secure" if secure else "")
-
-
-def is_secure(request: Request) -> bool:
-    public = getattr(request.app.state.settings, "public_url", "") or ""
-    return request.url.scheme == "https" or public.startswith("https://")

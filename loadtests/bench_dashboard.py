@@ -1,6 +1,6 @@
 """Server time of every dashboard page at a given data size (docs/benchmarks.md, "Dashboard").
 
-    python -m tracker.dashboard.bench --data /tmp/dash-bench --events 1000000
+    .venv/bin/python loadtests/bench_dashboard.py --data /tmp/dash-bench --events 1000000
 
 Seeds the `bench` site with `tracker.seed` until it holds about `--events` events (kept in the
 data dir, so a second run reuses them), signs in through the login form like a browser, and
