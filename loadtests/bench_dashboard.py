@@ -18,7 +18,6 @@ import re
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 SITE = "bench"
 FUNNEL = json.dumps([{"type": "pageview", "path": "/"}, {"type": "add_to_cart"}, {"type": "checkout"}, {"type": "purchase"}])

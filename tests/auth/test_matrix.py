@@ -20,7 +20,7 @@ from tracker.routing import all_routes
 PUBLIC_EXACT = {"/api/collect", "/api/assign", "/api/opt-out", "/api/forget-me", "/snippet.js", "/healthz", "/readyz"}
 PUBLIC_PREFIXES = ("/demo", "/dashboard/login", "/dashboard/static", "/dashboard/assets", "/dashboard/logout", "/static")
 # (a page, not an API: the dashboard answers a redirect to its login page, 401 or 404)
-# Who may use the API, by path prefix (CONTRACT §3-§5).
+# Who may use the API, by path prefix (reports, trust, privacy and admin sections).
 POLICY = [
     ("/api/reports/", REPORTS),
     ("/api/trust/", TRUST),

@@ -1,4 +1,4 @@
-"""The /demo shop pages: served, embedding the snippet tag of CONTRACT §7 for site `demo`."""
+"""The /demo shop pages: served, embedding the snippet tag of docs/snippet.md for site `demo`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""tracker privacy export|erase VID [--site SITE] — CONTRACT §5 from the command line."""
+"""tracker privacy export|erase VID [--site SITE] — the privacy API (`/api/privacy/visitors/{vid}`) from the command line."""
 
 from __future__ import annotations
 

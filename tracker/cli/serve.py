@@ -104,9 +104,6 @@ def _url_host(host: str) -> str:
 
 
 def _seed_demo(runtime) -> None:
-    try:
-        from tracker.seed import seed_if_empty
-    except ImportError:
-        print("tracker: demo seeding is not available in this build", file=sys.stderr)
-        return
+    from tracker.seed import seed_if_empty  # imported only for --demo: the traffic model is large
+
     seed_if_empty(runtime, site="demo")

@@ -1,7 +1,7 @@
 """Trusted backfill: JSON lines -> events rows, inserted straight into ClickHouse.
 
-Each line is a CONTRACT §2 event plus required `vid` and `ts` (epoch ms or ISO 8601), and
-optional `ip` and `ua`, enriched exactly as live traffic is (UA parsing, IP prefix + salted
+Each line is an event as `/api/collect` takes it (`tracker.ingest.schema.Event`) plus required
+`vid` and `ts` (epoch ms or ISO 8601), and optional `ip` and `ua`, enriched exactly as live traffic is (UA parsing, IP prefix + salted
 hash, URL scrubbing) by the same row builder. The line's `ts` is both event and client time;
 its `vid` counts as server-issued. Bad lines are reported with their line number and skipped.
 

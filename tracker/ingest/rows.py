@@ -3,7 +3,7 @@
 This is the only place an events row is built: live ingest, `tracker import` and the tests'
 journeys all go through `encode_row`, so a report test sees exactly the rows production
 writes. `tracker seed` has ClickHouse assemble its rows from per-event times, ids and orders and
-from pools of column values taken from `encode_row` (tracker/seed.py; a test checks that its
+from pools of column values taken from `encode_row` (tracker/seed/; a test checks that its
 rows equal encode_row's, column for column).
 Rows are encoded once, at accept time, and stay bytes until ClickHouse parses them
 (`raw_insert`): the flusher never touches a Python row.

@@ -1,4 +1,4 @@
-"""Export: every stored record of one visitor, as JSON (CONTRACT §5, "review of one's data").
+"""Export: every stored record of one visitor, as JSON (`GET /api/privacy/visitors/{vid}`: a visitor's review of their data).
 
 Reads every table that has a `vid` column (see `tables.py`) and the rows still waiting in the
 spool, while the flusher is paused so a row is neither missed nor shown twice while it moves

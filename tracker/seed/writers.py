@@ -28,7 +28,7 @@ from tracker.ingest.rows import Context, build_row, encode_row, event_fields
 from tracker.ingest.schema import Order
 
 if TYPE_CHECKING:
-    from tracker.seed import _Shop
+    from tracker.seed.shop import Shop
 
 CHUNK_EVENTS = 400_000  # events per INSERT of the column writer (~10 MB of Native columns)
 CHUNK_BYTES = 16 * 1024 * 1024  # JSONEachRow bytes per INSERT of the reference row writer
@@ -89,7 +89,7 @@ class _Writer:
 class _RowWriter(_Writer):
     """The reference writer: one Event and one encode_row call per event, JSONEachRow chunks."""
 
-    def __init__(self, shop: _Shop, insert: Callable[[bytes], None]):
+    def __init__(self, shop: Shop, insert: Callable[[bytes], None]):
         self._shop = shop
         self._insert = insert
         self._rows: list[bytes] = []
@@ -180,7 +180,7 @@ class _ColumnWriter(_Writer):
         "arrayEnumerate(types) AS e_n")
     SIGNED, UNSIGNED = 1, 2  # identity pool entries
 
-    def __init__(self, shop: _Shop, insert: Callable[[_Chunk], None]):
+    def __init__(self, shop: Shop, insert: Callable[[_Chunk], None]):
         self._shop = shop
         self._insert = insert
         self._params = {"prefix": shop.prefix, "received_ms": shop.end_ms, **_derive_pools(shop)}
@@ -259,7 +259,7 @@ class _ColumnWriter(_Writer):
         self._new_chunk()
 
 
-def _derive_pools(shop: _Shop) -> dict[str, list]:
+def _derive_pools(shop: Shop) -> dict[str, list]:
     """Every pool entry's column values, as the query parameters `_ColumnWriter.SQL` binds
     (`pool_<column>`), taken from the rows encode_row builds for template events: a base event
     and context, and per entry a copy that differs in that entry only. Raises if an entry
