@@ -21,6 +21,9 @@ from tracker.ingest.rows import Context, encode_row
 from tracker.ingest.schema import parse_event
 from tracker.runtime import Runtime
 
+# Server and browser fixtures (tracker_server, shop, chromium, browser_context) for every directory.
+pytest_plugins = ["tests.support.browser"]
+
 BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 T0 = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
@@ -31,7 +34,7 @@ _site_counter = itertools.count(1)
 def settings(tmp_path_factory) -> Settings:
     data = tmp_path_factory.mktemp("tracker-data")
     # trust_refresh_seconds=0: no background trust materialisation competing with the tests
-    # (scores never depend on it; tests/trust/test_materialise.py drives it explicitly).
+    # (scores never depend on it; tests/reports/trust/test_materialise.py drives it explicitly).
     return Settings.load(
         {"data_dir": str(data), "flush_interval": 0.2, "rate_collect_per_prefix": 0, "rate_collect_per_site": 0, "rate_reports_per_token": 0,
          "trust_refresh_seconds": 0},

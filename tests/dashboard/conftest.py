@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx2 as httpx
 import pytest
 
-from tests.browser.conftest import TrackerServer, chromium, free_port  # noqa: F401 - chromium is a fixture
+from tests.support.servers import TrackerServer, free_port
 
 HUMAN_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import TrackerServer, free_port
+from tests.support.servers import TrackerServer, free_port
 from tests.dashboard.conftest import FORMULA_PROMO, SITE, page_config, settle
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,6 @@ from tracker.ingest.network import DailySalt, Network
 from tracker.ingest.urls import parse_page_url, scrub_text
 from tracker.ingest.useragent import AgentParser
 from tracker.ingest.visitor_id import VisitorIds, load_keys
-from tracker.storage.migrate import render
 
 
 def test_cookie_keys_rotate_without_logging_visitors_out(tmp_path):
@@ -105,21 +104,3 @@ def test_user_agents():
     curl = parse("curl/8.4.0")
     assert curl.scripted and not curl.is_bot  # server-side senders are legitimate
     assert parse("").scripted
-
-
-def test_migrations_render_for_a_cluster():
-    sql = "CREATE TABLE IF NOT EXISTS ${events} $ON_CLUSTER (a UInt8, v UInt64) ENGINE = $REPLACING(v) ORDER BY a\n;\n-- distributed: events cityHash64(a)\n"
-    single = render(sql, cluster="", database="db", retention_days=1, evidence_days=1)
-    assert single == ["CREATE TABLE IF NOT EXISTS events  (a UInt8, v UInt64) ENGINE = ReplacingMergeTree(v) ORDER BY a"]
-    clustered = render(sql, cluster="c1", database="db", retention_days=1, evidence_days=1)
-    assert "events_local ON CLUSTER `c1`" in clustered[0]
-    assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}', v)" in clustered[0]
-    assert clustered[1] == "CREATE TABLE IF NOT EXISTS `events` ON CLUSTER `c1` AS `events_local` ENGINE = Distributed(`c1`, `db`, `events_local`, cityHash64(a))"
-
-
-def test_path_is_stored_as_a_dictionary(storage):
-    """Migration 050: reports group and match on path; LowCardinality makes that per distinct path."""
-    kind = storage.scalar("SELECT type FROM system.columns WHERE database = currentDatabase() AND table = 'events' AND name = 'path'")
-    assert kind == "LowCardinality(String)"
-    applied = storage.scalar("SELECT count() FROM schema_migrations WHERE version = 50")
-    assert applied == 1

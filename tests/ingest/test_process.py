@@ -14,7 +14,7 @@ import httpx2 as httpx
 import orjson
 import pytest
 
-from tests.browser.conftest import TrackerServer, free_port
+from tests.support.servers import TrackerServer, free_port
 from tracker.ingest.spool import read_records
 
 pytestmark = pytest.mark.slow

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import browser_context, chromium, shop, snippet_tag, tracker_server  # noqa: F401 - fixtures
+from tests.support.servers import snippet_tag
 
 pytestmark = pytest.mark.browser
 
 SITE = "shop"
 
 
-def test_forget_me_from_the_browser(tracker_server, shop, browser_context):  # noqa: F811
+def test_forget_me_from_the_browser(tracker_server, shop, browser_context):
     tracker_server.add_site(SITE, shop.origin())
     shop.put("page.html", f"<!doctype html><html><head><meta charset=utf-8>{snippet_tag(tracker_server, SITE)}</head><body><h1>Shop</h1></body></html>")
     api = f"http://t.shop.localhost:{tracker_server.port}"

@@ -39,7 +39,7 @@ columns are taken from the row `encode_row` builds for it (`writers._derive_pool
 entry changes anything outside its columns or if encode_row writes a column the seed does not
 fill, so a change to encode_row cannot silently diverge from the seed. `writers._RowWriter` (used by
 `write_rows`) is the previous writer, kept as the reference: every row through encode_row, as
-JSONEachRow. tests/reports/test_seed.py stores the same traffic both ways and compares every
+JSONEachRow. tests/seed/test_seed.py stores the same traffic both ways and compares every
 column.
 """
 

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.browser.conftest import browser_context, chromium, shop, snippet_tag, tracker_server  # noqa: F401 (fixtures)
+from tests.support.servers import snippet_tag
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SITE = "shop"
 
 
-def test_headless_chromium_visit_is_flagged_webdriver(tracker_server, shop, browser_context):  # noqa: F811
+def test_headless_chromium_visit_is_flagged_webdriver(tracker_server, shop, browser_context):
     tracker_server.add_site(SITE, shop.origin())
     shop.put("index.html", f"<!doctype html><html><head>{snippet_tag(tracker_server, SITE)}</head><body><h1>Shop</h1></body></html>")
     page = browser_context.new_page()

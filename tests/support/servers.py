@@ -1,5 +1,6 @@
-"""Real `tracker serve` subprocesses, a tiny static server for shop pages on other origins, and
-Debian's headless Chromium through Playwright.
+"""Real `tracker serve` subprocesses and a tiny static server for shop pages on other origins
+(their fixtures, and Debian's headless Chromium through Playwright, are in
+`tests/support/browser.py`, a plugin of the root conftest: any test directory may use them).
 
 Each test gets its own server on its own data dir and port. What was stored is read after the
 server stops (SIGTERM flushes the spool), by a short subprocess that opens that data dir with
@@ -17,7 +18,6 @@ import functools
 import http.server
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import httpx2 as httpx
-import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -145,13 +144,6 @@ class TrackerServer:
         )
 
 
-@pytest.fixture
-def tracker_server(tmp_path):
-    server = TrackerServer(tmp_path / "data", free_port()).start()
-    yield server
-    server.stop()
-
-
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the base class's signature
         pass
@@ -190,33 +182,5 @@ class ShopServer:
         self._thread.join(timeout=5)
 
 
-@pytest.fixture
-def shop(tmp_path):
-    server = ShopServer(tmp_path / "shop")
-    yield server
-    server.close()
-
-
 def snippet_tag(server: TrackerServer, site: str, host: str = "t.shop.localhost", extra: str = "") -> str:
     return f'{STUB}<script defer src="http://{host}:{server.port}/snippet.js" data-site="{site}"{extra}></script>'
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    """One browser per test module. Not per session: Playwright's sync API keeps an event loop
-    running in the main thread while it is open, which other modules' asyncio code must not see."""
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def browser_context(chromium):
-    context = chromium.new_context(viewport={"width": 1000, "height": 700})
-    yield context
-    context.close()

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.browser.conftest import STUB, snippet_tag
+from tests.support.servers import STUB, snippet_tag
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
