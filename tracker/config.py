@@ -30,48 +30,131 @@ class Settings:
     database: str = _setting("tracker", "ClickHouse database holding tracker's tables.", "TRACKER_DATABASE")
     host: str = _setting("127.0.0.1", "Address `tracker serve` listens on.", "TRACKER_HOST")
     port: int = _setting(8000, "Port `tracker serve` listens on.", "TRACKER_PORT")
-    public_url: str = _setting("", "Public base URL of this tracker (for snippet tags); empty: derived from requests.", "TRACKER_PUBLIC_URL")
+    public_url: str = _setting(
+        "", "Public base URL of this tracker (for snippet tags); empty: derived from requests.",
+        "TRACKER_PUBLIC_URL",
+    )
     log_level: str = _setting("info", "Log level (debug, info, warning, error).", "TRACKER_LOG_LEVEL")
 
     # --- ingest ------------------------------------------------------------------------------
-    cookie_secret: str = _setting("", "Comma-separated HMAC keys for the `_tid` cookie, newest first; empty: keys kept in the data dir.", "TRACKER_COOKIE_SECRET")
-    trusted_proxies: tuple[str, ...] = _setting((), "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed.", "TRACKER_TRUSTED_PROXIES")
+    cookie_secret: str = _setting(
+        "", "Comma-separated HMAC keys for the `_tid` cookie, newest first; empty: keys kept in the data dir.",
+        "TRACKER_COOKIE_SECRET",
+    )
+    trusted_proxies: tuple[str, ...] = _setting(
+        (), "Comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed.",
+        "TRACKER_TRUSTED_PROXIES",
+    )
     respect_dnt: bool = _setting(True, "Treat `DNT: 1` like `Sec-GPC: 1` (store nothing).", "TRACKER_RESPECT_DNT")
     ipv4_prefix: int = _setting(24, "IPv4 prefix length kept (the rest of the address is dropped).", "TRACKER_IPV4_PREFIX")
     ipv6_prefix: int = _setting(48, "IPv6 prefix length kept.", "TRACKER_IPV6_PREFIX")
-    spool_fsync: bool = _setting(True, "fsync the spool before answering 202 (group commit). Off only for throwaway benchmarks.", "TRACKER_SPOOL_FSYNC")
-    spool_max_bytes: int = _setting(512 * 1024 * 1024, "Spool cap in bytes; above it /api/collect answers 503 + Retry-After.", "TRACKER_SPOOL_MAX_BYTES")
-    spool_segment_bytes: int = _setting(8 * 1024 * 1024, "Spool segment size at which a segment is sealed for flushing.", "TRACKER_SPOOL_SEGMENT_BYTES")
+    spool_fsync: bool = _setting(
+        True, "fsync the spool before answering 202 (group commit). Off only for throwaway benchmarks.",
+        "TRACKER_SPOOL_FSYNC",
+    )
+    spool_max_bytes: int = _setting(
+        512 * 1024 * 1024, "Spool cap in bytes; above it /api/collect answers 503 + Retry-After.",
+        "TRACKER_SPOOL_MAX_BYTES",
+    )
+    spool_segment_bytes: int = _setting(
+        8 * 1024 * 1024, "Spool segment size at which a segment is sealed for flushing.",
+        "TRACKER_SPOOL_SEGMENT_BYTES",
+    )
     flush_interval: float = _setting(1.0, "Seconds after which a non-empty spool segment is sealed and flushed.", "TRACKER_FLUSH_INTERVAL")
     flush_max_bytes: int = _setting(64 * 1024 * 1024, "Most spool bytes sent to ClickHouse in one insert.", "TRACKER_FLUSH_MAX_BYTES")
-    rate_collect_per_prefix: float = _setting(2000.0, "Collect requests per second allowed from one IP prefix (burst: twice that); 0 disables.", "TRACKER_RATE_COLLECT_PER_PREFIX")
-    rate_collect_per_site: float = _setting(20000.0, "Collect requests per second allowed for one site (burst: twice that); 0 disables.", "TRACKER_RATE_COLLECT_PER_SITE")
-    rate_reports_per_token: float = _setting(20.0, "Report/API requests per second allowed for one token (burst: twice that); 0 disables.", "TRACKER_RATE_REPORTS_PER_TOKEN")
+    rate_collect_per_prefix: float = _setting(
+        2000.0, "Collect requests per second allowed from one IP prefix (burst: twice that); 0 disables.",
+        "TRACKER_RATE_COLLECT_PER_PREFIX",
+    )
+    rate_collect_per_site: float = _setting(
+        20000.0, "Collect requests per second allowed for one site (burst: twice that); 0 disables.",
+        "TRACKER_RATE_COLLECT_PER_SITE",
+    )
+    rate_reports_per_token: float = _setting(
+        20.0, "Report/API requests per second allowed for one token (burst: twice that); 0 disables.",
+        "TRACKER_RATE_REPORTS_PER_TOKEN",
+    )
     ua_cache_size: int = _setting(50_000, "Entries in the parsed User-Agent LRU cache.", "TRACKER_UA_CACHE_SIZE")
 
     # --- storage -----------------------------------------------------------------------------
-    retention_days: int = _setting(760, "Events older than this many days are dropped by a ClickHouse TTL (about 25 months).", "TRACKER_RETENTION_DAYS")
-    evidence_retention_days: int = _setting(90, "Trust evidence (scores, signals) older than this is dropped by TTL.", "TRACKER_EVIDENCE_RETENTION_DAYS")
-    audit_retention_days: int = _setting(400, "Audit log rows (who called which API) older than this are dropped by TTL.", "TRACKER_AUDIT_RETENTION_DAYS")
-    privacy_salt: str = _setting("", "Secret salting the visitor-id hashes in the erasure ledger; empty: a salt kept in the data dir.", "TRACKER_PRIVACY_SALT")
-    rate_forget_me_per_minute: float = _setting(6.0, "POST /api/forget-me requests per minute allowed from one IP prefix (burst: the same); 0 disables.", "TRACKER_RATE_FORGET_ME_PER_MINUTE")
+    retention_days: int = _setting(
+        760, "Events older than this many days are dropped by a ClickHouse TTL (about 25 months).",
+        "TRACKER_RETENTION_DAYS",
+    )
+    evidence_retention_days: int = _setting(
+        90, "Trust evidence (scores, signals) older than this is dropped by TTL.",
+        "TRACKER_EVIDENCE_RETENTION_DAYS",
+    )
+    audit_retention_days: int = _setting(
+        400, "Audit log rows (who called which API) older than this are dropped by TTL.",
+        "TRACKER_AUDIT_RETENTION_DAYS",
+    )
+    privacy_salt: str = _setting(
+        "", "Secret salting the visitor-id hashes in the erasure ledger; empty: a salt kept in the data dir.",
+        "TRACKER_PRIVACY_SALT",
+    )
+    rate_forget_me_per_minute: float = _setting(
+        6.0, "POST /api/forget-me requests per minute allowed from one IP prefix (burst: the same); 0 disables.",
+        "TRACKER_RATE_FORGET_ME_PER_MINUTE",
+    )
     query_timeout: float = _setting(30.0, "Seconds a report query may run before it is cancelled (504).", "TRACKER_QUERY_TIMEOUT")
     max_result_rows: int = _setting(100_000, "Most rows a report query may return.", "TRACKER_MAX_RESULT_ROWS")
 
     # --- trust and safety (docs/trust.md: every reason code, rule, threshold and weight) ------
-    trust_threshold: int = _setting(50, "Trust score (0-100) at or below which a visitor is excluded from trusted traffic.", "TRACKER_TRUST_THRESHOLD")
-    trust_weights: tuple[str, ...] = _setting((), "Comma-separated reason=weight overrides, e.g. velocity=40,fast_click=25; unnamed reasons keep their default weight (docs/trust.md).", "TRACKER_TRUST_WEIGHTS")
-    trust_velocity_per_minute: int = _setting(120, "velocity: fires when a visitor sends more than this many events in one clock minute.", "TRACKER_TRUST_VELOCITY_PER_MINUTE")
-    trust_fast_click_ms: int = _setting(200, "fast_click: a promo click less than this many ms after the visitor's view of that promo is fast.", "TRACKER_TRUST_FAST_CLICK_MS")
-    trust_fast_click_min: int = _setting(2, "fast_click: fires when a visitor has at least this many fast clicks in the range.", "TRACKER_TRUST_FAST_CLICK_MIN")
-    trust_click_without_view_min: int = _setting(5, "click_without_view: fires when a visitor has at least this many promo clicks with no prior view of that promo.", "TRACKER_TRUST_CLICK_WITHOUT_VIEW_MIN")
-    trust_clock_skew_seconds: int = _setting(3600, "clock_skew: fires when an event's client time is more than this many seconds from server time.", "TRACKER_TRUST_CLOCK_SKEW_SECONDS")
-    trust_churn_ids: int = _setting(20, "cookie_churn_ip: fires when one IP prefix shows at least this many fresh visitor ids within the churn window.", "TRACKER_TRUST_CHURN_IDS")
-    trust_churn_window_seconds: int = _setting(600, "cookie_churn_ip: the window (seconds) in which fresh visitor ids of one IP prefix are counted.", "TRACKER_TRUST_CHURN_WINDOW_SECONDS")
-    trust_coupon_visitors: int = _setting(10, "coupon_shared: fires for visitors redeeming a coupon redeemed by at least this many visitors in the range.", "TRACKER_TRUST_COUPON_VISITORS")
-    trust_coupon_prefixes: int = _setting(10, "coupon_shared: ... or by visitors from at least this many IP prefixes in the range.", "TRACKER_TRUST_COUPON_PREFIXES")
-    trust_public_coupons: tuple[str, ...] = _setting((), "Comma-separated coupon codes meant to be shared widely (newsletter codes): never coupon_shared.", "TRACKER_TRUST_PUBLIC_COUPONS")
-    trust_refresh_seconds: float = _setting(60.0, "Seconds between background materialisations of closed days' trust signals; 0 disables the job.", "TRACKER_TRUST_REFRESH_SECONDS")
+    trust_threshold: int = _setting(
+        50, "Trust score (0-100) at or below which a visitor is excluded from trusted traffic.",
+        "TRACKER_TRUST_THRESHOLD",
+    )
+    trust_weights: tuple[str, ...] = _setting(
+        (),
+        "Comma-separated reason=weight overrides, e.g. velocity=40,fast_click=25; "
+        "unnamed reasons keep their default weight (docs/trust.md).",
+        "TRACKER_TRUST_WEIGHTS",
+    )
+    trust_velocity_per_minute: int = _setting(
+        120, "velocity: fires when a visitor sends more than this many events in one clock minute.",
+        "TRACKER_TRUST_VELOCITY_PER_MINUTE",
+    )
+    trust_fast_click_ms: int = _setting(
+        200, "fast_click: a promo click less than this many ms after the visitor's view of that promo is fast.",
+        "TRACKER_TRUST_FAST_CLICK_MS",
+    )
+    trust_fast_click_min: int = _setting(
+        2, "fast_click: fires when a visitor has at least this many fast clicks in the range.",
+        "TRACKER_TRUST_FAST_CLICK_MIN",
+    )
+    trust_click_without_view_min: int = _setting(
+        5, "click_without_view: fires when a visitor has at least this many promo clicks with no prior view of that promo.",
+        "TRACKER_TRUST_CLICK_WITHOUT_VIEW_MIN",
+    )
+    trust_clock_skew_seconds: int = _setting(
+        3600, "clock_skew: fires when an event's client time is more than this many seconds from server time.",
+        "TRACKER_TRUST_CLOCK_SKEW_SECONDS",
+    )
+    trust_churn_ids: int = _setting(
+        20, "cookie_churn_ip: fires when one IP prefix shows at least this many fresh visitor ids within the churn window.",
+        "TRACKER_TRUST_CHURN_IDS",
+    )
+    trust_churn_window_seconds: int = _setting(
+        600, "cookie_churn_ip: the window (seconds) in which fresh visitor ids of one IP prefix are counted.",
+        "TRACKER_TRUST_CHURN_WINDOW_SECONDS",
+    )
+    trust_coupon_visitors: int = _setting(
+        10, "coupon_shared: fires for visitors redeeming a coupon redeemed by at least this many visitors in the range.",
+        "TRACKER_TRUST_COUPON_VISITORS",
+    )
+    trust_coupon_prefixes: int = _setting(
+        10, "coupon_shared: ... or by visitors from at least this many IP prefixes in the range.",
+        "TRACKER_TRUST_COUPON_PREFIXES",
+    )
+    trust_public_coupons: tuple[str, ...] = _setting(
+        (), "Comma-separated coupon codes meant to be shared widely (newsletter codes): never coupon_shared.",
+        "TRACKER_TRUST_PUBLIC_COUPONS",
+    )
+    trust_refresh_seconds: float = _setting(
+        60.0, "Seconds between background materialisations of closed days' trust signals; 0 disables the job.",
+        "TRACKER_TRUST_REFRESH_SECONDS",
+    )
 
     # --- serve -------------------------------------------------------------------------------
     demo: bool = _setting(False, "Seed the `demo` site with synthetic traffic on first start when it has no events.", "TRACKER_DEMO")

@@ -74,7 +74,8 @@ class Sites:
         if self.snapshot is None:
             return
         tmp = self.snapshot.with_suffix(".tmp")
-        tmp.write_bytes(orjson.dumps([{"site": s.site, "origins": list(s.origins), "created_at": s.created_at} for s in self._cache.values()]))
+        rows = [{"site": s.site, "origins": list(s.origins), "created_at": s.created_at} for s in self._cache.values()]
+        tmp.write_bytes(orjson.dumps(rows))
         os.replace(tmp, self.snapshot)
 
     def _refresh(self) -> None:

@@ -53,7 +53,8 @@ async def create_token(request: Request) -> Response:
     token, principal = await run_in_threadpool(
         runtime_of(request).tokens.create, role=str(data.get("role") or ""), name=str(data.get("name") or ""), sites=sites
     )
-    return json_response({"token": token, "token_id": principal.token_id, "name": principal.name, "role": principal.role, "sites": list(principal.sites)}, 201)
+    body = {"token": token, "token_id": principal.token_id, "name": principal.name, "role": principal.role, "sites": list(principal.sites)}
+    return json_response(body, 201)
 
 
 async def revoke_token(request: Request) -> Response:

@@ -33,7 +33,9 @@ MAX_PENDING = 50_000
 FLUSH_SECONDS = 1.0
 USAGE_EVERY_SECONDS = 60.0
 # Paths whose requests are never audited: anonymous visitor traffic and probes.
-UNAUDITED_PREFIXES = ("/api/collect", "/api/assign", "/api/opt-out", "/snippet.js", "/healthz", "/readyz", "/demo", "/static", "/dashboard/static")
+UNAUDITED_PREFIXES = (
+    "/api/collect", "/api/assign", "/api/opt-out", "/snippet.js", "/healthz", "/readyz", "/demo", "/static", "/dashboard/static",
+)
 COLUMNS = ("at", "token_id", "token_name", "role", "method", "route", "site", "status", "duration_ms")
 
 

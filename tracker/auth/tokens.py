@@ -57,7 +57,8 @@ class Tokens:
         now = datetime.now(UTC)
         self.storage.command(
             "INSERT INTO tokens (token_id, name, role, sites, secret_hash, created_at, revoked_at, updated_at) VALUES "
-            "({id:String}, {name:String}, {role:String}, {sites:Array(String)}, {hash:String}, {now:DateTime64(3)}, NULL, {now:DateTime64(3)})",
+            "({id:String}, {name:String}, {role:String}, {sites:Array(String)}, {hash:String}, {now:DateTime64(3)}, NULL, "
+            "{now:DateTime64(3)})",
             {"id": token_id, "name": name, "role": role, "sites": list(sites or []), "hash": _hash(secret), "now": now},
             what="creating a token",
         )
@@ -114,8 +115,10 @@ class Tokens:
         for row in rows:
             self.storage.command(
                 "INSERT INTO tokens (token_id, name, role, sites, secret_hash, created_at, revoked_at, updated_at) VALUES "
-                "({id:String}, {name:String}, {role:String}, {sites:Array(String)}, {hash:String}, {created:DateTime64(3)}, {now:DateTime64(3)}, {now:DateTime64(3)})",
-                {**{k: row[k] for k in ("name", "role", "sites")}, "id": row["token_id"], "hash": row["secret_hash"], "created": row["created_at"], "now": now},
+                "({id:String}, {name:String}, {role:String}, {sites:Array(String)}, {hash:String}, {created:DateTime64(3)}, "
+                "{now:DateTime64(3)}, {now:DateTime64(3)})",
+                {**{k: row[k] for k in ("name", "role", "sites")}, "id": row["token_id"], "hash": row["secret_hash"],
+                 "created": row["created_at"], "now": now},
                 what="revoking a token",
             )
         with self._lock:
@@ -123,4 +126,5 @@ class Tokens:
         return len(rows)
 
     def count_admins(self) -> int:
-        return int(self.storage.scalar("SELECT count() FROM tokens FINAL WHERE role = 'admin' AND revoked_at IS NULL", what="counting tokens") or 0)
+        sql = "SELECT count() FROM tokens FINAL WHERE role = 'admin' AND revoked_at IS NULL"
+        return int(self.storage.scalar(sql, what="counting tokens") or 0)

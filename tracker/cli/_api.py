@@ -81,7 +81,8 @@ class Api:
         self._token = token
         self.where = where
 
-    def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None, content: bytes | None = None, timeout: float = 600) -> Any:
+    def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None, content: bytes | None = None,
+                timeout: float = 600) -> Any:
         headers = {"Authorization": f"Bearer {self._token}"}
         if json is not None:
             content = orjson.dumps(json)
@@ -108,7 +109,8 @@ def connect(settings: Settings) -> Iterator[Api]:
     if server:
         token = read_cli_token(data_dir)
         if not token:
-            raise CliError(f"tracker serve (pid {server['pid']}) holds {data_dir} but {data_dir / CLI_TOKEN_FILE} is missing; restart the server")
+            raise CliError(f"tracker serve (pid {server['pid']}) holds {data_dir} but {data_dir / CLI_TOKEN_FILE} is missing; "
+                           "restart the server")
         with httpx.Client(base_url=server["url"]) as client:
             try:
                 client.get("/healthz", timeout=5).raise_for_status()
@@ -124,7 +126,8 @@ def connect(settings: Settings) -> Iterator[Api]:
     try:
         runtime = Runtime.open(settings)
     except DataDirBusy:
-        raise CliError(f"the data dir {data_dir} is in use by another process{_holder(data_dir)}; stop it or run this command against its server") from None
+        raise CliError(f"the data dir {data_dir} is in use by another process{_holder(data_dir)}; "
+                       "stop it or run this command against its server") from None
     try:
         token = ensure_cli_token(runtime)
         app = create_app(settings, runtime=runtime)

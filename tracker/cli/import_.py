@@ -129,5 +129,6 @@ def run(args) -> int:
     elapsed = time.monotonic() - started
     if tty:
         print(file=sys.stderr)
-    print(f"imported {accepted:,} events into {args.site} in {elapsed:.1f}s ({accepted / max(elapsed, 1e-9):,.0f} events/s); {bad:,} bad lines skipped")
+    rate = accepted / max(elapsed, 1e-9)
+    print(f"imported {accepted:,} events into {args.site} in {elapsed:.1f}s ({rate:,.0f} events/s); {bad:,} bad lines skipped")
     return 0 if accepted or not bad else 1

@@ -95,14 +95,23 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _is_table(value: object) -> bool:
+    """A list of objects: shown as a table of its own."""
+    return isinstance(value, list) and bool(value) and isinstance(value[0], dict)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def table(rows: list[dict]) -> str:
     """Aligned columns; numbers right-aligned."""
     if not rows:
         return "  (no rows)\n"
-    columns = list(dict.fromkeys(k for row in rows for k in row if not (isinstance(row[k], list) and row[k] and isinstance(row[k][0], dict))))
+    columns = list(dict.fromkeys(k for row in rows for k in row if not _is_table(row[k])))
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    numeric = [all(isinstance(row.get(c), (int, float)) and not isinstance(row.get(c), bool) or row.get(c) is None for row in rows) for c in columns]
+    numeric = [all(_is_number(row.get(c)) or row.get(c) is None for row in rows) for c in columns]
 
     def line(values: list[str]) -> str:
         return "  " + "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip() + "\n"
@@ -114,7 +123,7 @@ def render(body: dict, title: str = "") -> str:
     """A report body as text: scalars as `key: value`, lists of objects as tables, nested
     objects as their own sections."""
     out = f"{title}\n" if title else ""
-    scalars = {k: v for k, v in body.items() if not isinstance(v, (dict, list)) or (isinstance(v, list) and not (v and isinstance(v[0], dict)))}
+    scalars = {k: v for k, v in body.items() if not isinstance(v, (dict, list)) or (isinstance(v, list) and not _is_table(v))}
     if scalars:
         width = max(len(k) for k in scalars)
         out += "".join(f"{k.ljust(width)}  {_cell(v)}\n" for k, v in scalars.items())

@@ -42,12 +42,14 @@ CSP = (
 )
 PAGE_HEADERS = {"content-security-policy": CSP, "cache-control": "no-store", "x-frame-options": "DENY"}
 
-templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]),
+                        trim_blocks=True, lstrip_blocks=True)
 
 
 def _asset_version() -> str:
     try:
-        return json.loads((STATIC / "versions.json").read_text()).get("build", "") or str(int((STATIC / "dashboard.min.js").stat().st_mtime))
+        built = json.loads((STATIC / "versions.json").read_text()).get("build", "")
+        return built or str(int((STATIC / "dashboard.min.js").stat().st_mtime))
     except (OSError, ValueError):
         return "0"
 
@@ -112,7 +114,8 @@ async def login_page(request: Request) -> Response:
     return _login_form(request, status=200, notice="You are signed out." if request.query_params.get("bye") else None)
 
 
-def _login_form(request: Request, *, status: int, error: str | None = None, notice: str | None = None, next_url: str | None = None) -> Response:
+def _login_form(request: Request, *, status: int, error: str | None = None, notice: str | None = None,
+                next_url: str | None = None) -> Response:
     token = request.cookies.get(sess.LOGIN_CSRF_COOKIE) or ""
     cookies = []
     if len(token) < 20:
@@ -136,7 +139,8 @@ async def login(request: Request) -> Response:
         return render("error.html", r.status, status=r.status, title=r.title, message=r.message, principal=None, page=None)
     wait = _login_allowed(request)
     if wait:
-        response = _login_form(request, status=429, error=f"Too many sign-in attempts from your network. Try again in {math.ceil(wait)} s.", next_url=form.get("next"))
+        response = _login_form(request, status=429, error=f"Too many sign-in attempts from your network. Try again in {math.ceil(wait)} s.",
+                               next_url=form.get("next"))
         response.headers["retry-after"] = str(math.ceil(wait))
         return response
     expected = request.cookies.get(sess.LOGIN_CSRF_COOKIE) or ""
@@ -145,7 +149,8 @@ async def login(request: Request) -> Response:
     try:
         principal: Principal | None = await run_in_threadpool(runtime_of(request).tokens.verify, (form.get("token") or "").strip())
     except TrackerError as exc:
-        return _login_form(request, status=503, error=f"Tracker cannot check tokens right now ({exc.message}). Try again in a moment.", next_url=form.get("next"))
+        return _login_form(request, status=503, error=f"Tracker cannot check tokens right now ({exc.message}). Try again in a moment.",
+                           next_url=form.get("next"))
     if principal is None:
         return _login_form(request, status=401, error="That token is not valid (or it was revoked).", next_url=form.get("next"))
     sessions = runtime_of(request).sessions
@@ -153,7 +158,8 @@ async def login(request: Request) -> Response:
     secure = is_secure(request)
     response = RedirectResponse(_safe_next(form.get("next")), 303)
     response.headers.append("set-cookie", cookie_header(sess.COOKIE, sessions.sign(session), secure=secure, max_age=sess.IDLE_SECONDS))
-    response.headers.append("set-cookie", cookie_header(sess.LOGIN_CSRF_COOKIE, "", secure=secure, max_age=0, path="/dashboard", same_site="Strict"))
+    response.headers.append("set-cookie",
+                            cookie_header(sess.LOGIN_CSRF_COOKIE, "", secure=secure, max_age=0, path="/dashboard", same_site="Strict"))
     response.headers["cache-control"] = "no-store"
     return response
 

@@ -40,6 +40,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 Text = lambda limit: Annotated[str, msgspec.Meta(max_length=limit)]  # noqa: E731
 IdText = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
 UrlText = Annotated[str, msgspec.Meta(max_length=MAX_URL_LEN, pattern=r"^https?://")]
+PropKey = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_PROP_KEY_LEN)]
 PropValue = Annotated[str, msgspec.Meta(max_length=MAX_PROP_VALUE_LEN)] | int | float | bool
 
 
@@ -78,7 +79,7 @@ class Event(msgspec.Struct, frozen=True):
     name: Text(MAX_TEXT_LEN) = ""
     promo: Promo | None = None
     order: Order | None = None
-    props: Annotated[dict[Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_PROP_KEY_LEN)], PropValue], msgspec.Meta(max_length=MAX_PROPS)] | None = None
+    props: Annotated[dict[PropKey, PropValue], msgspec.Meta(max_length=MAX_PROPS)] | None = None
     env: Env | None = None
 
 
@@ -221,16 +222,18 @@ def finish_event(event: Event) -> Event:
         raise EventError("order.id and order.revenue are required for purchases")
     if kind == "custom" and not event.name:
         raise EventError("name is required for custom events")
-    if kind == "pageview" and event.order is None and event.props is None and (event.ts is None or MIN_CLIENT_TS_MS <= event.ts <= MAX_CLIENT_TS_MS):
+    clock_ok = event.ts is None or MIN_CLIENT_TS_MS <= event.ts <= MAX_CLIENT_TS_MS
+    if kind == "pageview" and event.order is None and event.props is None and clock_ok:
         return event  # the common case: nothing to normalise
     changes: dict = {}
-    if event.ts is not None and not MIN_CLIENT_TS_MS <= event.ts <= MAX_CLIENT_TS_MS:
+    if not clock_ok:
         changes["ts"] = None  # a client clock years off is noise, not an error
     order = event.order
     if order is not None and (order.currency != order.currency.upper() or order.coupon != order.coupon.strip().upper()):
         changes["order"] = msgspec.structs.replace(order, currency=order.currency.upper(), coupon=order.coupon.strip().upper())
     if event.props and not all(v.__class__ is str for v in event.props.values()):
-        changes["props"] = {k: v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v) for k, v in event.props.items()}
+        changes["props"] = {k: v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
+                            for k, v in event.props.items()}
     return msgspec.structs.replace(event, **changes) if changes else event
 
 

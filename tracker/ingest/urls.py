@@ -16,7 +16,10 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 LONG_DIGITS = re.compile(r"\d[\d\s().-]{7,}\d")  # 9+ characters of digits and separators
-SECRET_PARAM = re.compile(r"(?i)^(e-?mail|mail|password|passwd|pwd|pass|token|access_token|auth|session|sessionid|phone|tel|mobile|name|first_?name|last_?name|address|card|cc|ssn|iban|secret|api_?key|key|code)$")
+SECRET_PARAM = re.compile(
+    r"(?i)^(e-?mail|mail|password|passwd|pwd|pass|token|access_token|auth|session|sessionid|phone|tel|mobile|name|first_?name|"
+    r"last_?name|address|card|cc|ssn|iban|secret|api_?key|key|code)$"
+)
 CLICK_IDS = ("gclid", "gbraid", "wbraid", "dclid", "fbclid", "msclkid", "ttclid", "twclid", "li_fat_id", "yclid", "mc_eid")
 UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 MAX_TAG_LEN = 200
@@ -51,7 +54,8 @@ def parse_page_url(raw: str) -> PageUrl:
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         lower = key.lower()
         if lower in utm:
-            utm[lower] = scrub_text(value.strip())[:MAX_TAG_LEN].lower() if lower in ("utm_source", "utm_medium") else scrub_text(value.strip())[:MAX_TAG_LEN]
+            tag = scrub_text(value.strip())[:MAX_TAG_LEN]
+            utm[lower] = tag.lower() if lower in ("utm_source", "utm_medium") else tag
             kept.append(f"{quote(key)}={quote(utm[lower], safe='')}")
             continue
         if lower in CLICK_IDS:

@@ -105,7 +105,8 @@ def _sweep_later(storage, vid: str, site: str | None) -> None:
 
 
 def _count(storage, table: VisitorTable, site, params) -> int:
-    return int(storage.scalar(f"SELECT count() FROM {quote(table.read_from)} WHERE {table.where(site)}", params, what=f"counting a visitor in {table.name}") or 0)
+    sql = f"SELECT count() FROM {quote(table.read_from)} WHERE {table.where(site)}"
+    return int(storage.scalar(sql, params, what=f"counting a visitor in {table.name}") or 0)
 
 
 def _delete(storage, table: VisitorTable, site: str | None, params: dict) -> int:

@@ -60,7 +60,8 @@ class VisitorTable:
 
 def visitor_tables(storage: Storage) -> list[VisitorTable]:
     all_tables = dict(
-        storage.query("SELECT name, engine FROM system.tables WHERE database = currentDatabase()", what="finding tables that hold visitor data").rows
+        storage.query("SELECT name, engine FROM system.tables WHERE database = currentDatabase()",
+                      what="finding tables that hold visitor data").rows
     )
     engines = {name: engine for name, engine in all_tables.items() if "MergeTree" in engine}
     rows = storage.dicts(

@@ -204,7 +204,8 @@ class Promos:
         self.storage.command(
             "INSERT INTO promos (site, promo_id, name, holdout_pct, coupons, starts_at, ends_at, created_at, updated_at, deleted) VALUES "
             "({site:String}, {promo_id:String}, {name:String}, {holdout:Float64}, {coupons:Array(String)}, "
-            "{starts:Nullable(DateTime64(3))}, {ends:Nullable(DateTime64(3))}, {created:DateTime64(3)}, {updated:DateTime64(3)}, {deleted:UInt8})",
+            "{starts:Nullable(DateTime64(3))}, {ends:Nullable(DateTime64(3))}, {created:DateTime64(3)}, {updated:DateTime64(3)}, "
+            "{deleted:UInt8})",
             {
                 "site": promo.site,
                 "promo_id": promo.promo_id,

@@ -54,8 +54,10 @@ BREAKDOWNS = {
     "device": "argMin(ua_device, ts)",
     "browser": "argMin(ua_browser, ts)",
     "promo_exposure": (
-        "multiIf(countIf(type = 'promo_view' AND promo_variant != 'holdout' AND ({promo:String} = '' OR promo_id = {promo:String})) > 0, 'exposed',"
-        " countIf(type = 'promo_view' AND promo_variant = 'holdout' AND ({promo:String} = '' OR promo_id = {promo:String})) > 0, 'holdout', 'not_seen')"
+        "multiIf(countIf(type = 'promo_view' AND promo_variant != 'holdout' AND ({promo:String} = '' OR promo_id = {promo:String})) > 0,"
+        " 'exposed',"
+        " countIf(type = 'promo_view' AND promo_variant = 'holdout' AND ({promo:String} = '' OR promo_id = {promo:String})) > 0,"
+        " 'holdout', 'not_seen')"
     ),
 }
 
@@ -100,7 +102,8 @@ def parse_step(raw: object, number: int) -> Step:
             raise BadRequest(f"{where}: path must start with '/' (use a trailing * for a prefix, e.g. /p/*)")
         if "*" in path[:-1]:
             raise BadRequest(f"{where}: '*' is only allowed at the end of path (a prefix match)")
-    return Step(type=kind, path=path, promo=_text(raw.get("promo", ""), f"{where}: promo"), name=_text(raw.get("name", ""), f"{where}: name"))
+    promo, name = _text(raw.get("promo", ""), f"{where}: promo"), _text(raw.get("name", ""), f"{where}: name")
+    return Step(type=kind, path=path, promo=promo, name=name)
 
 
 def parse_steps(raw: str | None) -> tuple[Step, ...]:

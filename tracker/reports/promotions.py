@@ -129,8 +129,9 @@ def attribution_sql(events: str, dim: str, model: str, with_coupons: bool) -> st
                        arrayFilter((k, i) -> indexOf(w_keys, k) = i, w_keys, arrayEnumerate(w_keys)) AS keys,
                        length(keys) AS n,
                        if(n > 0, w_keys[-1], ('', '')) AS last_key,
-                       arrayMap(k -> arraySum(arrayMap((c, ck) -> if(ck = k, pow(2.0, (c.1 - buy.2) / (86400000.0 * {{half_life_days:Float64}})), 0.0),
-                                                       w, w_keys)), keys) AS decays,
+                       arrayMap(k -> arraySum(arrayMap(
+                           (c, ck) -> if(ck = k, pow(2.0, (c.1 - buy.2) / (86400000.0 * {{half_life_days:Float64}})), 0.0),
+                           w, w_keys)), keys) AS decays,
                        arraySum(decays) AS decay_total,
                        arrayMap((k, pos, d) -> {MODELS[model]}, keys, arrayEnumerate(keys), decays) AS shares
                 FROM (

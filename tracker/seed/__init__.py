@@ -76,7 +76,8 @@ class SeedResult:
         return self.events / self.seconds if self.seconds else 0.0
 
     def summary(self) -> dict:
-        return {"site": self.site, "seed": self.seed, "events": self.events, "visitors": self.visitors, "humans": len(self.humans), "bots": len(self.bots),
+        return {"site": self.site, "seed": self.seed, "events": self.events, "visitors": self.visitors,
+                "humans": len(self.humans), "bots": len(self.bots),
                 "fraud": len(self.fraud), "seconds": round(self.seconds, 3), "events_per_second": round(self.events_per_second)}
 
     def truth(self) -> dict:

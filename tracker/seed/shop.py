@@ -57,7 +57,8 @@ NETWORKS = 1000  # visitors' addresses, each in its own /24 (198.18-21.x.y): a /
 # looked like cookie churn.)
 CHURN_PREFIX = "203.0.113."  # cookie churn: many fresh ids from one /24
 ENVS = tuple(Env(webdriver=False, screen=screen, lang=lang, tz=tz) for screen, lang, tz in (
-    ("1920x1080", "en-US", "Europe/London"), ("1440x900", "en-GB", "Europe/London"), ("390x844", "fr-FR", "Europe/Paris"), ("1366x768", "de-DE", "Europe/Berlin")))
+    ("1920x1080", "en-US", "Europe/London"), ("1440x900", "en-GB", "Europe/London"), ("390x844", "fr-FR", "Europe/Paris"),
+    ("1366x768", "de-DE", "Europe/Berlin")))
 WEBDRIVER_ENV = Env(webdriver=True, screen="800x600", lang="en-US", tz="UTC")
 
 # Visitor kinds and their shares; the fraud reasons are the trust wing's reason codes.

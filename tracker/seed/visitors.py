@@ -74,7 +74,8 @@ def _human(shop: Shop, out: _Writer, vid: str) -> None:
                 if buyer > 0.7:
                     at += rng.randrange(20000, 240_000)
                     coupon = rng.choice(COUPONS) if rng.random() < 0.2 else ""
-                    order = Order(id=f"o{out.count:x}{rng.getrandbits(24):x}", revenue=round(rng.uniform(15, 250), 2), currency="USD", coupon=coupon)
+                    order = Order(id=f"o{out.count:x}{rng.getrandbits(24):x}", revenue=round(rng.uniform(15, 250), 2), currency="USD",
+                                  coupon=coupon)
                     emit("pageview", page["/thank-you"], at, env=env)
                     emit("purchase", page["/thank-you"], at + 150, order=order, env=env)
                     buyer = 0.0  # one order per visitor is plenty
@@ -117,7 +118,8 @@ def _fraud(shop: Shop, out: _Writer, vid: str, kind: str) -> None:
             emit("promo_view", home, at, promo=promo, env=env)
             emit("promo_click", home, at + rng.randrange(20, 150), promo=promo, env=env)
     elif kind == "purchase_without_pageview":
-        order = Order(id=f"x{out.count:x}{rng.getrandbits(24):x}", revenue=round(rng.uniform(5, 40), 2), currency="USD", coupon=rng.choice(COUPONS))
+        order = Order(id=f"x{out.count:x}{rng.getrandbits(24):x}", revenue=round(rng.uniform(5, 40), 2), currency="USD",
+                      coupon=rng.choice(COUPONS))
         emit("purchase", page["/thank-you"], at, order=order)
     elif kind == "unsigned_id":  # the visitor's events carry its id themselves (see Shop.context)
         for path in ("/", rng.choice(shop.products), rng.choice(shop.products)):
@@ -138,7 +140,8 @@ def _fraud(shop: Shop, out: _Writer, vid: str, kind: str) -> None:
         emit("pageview", page[rng.choice(shop.products)], at, env=env)
         emit("add_to_cart", page[rng.choice(shop.products)], at + 9000, env=env)
         emit("pageview", page["/checkout"], at + 30000, env=env)
-        order = Order(id=f"c{out.count:x}{rng.getrandbits(24):x}", revenue=round(rng.uniform(60, 400), 2), currency="USD", coupon=LEAKED_COUPON)
+        order = Order(id=f"c{out.count:x}{rng.getrandbits(24):x}", revenue=round(rng.uniform(60, 400), 2), currency="USD",
+                      coupon=LEAKED_COUPON)
         emit("purchase", page["/thank-you"], at + 60000, order=order, env=env)
 
 

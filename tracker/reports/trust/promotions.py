@@ -32,7 +32,8 @@ SQL = f"""
            sum(without_view) AS clicks_without_view,
            sum(fast) AS fast_clicks,
            sum(by_excluded) AS clicks_by_excluded,
-           arraySlice(arrayReverseSort(p -> p.2, groupArrayIf((ip_prefix, suspicious), suspicious > 0 AND ip_prefix != '')), 1, {TOP_PREFIXES}) AS top
+           arraySlice(arrayReverseSort(p -> p.2, groupArrayIf((ip_prefix, suspicious), suspicious > 0 AND ip_prefix != '')),
+                      1, {TOP_PREFIXES}) AS top
     FROM (
         SELECT promo_id, ip_prefix,
                count() AS clicks,

@@ -118,9 +118,12 @@ SIGNAL_VALUES = {
 }
 
 
+FLAGS = ("vid_signed", "id_forged", "ua_is_bot", "ua_headless", "has_origin", "env_webdriver")  # shown as booleans
+
+
 def timeline_json(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        **{k: iso_time(v) for k, v in row.items() if k not in ("vid_signed", "id_forged", "ua_is_bot", "ua_headless", "has_origin", "env_webdriver")},
+        **{k: iso_time(v) for k, v in row.items() if k not in FLAGS},
         "signed": bool(row["vid_signed"]),
         "forged": bool(row["id_forged"]),
         "bot": bool(row["ua_is_bot"]),
