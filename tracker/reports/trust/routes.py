@@ -19,7 +19,8 @@ VISITOR = Report("visitor", visitors.VisitorParams, visitors.run_one, TRUST_ROLE
 PROMOTIONS = Report.of(promotions, TRUST_ROLES, traffic="all", untrusted_set=True)
 COUPONS = Report.of(coupons, TRUST_ROLES, traffic="all")
 NETWORKS = Report.of(networks, TRUST_ROLES, traffic="all")
-REFRESH = Report.of(materialise, TRUST_ROLES, name="refresh", traffic="all")
+REFRESH = Report.of(materialise, TRUST_ROLES, name="refresh", traffic="all",
+                    summary="Materialise the trust signals of the range's stale closed days now.")
 
 routes = [
     Route("/api/trust/visitors", handler(VISITORS), methods=["GET"]),
