@@ -114,7 +114,7 @@ def _delete(storage, table: VisitorTable, site: str | None, params: dict) -> int
         return 0
     where, target = table.where(site), quote(table.write_to) + storage.on_cluster
     try:
-        storage.command(f"DELETE FROM {target} WHERE {where}", params, what=f"erasing a visitor from {table.name}")
+        storage.command(f"DELETE FROM {target} WHERE {where}", params, what=f"erasing a visitor from {table.name}", every_node=True)
     except TrackerError:
         log.warning("lightweight delete refused on %s; using a synchronous mutation", table.name)
         storage.command(
@@ -122,6 +122,7 @@ def _delete(storage, table: VisitorTable, site: str | None, params: dict) -> int
             params,
             what=f"erasing a visitor from {table.name}",
             settings={"mutations_sync": 2},
+            every_node=True,
         )
     left = _count(storage, table, site, params)
     if left:
