@@ -12,8 +12,14 @@ the embedded engine (tests/conftest.py).
 
 from __future__ import annotations
 
-import pytest
+import contextlib
+import uuid
+from collections.abc import Iterator
 
+import pytest
+from starlette.testclient import TestClient
+
+from tracker.app import create_app
 from tracker.config import Settings
 from tracker.runtime import Runtime
 from tracker.storage import access
@@ -71,3 +77,18 @@ def cluster_runtime(clickhouse_cluster, tmp_path_factory):
                                     cluster_nodes=",".join(clickhouse_cluster.node_dsns)))
     yield rt
     rt.close()
+
+
+@contextlib.contextmanager
+def api(runtime: Runtime) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """The real app over `runtime`, with an admin token's headers."""
+    token, _ = runtime.tokens.create(role="admin", name=f"test-admin-{uuid.uuid4().hex[:6]}")
+    with TestClient(create_app(runtime.settings, runtime=runtime), base_url="http://testserver") as client:
+        yield client, {"Authorization": f"Bearer {token}"}
+
+
+def site_on(runtime: Runtime) -> str:
+    """A fresh site registered on `runtime` (origins: https://shop.example)."""
+    site = f"s-{uuid.uuid4().hex[:10]}"
+    runtime.sites.add(site, ["https://shop.example"])
+    return site

@@ -197,12 +197,15 @@ class Storage:
         login = {"username": user, "password": password} if user else {}
         with translate_errors("connecting to ClickHouse"):
             if role == OWNER:
-                boot = clickhouse_connect.get_client(dsn=self.dsn, autogenerate_session_id=False, connect_timeout=5, send_receive_timeout=60)
+                boot = clickhouse_connect.get_client(dsn=self.dsn, autogenerate_session_id=False, dedicated_pool=True, connect_timeout=5,
+                                                    send_receive_timeout=60)
                 try:
                     boot.command(f"CREATE DATABASE IF NOT EXISTS `{self.database}`" + self.on_cluster)
                 finally:
                     boot.close()
-            return clickhouse_connect.get_client(dsn=self.dsn, database=self.database, autogenerate_session_id=False,
+            # A pool of its own: closing the client closes its keep-alive connections (a server
+            # waits for open ones when it shuts down).
+            return clickhouse_connect.get_client(dsn=self.dsn, database=self.database, autogenerate_session_id=False, dedicated_pool=True,
                                                  connect_timeout=5, send_receive_timeout=60, **login)
 
     def _open_embedded(self) -> Any:
