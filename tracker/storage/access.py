@@ -21,9 +21,10 @@ import secrets
 from dataclasses import dataclass
 
 from tracker.config import Settings
-from tracker.storage.client import INGEST_TABLES
 from tracker.storage.server_process import XmlUser
 
+# The tables ingest writes: the only ones the ingest user may insert into.
+INGEST_TABLES = ("events", "dead_letters")
 DEFAULT_INGEST_USER = "tracker_ingest"
 DEFAULT_REPORTS_USER = "tracker_reports"
 # The reports profile's memory cap per query; an operator with larger data raises it.

@@ -22,6 +22,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from tracker.config import Settings
 from tracker.errors import BadRequest, DataDirBusy, QueryTimeout, StorageError
+from tracker.storage.access import INGEST_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,9 @@ _CODE = re.compile(r"Code: (\d+)")
 _FORMAT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _INSERT_TARGET = re.compile(r"^\s*INSERT\s+INTO\s+`?(\w+)`?", re.I)
 
-# Connection roles (see Storage): the DSN's own user, ingest's inserts, report reads.
+# Connection roles (see Storage and tracker.storage.access): the DSN's own user, ingest's
+# inserts (into `access.INGEST_TABLES` only), report reads.
 OWNER, INGEST, REPORTS = "owner", "ingest", "reports"
-# The tables ingest writes: the only ones the ingest user may insert into.
-INGEST_TABLES = ("events", "dead_letters")
 
 # On a cluster. Reads: an `IN (subquery)` or JOIN on a Distributed table inside a query that
 # itself reads a Distributed table runs the subquery once, on the node that took the query, and

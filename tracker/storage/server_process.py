@@ -30,6 +30,7 @@ each a shard. The test fixtures (tests/conftest.py) are built on these.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import socket
 import subprocess
@@ -78,13 +79,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _users_xml(users: Sequence[XmlUser]) -> str:
-    profiles = ["<default/>"]
+def users_xml(users: Sequence[XmlUser], *, default_user: bool = True) -> str:
+    """A ClickHouse users file: profiles, quotas and users with their grants. `default_user`:
+    include a password-less `default` (what the nodes of a cluster log in to each other as)."""
+    profiles = ["<default/>"] if default_user else []
     entries = [
-        # `default` keeps no password: the nodes of a cluster connect to each other as it.
         "<default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>"
         "<profile>default</profile><quota>default</quota></default>"
-    ]
+    ] if default_user else []
     for user in users:
         settings = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in user.profile.items())
         bounds = "".join(
@@ -93,13 +95,15 @@ def _users_xml(users: Sequence[XmlUser]) -> str:
         )
         profiles.append(f"<{user.name}>{settings}" + (f"<constraints>{bounds}</constraints>" if bounds else "") + f"</{user.name}>")
         grants = "".join(f"<query>{escape(g)}</query>" for g in user.grants)
+        digest = hashlib.sha256(user.password.encode()).hexdigest()
         entries.append(
-            f"<{user.name}><password>{escape(user.password)}</password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>"
+            f"<{user.name}><password_sha256_hex>{digest}</password_sha256_hex><networks><ip>::/0</ip></networks>"
             f"<profile>{user.name}</profile><quota>default</quota><grants>{grants}</grants></{user.name}>"
         )
     return (
-        "<clickhouse>\n  <profiles>" + "".join(profiles) + "</profiles>\n  <quotas><default/></quotas>\n  <users>\n    "
-        + "\n    ".join(entries) + "\n  </users>\n</clickhouse>\n"
+        "<clickhouse>\n  <profiles>" + "".join(profiles) + "</profiles>\n"
+        + ("  <quotas><default/></quotas>\n" if default_user else "")
+        + "  <users>\n    " + "\n    ".join(entries) + "\n  </users>\n</clickhouse>\n"
     )
 
 
@@ -142,7 +146,7 @@ class ServerProcess:
 
     def write_config(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "users.xml").write_text(_users_xml(self.users))
+        (self.dir / "users.xml").write_text(users_xml(self.users))
         (self.dir / "config.xml").write_text(
             "<clickhouse>\n"
             "  <listen_host>127.0.0.1</listen_host>\n"
