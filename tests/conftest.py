@@ -22,7 +22,7 @@ from tracker.config import Settings
 from tracker.ingest.rows import Context, encode_row
 from tracker.ingest.schema import parse_event
 from tracker.runtime import Runtime
-from tests.servers import clickhouse_cluster, clickhouse_node, cluster_runtime, role_settings, server_runtime, settings_for  # noqa: F401
+from tests.servers import clickhouse_cluster, clickhouse_node, cluster_runtime, server_runtime, settings_for  # noqa: F401
 
 BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 BOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -39,7 +39,8 @@ def pytest_addoption(parser):
 def settings(request, tmp_path_factory) -> Settings:
     data = tmp_path_factory.mktemp("tracker-data")
     if request.config.getoption("--storage") == "server":
-        return settings_for(data, dsn=request.getfixturevalue("clickhouse_node").dsn, **role_settings())
+        # A database of its own: the node's `tracker` database belongs to `server_runtime`.
+        return settings_for(data, dsn=request.getfixturevalue("clickhouse_node").dsn, database="suite")
     return settings_for(data)
 
 

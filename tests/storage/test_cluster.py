@@ -62,7 +62,8 @@ def per_shard(runtime, sql: str, params: dict) -> list:
 def test_a_visitors_events_live_on_one_shard(cluster_runtime):
     site = site_on(cluster_runtime)
     spec = {f"v{i}": [("pageview", "/", i), ("pageview", "/c/shoes", i + 30), ("purchase", (f"o{i}", 5.0), i + 60)] for i in range(60)}
-    cluster_runtime.storage.insert_jsonl("events", journey_rows(site, spec, runtime=cluster_runtime))
+    # The import's insert (INSERT ... SELECT ... FROM input()) into the Distributed table.
+    cluster_runtime.storage.insert_jsonl("events", journey_rows(site, spec, runtime=cluster_runtime), plain_dictionaries=True)
     split = cluster_runtime.storage.query(
         "SELECT vid, uniqExact(_shard_num) AS shards, count() FROM events WHERE site = {s:String} GROUP BY vid", {"s": site}).rows
     assert len(split) == 60 and all(shards == 1 and n == 3 for _, shards, n in split)

@@ -85,6 +85,20 @@ def test_threads_run_queries_at_once_on_one_client(server_runtime):
     assert events_of(storage, site) == 3
 
 
+def test_insert_select_sends_its_rows_as_the_request_body(server_runtime):
+    storage = server_runtime.storage
+    table = f"reshaped_{uuid.uuid4().hex[:6]}"
+    storage.command(f"CREATE TABLE {table} (x UInt32, s String) ENGINE = MergeTree ORDER BY x")
+    try:
+        storage.insert_select(f"INSERT INTO {table} SELECT x + {{k:UInt32}}, upper(s) FROM $INPUT", b'{"x": 1, "s": "a"}\n{"x": 2, "s": "b\'"}\n',
+                              structure="x UInt32, s String", fmt="JSONEachRow", params={"k": 40})
+        assert storage.query(f"SELECT x, s FROM {table} ORDER BY x").rows == [(41, "A"), (42, "B'")]
+        with pytest.raises(ValueError):
+            storage.insert_select(f"INSERT INTO {table} SELECT 1", b"rows", structure="x UInt32")
+    finally:
+        storage.command(f"DROP TABLE {table}")
+
+
 def test_collect_spool_flush_stores_the_events(server_runtime):
     site = site_on(server_runtime)
     events = [{"type": "pageview", "id": uuid.uuid4().hex, "url": f"https://shop.example/p{i}"} for i in range(25)]

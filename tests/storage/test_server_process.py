@@ -83,6 +83,21 @@ def test_data_survives_a_kill_and_a_restart_on_the_same_dir(tmp_path):
         node.stop()
 
 
+def test_a_node_serves_a_store_the_embedded_engine_wrote(tmp_path):
+    """`data_path`: the store of an embedded data dir, served as it is (once its process ended)."""
+    write = ("import sys; from tracker.config import Settings; from tracker.storage.client import Storage; "
+             "s = Storage(Settings.load({'data_dir': sys.argv[1]}, env={})); "
+             "s.command('CREATE TABLE kept (x UInt8) ENGINE = MergeTree ORDER BY x'); s.command('INSERT INTO kept VALUES (7)'); s.close()")
+    subprocess.run([sys.executable, "-c", write, str(tmp_path / "var")], check=True, timeout=60)
+    node = ServerProcess(tmp_path / "node", data_path=tmp_path / "var" / "clickhouse").start()
+    try:
+        client = clickhouse_connect.get_client(dsn=node.dsn, database="tracker", autogenerate_session_id=False, dedicated_pool=True)
+        assert client.query("SELECT x FROM kept").result_rows == [(7,)]
+        client.close()
+    finally:
+        node.stop()
+
+
 def test_a_node_that_cannot_listen_is_a_clear_error(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -2,13 +2,14 @@
 
 No ClickHouse server package is needed. The chDB engine is clickhouse-local, and
 clickhouse-local can open ClickHouse's own HTTP and native-TCP servers. In a process of its
-own (`python -m tracker.storage.server_process NODE_DIR`):
+own (`python -m tracker.storage.server_process NODE_DIR DATA_DIR`):
 
-1. `from chdb import _chdb` before anything else touches the engine;
+1. `from chdb import _chdb` before anything else touches the engine (and one query per process:
+   a second `_chdb.query` in the same process fails);
 2. `chdir(NODE_DIR)`: clickhouse-local reads `./config.xml` (listen address, ports, the
    `<remote_servers>` of a cluster) and the users file it names;
 3. one `_chdb.query("SYSTEM START LISTEN HTTP; SYSTEM START LISTEN TCP; SELECT count() FROM
-   file('<fifo>', 'LineAsString')", "TabSeparated", path="<NODE_DIR>/data")`. The servers
+   file('<fifo>', 'LineAsString')", "TabSeparated", path="<data dir>")`. The servers
    answer while the query blocks reading the fifo; a line written to the fifo ends the query
    and the process (a clean stop). The output format becomes the servers' default format and
    must be TabSeparated: clickhouse-connect's handshake fails on any other.
@@ -24,7 +25,7 @@ so no `ON CLUSTER` DDL and no `Replicated*` engines; users come from the XML use
 nodes of a cluster talk to each other as `default`).
 
 `ServerProcess` starts and stops one node; `start_cluster` starts the nodes of one cluster,
-each a shard. The test fixtures (tests/conftest.py) are built on these.
+each a shard. The test fixtures (tests/servers.py) are built on these.
 """
 
 from __future__ import annotations
@@ -124,8 +125,11 @@ class ServerProcess:
     """One ClickHouse node served by chDB in a child process (see the module docstring)."""
 
     def __init__(self, node_dir: Path, *, http_port: int | None = None, tcp_port: int | None = None,
-                 clusters: Mapping[str, Sequence[int]] | None = None, users: Sequence[XmlUser] = ()):
+                 clusters: Mapping[str, Sequence[int]] | None = None, users: Sequence[XmlUser] = (), data_path: Path | None = None):
+        """`node_dir` holds the config, fifo and log; `data_path` the ClickHouse data (default
+        `<node_dir>/data`; an embedded store's `<data>/clickhouse` can be served as it is)."""
         self.dir = Path(node_dir).resolve()
+        self.data_path = Path(data_path).resolve() if data_path else self.dir / "data"
         self.http_port = http_port or free_port()
         self.tcp_port = tcp_port or free_port()
         self.clusters = dict(clusters or {})
@@ -181,7 +185,7 @@ class ServerProcess:
         log = open(self.dir / LOG, "wb")
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "tracker.storage.server_process", str(self.dir)],
+                [sys.executable, "-m", "tracker.storage.server_process", str(self.dir), str(self.data_path)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.dir, start_new_session=True,
             )
         finally:
@@ -298,7 +302,7 @@ def start_cluster(base_dir: Path, name: str, shards: int = 2, *, users: Sequence
 # --- the child process ---------------------------------------------------------------------------
 
 
-def serve(node_dir: str) -> int:
+def serve(node_dir: str, data_path: str) -> int:
     """Run one node until a line arrives on its fifo. The process's only job."""
     from chdb import _chdb  # before the engine starts anywhere in this process
 
@@ -307,7 +311,7 @@ def serve(node_dir: str) -> int:
     result = _chdb.query(
         f"SYSTEM START LISTEN HTTP; SYSTEM START LISTEN TCP; SELECT count() FROM file('{fifo}', 'LineAsString')",
         "TabSeparated",
-        path=os.path.join(node_dir, "data"),
+        path=data_path,
     )
     # A failed statement (a port already taken) returns an empty result; the engine has written
     # its error to fd 2, the node's log. Only the fifo's line ends the query with a count.
@@ -318,4 +322,4 @@ def serve(node_dir: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1]))
+    sys.exit(serve(sys.argv[1], sys.argv[2]))
