@@ -2,7 +2,9 @@
 and `journeys` — readable per-visitor event lists inserted through ingest's own row builder.
 
 chDB opens one data dir per process, so every test shares one `Runtime`; tests isolate
-themselves by using their own site ids (`new_site`).
+themselves by using their own site ids (`new_site`). ClickHouse server fixtures (one node, a
+two-shard cluster) come from tests/support/clickhouse.py; `--storage server` runs the shared runtime on a
+server node.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tracker.config import Settings
 from tracker.ingest.rows import Context, encode_row
 from tracker.ingest.schema import parse_event
 from tracker.runtime import Runtime
+from tests.support.clickhouse import clickhouse_cluster, clickhouse_node, cluster_runtime, server_runtime, settings_for  # noqa: F401
 
 # Server and browser fixtures (tracker_server, shop, chromium, browser_context) for every directory.
 pytest_plugins = ["tests.support.browser"]
@@ -30,16 +33,18 @@ T0 = datetime(2026, 3, 2, 10, 0, 0, tzinfo=UTC)
 _site_counter = itertools.count(1)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--storage", choices=("embedded", "server"), default="embedded",
+                     help="what the shared runtime stores into: the embedded engine (default) or a ClickHouse server node (tests/support/clickhouse.py)")
+
+
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory) -> Settings:
+def settings(request, tmp_path_factory) -> Settings:
     data = tmp_path_factory.mktemp("tracker-data")
-    # trust_refresh_seconds=0: no background trust materialisation competing with the tests
-    # (scores never depend on it; tests/reports/trust/test_materialise.py drives it explicitly).
-    return Settings.load(
-        {"data_dir": str(data), "flush_interval": 0.2, "rate_collect_per_prefix": 0, "rate_collect_per_site": 0, "rate_reports_per_token": 0,
-         "trust_refresh_seconds": 0},
-        env={},
-    )
+    if request.config.getoption("--storage") == "server":
+        # A database of its own: the node's `tracker` database belongs to `server_runtime`.
+        return settings_for(data, dsn=request.getfixturevalue("clickhouse_node").dsn, database="suite")
+    return settings_for(data)
 
 
 @pytest.fixture(scope="session")

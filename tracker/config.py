@@ -26,7 +26,12 @@ class Settings:
     # --- where things live -----------------------------------------------------------------
     data_dir: Path = _setting(Path("./var"), "Data directory: embedded ClickHouse, spool, secrets.", "TRACKER_DATA")
     dsn: str = _setting("", "ClickHouse DSN. Empty means `chdb:///<data_dir>/clickhouse` (embedded).", "TRACKER_DSN")
-    cluster: str = _setting("", "ClickHouse cluster name: DDL runs ON CLUSTER with Replicated/Distributed tables.", "TRACKER_CLUSTER")
+    cluster: str = _setting("", "ClickHouse cluster name: every table is `<table>_local` on each node plus a Distributed `<table>` sharded by visitor; DDL runs ON CLUSTER with Replicated engines unless `cluster_nodes` is set.", "TRACKER_CLUSTER")
+    cluster_nodes: tuple[str, ...] = _setting((), "Comma-separated DSNs of every node of `cluster` (a cluster without Keeper): the DDL is applied to each node in turn, with plain engines.", "TRACKER_CLUSTER_NODES")
+    ingest_user: str = _setting("", "ClickHouse user for ingest's inserts (spool flushes, import); insert-only grants: `tracker storage grants`. Empty: the DSN's user.", "TRACKER_INGEST_USER")
+    ingest_password: str = _setting("", "Password of `ingest_user`.", "TRACKER_INGEST_PASSWORD")
+    reports_user: str = _setting("", "ClickHouse user for reads (reports, listings, exports); read-only with a settings profile: `tracker storage grants`. Empty: the DSN's user.", "TRACKER_REPORTS_USER")
+    reports_password: str = _setting("", "Password of `reports_user`.", "TRACKER_REPORTS_PASSWORD")
     database: str = _setting("tracker", "ClickHouse database holding tracker's tables.", "TRACKER_DATABASE")
     host: str = _setting("127.0.0.1", "Address `tracker serve` listens on.", "TRACKER_HOST")
     port: int = _setting(8000, "Port `tracker serve` listens on.", "TRACKER_PORT")

@@ -121,23 +121,3 @@ def test_seed_refuses_rows_encode_row_would_build_differently(runtime, new_site,
     monkeypatch.setattr(seed_writers, "build_row", lambda event, ctx, **kw: {**real(event, ctx, **kw), "ua_os": event.url})
     with pytest.raises(AssertionError, match="pool 'page'"):
         seed(runtime, new_site(), visitors=5, days=1, seed=1, end_ms=END_MS)
-
-
-def test_insert_select_reads_the_rows_from_the_request_body_on_a_server(tmp_path):
-    """Against a server, insert_select's rows travel as the body of one INSERT ... SELECT ...
-    FROM input(...) (the embedded engine, tested above, reads them from a temporary file)."""
-    from tracker.config import Settings
-    from tracker.storage.client import Storage
-
-    class Recorder:
-        def command(self, sql, parameters=None, data=None, settings=None):
-            self.calls = [*getattr(self, "calls", []), (sql, parameters, data)]
-
-    storage = Storage(Settings.load({"data_dir": str(tmp_path), "dsn": "http://localhost:1/"}, env={}))
-    storage._conn = Recorder()
-    storage.insert_select("INSERT INTO t SELECT x + {k:UInt8} FROM $INPUT", b"rows", structure="x UInt8, s 'q'", params={"k": 1})
-    [(sql, params, data)] = storage._conn.calls
-    assert sql == "INSERT INTO t SELECT x + {k:UInt8} FROM input('x UInt8, s \\'q\\'')\nFORMAT Native"
-    assert params == {"k": 1} and data == b"rows"
-    with pytest.raises(ValueError):
-        storage.insert_select("INSERT INTO t SELECT 1", b"rows", structure="x UInt8")

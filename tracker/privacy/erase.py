@@ -3,7 +3,7 @@
 Order matters. 1) With the flusher paused, the open spool segment is sealed and the
 visitor's rows are cut out of every sealed segment, so nothing of theirs can be flushed after
 step 2. 2) A ClickHouse lightweight delete (`DELETE FROM t WHERE vid = {vid:String}`) runs on
-every table with a `vid` column (`ON CLUSTER` on the `_local` tables in cluster mode); the
+every table with a `vid` column (the `_local` tables of every node in cluster mode); the
 rows disappear from reads at once and from disk at the next merge. A table whose engine
 refuses lightweight deletes (e.g. one with projections) gets a synchronous mutation instead.
 3) A count afterwards must be zero, else the request fails loudly. 4) One row goes to the
@@ -115,7 +115,7 @@ def _delete(storage, table: VisitorTable, site: str | None, params: dict) -> int
         return 0
     where, target = table.where(site), quote(table.write_to) + storage.on_cluster
     try:
-        storage.command(f"DELETE FROM {target} WHERE {where}", params, what=f"erasing a visitor from {table.name}")
+        storage.command(f"DELETE FROM {target} WHERE {where}", params, what=f"erasing a visitor from {table.name}", every_node=True)
     except TrackerError:
         log.warning("lightweight delete refused on %s; using a synchronous mutation", table.name)
         storage.command(
@@ -123,6 +123,7 @@ def _delete(storage, table: VisitorTable, site: str | None, params: dict) -> int
             params,
             what=f"erasing a visitor from {table.name}",
             settings={"mutations_sync": 2},
+            every_node=True,
         )
     left = _count(storage, table, site, params)
     if left:

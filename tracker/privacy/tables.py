@@ -3,7 +3,7 @@
 Found in `system.columns` at request time, not listed by hand, so a table another part of
 tracker adds later (trust scores, materialised signals) is exported and erased without
 anyone remembering to register it here. In cluster mode the data lives in `<t>_local`
-tables (erased `ON CLUSTER`) and is read through the Distributed `<t>`.
+tables (erased on every node) and is read through the Distributed `<t>`.
 
 Every identifier used in SQL comes from `system.columns` of our own database and is quoted;
 the visitor id and site are always bound parameters.

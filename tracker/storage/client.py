@@ -22,6 +22,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from tracker.config import Settings
 from tracker.errors import BadRequest, DataDirBusy, QueryTimeout, StorageError
+from tracker.storage.access import INGEST_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,20 @@ _TIMEOUT_CODES = {159, 160, 209, 210}  # TIMEOUT_EXCEEDED, TOO_SLOW, SOCKET_TIME
 _LIMIT_CODES = {396}  # TOO_MANY_ROWS_OR_BYTES
 _CODE = re.compile(r"Code: (\d+)")
 _FORMAT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_INSERT_TARGET = re.compile(r"^\s*INSERT\s+INTO\s+`?(\w+)`?", re.I)
+
+# Connection roles (see Storage and tracker.storage.access): the DSN's own user, ingest's
+# inserts (into `access.INGEST_TABLES` only), report reads.
+OWNER, INGEST, REPORTS = "owner", "ingest", "reports"
+
+# On a cluster. Reads: an `IN (subquery)` or JOIN on a Distributed table inside a query that
+# itself reads a Distributed table runs the subquery once, on the node that took the query, and
+# ships its result to the shards (GLOBAL IN): the subquery's table need not be sharded like the
+# outer one (the promotions registry is not sharded by visitor). Writes: an insert into a
+# Distributed table returns once every shard has its rows, so a flushed spool segment or a
+# computed trust set is readable at once (and a failed shard fails the insert, which is retried).
+CLUSTER_READ_SETTINGS = {"distributed_product_mode": "global"}
+CLUSTER_WRITE_SETTINGS = {"distributed_foreground_insert": 1}
 
 
 def _sql_string(text: str) -> str:
@@ -72,6 +87,10 @@ def translate_errors(what: str) -> Iterator[None]:
         raise StorageError(f"storage unavailable during {what}" + (f" (ClickHouse code {code})" if code else "")) from None
 
 
+def _role_of(table: str) -> str:
+    return INGEST if table in INGEST_TABLES else OWNER
+
+
 def _open_quietly(open_engine) -> Any:
     """chDB's engine writes its start-up errors straight to fd 2. Catch them so a locked data dir
     becomes one clear error instead of engine noise; anything else is passed through."""
@@ -103,15 +122,29 @@ def _open_quietly(open_engine) -> Any:
 
 
 class Storage:
-    """A ClickHouse connection for the whole process; safe to share between threads."""
+    """A ClickHouse connection for the whole process; safe to share between threads.
 
-    def __init__(self, settings: Settings):
+    With a server DSN each *role* may log in as its own ClickHouse user (settings
+    `ingest_user`, `reports_user`; `tracker storage grants` prints their grants): inserts into
+    the ingest tables (`INGEST_TABLES`) go through the ingest user, reads through the reports
+    user, everything else (DDL, registries, trust caches, erasure) through the DSN's own user.
+    A role without a user of its own uses the DSN's. Clients keep no server session, so threads
+    may run queries at once on one client (a session admits one query at a time).
+
+    Cluster (`cluster` set): queries read the Distributed tables on the DSN's node. DDL and
+    mutations of the `_local` tables go `ON CLUSTER` (`on_cluster`), or, when `cluster_nodes`
+    lists the nodes, to each node in turn (`command(..., every_node=True)`, `nodes()`).
+    Writes wait until every shard has its rows (`distributed_foreground_insert`).
+    """
+
+    def __init__(self, settings: Settings, *, _node_dsn: str | None = None):
         self.settings = settings
-        self.dsn = settings.effective_dsn
+        self.dsn = _node_dsn or settings.effective_dsn
         self.database = settings.database
         self.cluster = settings.cluster
-        self.embedded = settings.embedded
-        self._read_settings = {
+        self.embedded = settings.embedded and _node_dsn is None
+        self.is_node = _node_dsn is not None  # one node of a Keeper-less cluster (migrations, fan-out)
+        self._read_settings: dict[str, Any] = {
             "max_execution_time": settings.query_timeout,
             "max_result_rows": settings.max_result_rows,
             "result_overflow_mode": "throw",
@@ -120,46 +153,93 @@ class Storage:
             # partitions; this keeps FINAL as cheap as a plain read on merged parts.
             "do_not_merge_across_partitions_select_final": 1,
         }
+        self._write_settings: dict[str, Any] = {}
+        if self.cluster and not self.is_node:
+            self._read_settings.update(CLUSTER_READ_SETTINGS)
+            self._write_settings.update(CLUSTER_WRITE_SETTINGS)
         self._connect_lock = threading.Lock()
         self._structures: dict[str, tuple[str, str]] = {}
-        self._conn: Any = None
+        self._clients: dict[str, Any] = {}
+        self._nodes: list[Storage] | None = None
         if self.embedded:
-            self._conn = self._connect()  # the dir lock must fail fast and clearly
+            self._clients[OWNER] = self._connect(OWNER)  # the dir lock must fail fast and clearly
+
+    def _client_for(self, role: str) -> Any:
+        """The driver client of `role`, connected on first use (a server may be down at start)."""
+        if self.embedded or not self._credentials(role)[0]:
+            role = OWNER
+        client = self._clients.get(role)
+        if client is None:
+            with self._connect_lock:
+                client = self._clients.get(role)
+                if client is None:
+                    client = self._clients[role] = self._connect(role)
+        return client
 
     @property
     def _client(self) -> Any:
-        """The driver client, connected on first use (a server may be down at start)."""
-        if self._conn is None:
-            with self._connect_lock:
-                if self._conn is None:
-                    self._conn = self._connect()
-        return self._conn
+        return self._client_for(OWNER)
 
-    def _connect(self) -> Any:
+    def _credentials(self, role: str) -> tuple[str, str]:
+        if role == INGEST:
+            return self.settings.ingest_user, self.settings.ingest_password
+        if role == REPORTS:
+            return self.settings.reports_user, self.settings.reports_password
+        return "", ""
+
+    def _connect(self, role: str) -> Any:
         if self.embedded:
-            path = self.dsn[len("chdb://"):]
             from pathlib import Path
 
-            Path(path).mkdir(parents=True, exist_ok=True)
-        if self.embedded:
-            return _open_quietly(self._open)
-        return self._open()
-
-    def _open(self) -> Any:
+            Path(self.dsn[len("chdb://"):]).mkdir(parents=True, exist_ok=True)
+            return _open_quietly(self._open_embedded)
+        user, password = self._credentials(role)
+        login = {"username": user, "password": password} if user else {}
         with translate_errors("connecting to ClickHouse"):
-            extra = {} if self.embedded else {"connect_timeout": 5, "send_receive_timeout": 60}
-            boot = clickhouse_connect.get_client(dsn=self.dsn, **extra)
-            boot.command(f"CREATE DATABASE IF NOT EXISTS `{self.database}`" + self.on_cluster)
-            if self.embedded:
-                boot.database = self.database
-                boot.command(f"USE `{self.database}`")
-                return boot
-            boot.close()
-            return clickhouse_connect.get_client(dsn=self.dsn, database=self.database, connect_timeout=5, send_receive_timeout=60)
+            if role == OWNER:
+                boot = clickhouse_connect.get_client(dsn=self.dsn, autogenerate_session_id=False, dedicated_pool=True, connect_timeout=5,
+                                                    send_receive_timeout=60)
+                try:
+                    boot.command(f"CREATE DATABASE IF NOT EXISTS `{self.database}`" + self.on_cluster)
+                finally:
+                    boot.close()
+            # A pool of its own: closing the client closes its keep-alive connections (a server
+            # waits for open ones when it shuts down).
+            return clickhouse_connect.get_client(dsn=self.dsn, database=self.database, autogenerate_session_id=False, dedicated_pool=True,
+                                                 connect_timeout=5, send_receive_timeout=60, **login)
+
+    def _open_embedded(self) -> Any:
+        with translate_errors("connecting to ClickHouse"):
+            client = clickhouse_connect.get_client(dsn=self.dsn)
+            client.command(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
+            client.database = self.database
+            client.command(f"USE `{self.database}`")
+            return client
 
     @property
     def on_cluster(self) -> str:
-        return f" ON CLUSTER `{self.cluster}`" if self.cluster else ""
+        """` ON CLUSTER <name>` for DDL on a cluster with Keeper; empty otherwise (one node, or a
+        cluster whose nodes are listed and changed one by one)."""
+        return f" ON CLUSTER `{self.cluster}`" if self.replicated else ""
+
+    @property
+    def replicated(self) -> bool:
+        """True on a cluster managed through Keeper: ON CLUSTER DDL, Replicated* engines."""
+        return bool(self.cluster) and not self.settings.cluster_nodes and not self.is_node
+
+    def local(self, table: str) -> str:
+        """The table that holds a table's rows: `<table>_local` on a cluster."""
+        return f"{table}_local" if self.cluster else table
+
+    def nodes(self) -> list[Storage]:
+        """One Storage per listed cluster node (`cluster_nodes`), else just this one."""
+        if not self.settings.cluster_nodes or self.is_node:
+            return [self]
+        if self._nodes is None:
+            with self._connect_lock:
+                if self._nodes is None:
+                    self._nodes = [Storage(self.settings, _node_dsn=dsn) for dsn in self.settings.cluster_nodes]
+        return self._nodes
 
     # --- reads ---------------------------------------------------------------------------
     def query(self, sql: str, params: Mapping[str, Any] | None = None, *, what: str = "query", settings: Mapping[str, Any] | None = None) -> Result:
@@ -167,7 +247,7 @@ class Storage:
         if settings:
             merged.update(settings)
         with translate_errors(what):
-            result = self._client.query(sql, parameters=dict(params or {}), settings=merged)
+            result = self._client_for(REPORTS).query(sql, parameters=dict(params or {}), settings=merged)
             return Result(tuple(result.column_names), list(result.result_rows))
 
     def dicts(self, sql: str, params: Mapping[str, Any] | None = None, *, what: str = "query", settings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -178,9 +258,20 @@ class Storage:
         return rows[0][0] if rows else None
 
     # --- writes --------------------------------------------------------------------------
-    def command(self, sql: str, params: Mapping[str, Any] | None = None, *, what: str = "command", settings: Mapping[str, Any] | None = None) -> Any:
+    def command(self, sql: str, params: Mapping[str, Any] | None = None, *, what: str = "command", settings: Mapping[str, Any] | None = None,
+                every_node: bool = False) -> Any:
+        """Run a statement as the DSN's user. `every_node`: a statement on `_local` tables (DDL,
+        a mutation, a partition drop) that must reach every node; the caller adds `on_cluster`
+        where the statement takes it, and on a cluster listed in `cluster_nodes` it runs on
+        each node in turn instead."""
+        if every_node and not self.is_node and self.settings.cluster_nodes:
+            result = None
+            for node in self.nodes():
+                result = node.command(sql, params, what=what, settings=settings)
+            return result
+        merged = {**self._write_settings, **(settings or {})}
         with translate_errors(what):
-            return self._client.command(sql, parameters=dict(params or {}) or None, settings=dict(settings or {}) or None)
+            return self._client.command(sql, parameters=dict(params or {}) or None, settings=merged or None)
 
     def insert_jsonl(self, table: str, data: bytes, *, dedup_token: str | None = None, what: str = "insert",
                      plain_dictionaries: bool = False) -> None:
@@ -197,7 +288,8 @@ class Storage:
             return
         # Rows omit empty columns; their type defaults ("" / 0 / NULL) are what they mean, so
         # ClickHouse need not evaluate DEFAULT expressions per row (~25% faster inserts).
-        settings: dict[str, Any] = {"input_format_skip_unknown_fields": 1, "input_format_defaults_for_omitted_fields": 0}
+        settings: dict[str, Any] = {"input_format_skip_unknown_fields": 1, "input_format_defaults_for_omitted_fields": 0,
+                                    **self._write_settings}
         if dedup_token:
             settings["insert_deduplication_token"] = dedup_token
         if plain_dictionaries:
@@ -211,7 +303,7 @@ class Storage:
                                structure=structure, fmt="JSONEachRow", what=what)
             return
         with translate_errors(what):
-            self._client.raw_insert(table, None, data, settings=settings, fmt="JSONEachRow")
+            self._client_for(_role_of(table)).raw_insert(table, None, data, settings=settings, fmt="JSONEachRow")
 
     def _plain_structure(self, table: str) -> tuple[str, str]:
         """(quoted insertable columns, their structure with LowCardinality(T) read as T), cached:
@@ -237,13 +329,15 @@ class Storage:
         file (`file()`), as clickhouse-connect's own chDB inserts do."""
         if not data:
             return
-        if sql.count("$INPUT") != 1 or not _FORMAT_NAME.match(fmt):
-            raise ValueError("insert_select needs one $INPUT and a format name")
+        target = _INSERT_TARGET.match(sql)
+        if sql.count("$INPUT") != 1 or not _FORMAT_NAME.match(fmt) or target is None:
+            raise ValueError("insert_select needs an INSERT INTO, one $INPUT and a format name")
         bind = dict(params or {})
         with translate_errors(what):
             if not self.embedded:
                 source = f"input({_sql_string(structure)})"
-                self._client.command(sql.replace("$INPUT", source) + f"\nFORMAT {fmt}", parameters=bind, data=data)
+                self._client_for(_role_of(target.group(1))).command(
+                    sql.replace("$INPUT", source) + f"\nFORMAT {fmt}", parameters=bind, data=data, settings=self._write_settings or None)
                 return
             import os
             import tempfile
@@ -261,20 +355,22 @@ class Storage:
         if not rows:
             return
         with translate_errors(what):
-            self._client.insert(table, list(rows), column_names=list(columns))
+            self._client_for(_role_of(table)).insert(table, list(rows), column_names=list(columns), settings=self._write_settings or None)
 
     def ping(self) -> bool:
         try:
             with translate_errors("ping"):
-                self._client.query("SELECT 1")
+                self._client_for(REPORTS).query("SELECT 1")
             return True
         except Exception:  # readiness probe: any failure is "not ready"
             return False
 
     def close(self) -> None:
-        if self._conn is None:
-            return
-        try:
-            self._conn.close()
-        except Exception:  # closing a broken connection must not mask the real error
-            pass
+        clients, self._clients = list(self._clients.values()), {}
+        for node in self._nodes or ():
+            node.close()
+        for client in clients:
+            try:
+                client.close()
+            except Exception:  # closing a broken connection must not mask the real error
+                pass

@@ -6,9 +6,11 @@ half-way is repaired by the next start. The same files serve the embedded engine
 server and a cluster: they are templates rendered here.
 
 Single node: `${events}` -> `events`, `$REPLACING(v)` -> `ReplacingMergeTree(v)`.
-Cluster (`TRACKER_CLUSTER=c`): `${events}` -> `events_local` created `ON CLUSTER c` with a
-Replicated engine, and a `-- distributed: events KEY` line adds the `events` Distributed table
-over it, so queries keep reading `events` in both modes.
+Cluster (`TRACKER_CLUSTER=c`): `${events}` -> `events_local`, and a `-- distributed: events KEY`
+line adds the `events` Distributed table over it, sharded by KEY, so queries keep reading
+`events` in both modes. With Keeper the statements run `ON CLUSTER c` with Replicated engines;
+with the nodes listed (`TRACKER_CLUSTER_NODES`, no Keeper) every node is migrated in turn,
+with plain engines and its own `schema_migrations`, so a node added later catches up.
 
 Retention is data, not schema: after migrating, `apply_retention` makes each table's TTL
 match the current settings (cheap when nothing changed).
@@ -60,8 +62,11 @@ def load_migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.version)
 
 
-def render(sql: str, *, cluster: str, database: str, retention_days: int, evidence_days: int) -> list[str]:
-    """Turn one migration file into the statements to run, in order."""
+def render(sql: str, *, cluster: str, database: str, retention_days: int, evidence_days: int, replicated: bool | None = None) -> list[str]:
+    """Turn one migration file into the statements to run, in order. `replicated` (default: on
+    any cluster): ON CLUSTER DDL with Replicated engines; False: plain DDL for one node."""
+    replicated = bool(cluster) if replicated is None else replicated
+    on_cluster = f" ON CLUSTER `{cluster}`" if cluster and replicated else ""
     statements = []
     for chunk in re.split(r"^\s*;\s*$", sql, flags=re.M):
         lines = [line for line in chunk.strip().splitlines()]
@@ -71,16 +76,16 @@ def render(sql: str, *, cluster: str, database: str, retention_days: int, eviden
             if cluster:
                 name, key = directive.group(1), directive.group(2).strip()
                 statements.append(
-                    f"CREATE TABLE IF NOT EXISTS `{name}` ON CLUSTER `{cluster}` AS `{name}_local` "
+                    f"CREATE TABLE IF NOT EXISTS `{name}`{on_cluster} AS `{name}_local` "
                     f"ENGINE = Distributed(`{cluster}`, `{database}`, `{name}_local`, {key})"
                 )
             continue
         if not body:
             continue
         body = _TABLE.sub(lambda m: f"{m.group(1)}_local" if cluster else m.group(1), body)
-        body = _ENGINE.sub(lambda m: _engine(m.group(1), m.group(2), cluster), body)
+        body = _ENGINE.sub(lambda m: _engine(m.group(1), m.group(2), replicated), body)
         body = Template(body).safe_substitute(
-            ON_CLUSTER=f"ON CLUSTER `{cluster}`" if cluster else "",
+            ON_CLUSTER=on_cluster.strip(),
             RETENTION_DAYS=str(int(retention_days)),
             EVIDENCE_DAYS=str(int(evidence_days)),
         )
@@ -88,9 +93,9 @@ def render(sql: str, *, cluster: str, database: str, retention_days: int, eviden
     return statements
 
 
-def _engine(kind: str, args: str | None, cluster: str) -> str:
+def _engine(kind: str, args: str | None, replicated: bool) -> str:
     base = {"REPLACING": "ReplacingMergeTree", "MERGETREE": "MergeTree", "AGGREGATING": "AggregatingMergeTree", "SUMMING": "SummingMergeTree"}[kind]
-    if not cluster:
+    if not replicated:
         return f"{base}({args or ''})"
     replicated = ["'/clickhouse/tables/{shard}/{database}/{table}'", "'{replica}'"]
     if args:
@@ -99,12 +104,20 @@ def _engine(kind: str, args: str | None, cluster: str) -> str:
 
 
 def migrate(storage: Storage) -> list[int]:
-    """Apply pending migrations; return the versions applied now."""
+    """Apply pending migrations (on each listed node of a Keeper-less cluster); return the
+    versions applied now (on the last node)."""
+    applied: list[int] = []
+    for node in storage.nodes():
+        applied = _migrate_node(node)
+    return applied
+
+
+def _migrate_node(storage: Storage) -> list[int]:
     settings = storage.settings
     storage.command(
         "CREATE TABLE IF NOT EXISTS schema_migrations" + storage.on_cluster +
         " (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))"
-        " ENGINE = " + _engine("MERGETREE", None, storage.cluster) + " ORDER BY version",
+        " ENGINE = " + _engine("MERGETREE", None, storage.replicated) + " ORDER BY version",
         what="creating schema_migrations",
     )
     done = {row[0] for row in storage.query("SELECT version FROM schema_migrations", what="reading migrations").rows}
@@ -118,6 +131,7 @@ def migrate(storage: Storage) -> list[int]:
             database=storage.database,
             retention_days=settings.retention_days,
             evidence_days=settings.evidence_retention_days,
+            replicated=storage.replicated,
         ):
             storage.command(statement, what=f"migration {migration.version:03d}_{migration.name}")
         storage.command(
@@ -132,10 +146,15 @@ def migrate(storage: Storage) -> list[int]:
 
 
 def apply_retention(storage: Storage) -> None:
-    """Make each expiring table's TTL match the settings; no-op when it already does."""
+    """Make each expiring table's TTL match the settings (on every node); no-op when it already does."""
+    for node in storage.nodes():
+        _retention_of_node(node)
+
+
+def _retention_of_node(storage: Storage) -> None:
     for table, (expression, field) in RETENTION.items():
         days = int(getattr(storage.settings, field))
-        local = f"{table}_local" if storage.cluster else table
+        local = storage.local(table)
         engine_full = storage.scalar(
             "SELECT engine_full FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
             {"t": local},

@@ -124,7 +124,7 @@ class TrustSets:
         for set_id in set_ids:
             # set_id is an integer this module generated, never input: safe as a literal.
             self.storage.command(f"ALTER TABLE {table}{self.storage.on_cluster} DROP PARTITION {int(set_id)}",
-                                 what="dropping an old untrusted set")
+                                 what="dropping an old untrusted set", every_node=True)
 
     def close(self) -> None:
         """Drop every set this process made (they are a cache)."""

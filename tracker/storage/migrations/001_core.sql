@@ -67,7 +67,11 @@ ORDER BY (site, event_id)
 TTL toDateTime(ts) + toIntervalDay($RETENTION_DAYS)
 SETTINGS non_replicated_deduplication_window = 10000
 ;
--- distributed: events cityHash64(site, event_id)
+-- On a cluster, sharded by visitor: a visitor's events live on one shard, so sessions, funnels,
+-- trust signals and FINAL's dedup run per shard. A retried event keeps its visitor id, so its
+-- copies meet on one shard; only a copy re-sent under another visitor id (a cookieless client
+-- whose retry was given a new id) lands elsewhere and is not collapsed: the cluster's edge.
+-- distributed: events cityHash64(vid)
 ;
 CREATE TABLE IF NOT EXISTS ${sites} $ON_CLUSTER
 (
@@ -80,7 +84,8 @@ CREATE TABLE IF NOT EXISTS ${sites} $ON_CLUSTER
 ENGINE = $REPLACING(updated_at)
 ORDER BY site
 ;
--- distributed: sites rand()
+-- Replacing tables are sharded by their key, so every version of a row meets its FINAL.
+-- distributed: sites cityHash64(site)
 ;
 CREATE TABLE IF NOT EXISTS ${tokens} $ON_CLUSTER
 (
@@ -96,7 +101,7 @@ CREATE TABLE IF NOT EXISTS ${tokens} $ON_CLUSTER
 ENGINE = $REPLACING(updated_at)
 ORDER BY token_id
 ;
--- distributed: tokens rand()
+-- distributed: tokens cityHash64(token_id)
 ;
 -- Spool records ClickHouse refused even one row at a time: kept for inspection and erasure.
 CREATE TABLE IF NOT EXISTS ${dead_letters} $ON_CLUSTER

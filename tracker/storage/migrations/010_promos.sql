@@ -16,4 +16,4 @@ CREATE TABLE IF NOT EXISTS ${promos} $ON_CLUSTER
 ENGINE = $REPLACING(updated_at)
 ORDER BY (site, promo_id)
 ;
--- distributed: promos rand()
+-- distributed: promos cityHash64(site)

@@ -40,7 +40,7 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (site, day, vid)
 TTL day + toIntervalDay($EVIDENCE_DAYS)
 ;
--- distributed: visitor_signals cityHash64(site, vid)
+-- distributed: visitor_signals cityHash64(vid)
 ;
 -- Which (site, day) the partials cover: the raw event count of the day when computed and the
 -- configuration the partials depend on. A day counts as covered only while both still match,

@@ -19,4 +19,4 @@ PARTITION BY set_id
 ORDER BY (site, set_id, vid)
 TTL created_at + toIntervalDay(1)
 ;
--- distributed: trust_sets cityHash64(site, vid)
+-- distributed: trust_sets cityHash64(vid)
