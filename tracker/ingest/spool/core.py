@@ -47,6 +47,7 @@ from tracker.ingest.spool.segments import SegmentFiles
 log = logging.getLogger("tracker.ingest.spool")
 
 MAX_RETRY_PAUSE = 1.0  # between attempts to write while the disk fails
+RECOVERY_FREE_BYTES = 256 * 1024  # free space at which a full disk counts as recovered
 
 
 class SpoolFull(Exception):
@@ -209,7 +210,8 @@ class Spool(SegmentFiles):
             if pause > 0 and not self._stopping:
                 time.sleep(pause)
             with self._lock:
-                while not self._stopping and not self._pending and not self._waiters and not self._seal_requested and not self._due_for_seal():
+                while not self._stopping and not self._pending and not self._waiters and not self._seal_requested and not self._due_for_seal() \
+                        and not self.fault:
                     self._wake.wait(timeout=min(0.25, self.seal_after))
                 if self._stopping and not self._pending and not self._waiters and not self._active_bytes:
                     return
@@ -240,8 +242,7 @@ class Spool(SegmentFiles):
                 except OSError as exc:  # creating the next file or the rename failed
                     self._set_fault(describe_error(exc))
                     sealed = False
-            if sealed:
-                retry = 0.0
+            if sealed and self.fault and self._room_to_recover():
                 self._set_fault("")
             with self._lock:
                 self._durable = max(self._durable, upto)
@@ -250,10 +251,12 @@ class Spool(SegmentFiles):
                     done.append(self._waiters.popleft()[1])
                 self._wake.notify_all()
             _wake_all(done)
-            if not sealed:
+            if self.fault:  # still failing, or not yet room enough to take requests again
                 retry = min(MAX_RETRY_PAUSE, retry * 2 or 0.05)
                 if self._pause_after_failure(retry):
                     return
+            else:
+                retry = 0.0
 
     def _write_failed(self, exc: OSError, chunks: list[bytes]) -> None:
         """Undo a failed write (cut the file back to its durable length, keep the records
@@ -268,6 +271,17 @@ class Spool(SegmentFiles):
             self._waiters.clear()
         self._set_fault(describe_error(exc))
         _wake_all(waiting, SpoolUnavailable(self.fault))
+
+    def _room_to_recover(self) -> bool:
+        """After a full disk, a write that fits is not yet recovery: the next one would fail
+        again (and the state flap). Take requests again once RECOVERY_FREE_BYTES are free."""
+        if "full" not in self.fault:
+            return True
+        try:
+            st = os.fstatvfs(self._fd)
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize >= RECOVERY_FREE_BYTES
 
     def _pause_after_failure(self, pause: float) -> bool:
         """Wait before the next attempt (close() wakes it); True when closing on a disk that
