@@ -151,3 +151,20 @@ def test_forged_cookie_through_collect(client, runtime, new_site, storage):
     params = Context(storage, parse_scope({"site": site, "from": today, "to": today}), runtime.trust).bind_coverage()
     rows = storage.dicts(score.VISITOR_SCORES, params)
     assert len(rows) == 1 and "forged_cookie" in rows[0]["reasons"] and rows[0]["score"] <= 40
+
+
+# --- issue #14: rules that hold on traffic they were not tuned on ------------------------------
+
+PY_UA = "python-requests/2.31.0"
+
+
+def test_pageviews_only_from_http_libraries_leave_trusted_traffic(journeys, new_site, scores):
+    browser_then_backend = browse() + [("pageview", "/thank-you", 20), ("purchase", ("o-b", 30.0), 21, {"ua": CURL_UA}),
+                                       ("custom", "/", 22, {"ua": PY_UA})]
+    scripted = [("pageview", f"/p{i}", i * 5, {"ua": ua}) for i, ua in enumerate((CURL_UA, PY_UA, "Go-http-client/2.0", "okhttp/4.12.0"))]
+    site = journeys(new_site(), {"browser": browser_then_backend, "scripted": scripted})
+    got = scores(site)
+    assert "scripted_pageviews" not in got["browser"]["reasons"]
+    assert got["browser"]["score"] > 50, got["browser"]["reasons"]  # the backend's purchase keeps it trusted
+    assert {"scripted_pageviews", "scripted_client"} <= set(got["scripted"]["reasons"])
+    assert got["scripted"]["score"] <= 30
