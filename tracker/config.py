@@ -186,6 +186,11 @@ class Settings:
         60.0, "Seconds between background materialisations of closed days' trust signals; 0 disables the job.",
         "TRACKER_TRUST_REFRESH_SECONDS",
     )
+    trust_live_seconds: float = _setting(
+        10.0, "Least seconds between two background evaluations of a range's untrusted visitors (trust_as_of lags by "
+        "about this plus one evaluation); 0: no background evaluation, a range is evaluated on its first ask only.",
+        "TRACKER_TRUST_LIVE_SECONDS",
+    )
 
     # --- serve -------------------------------------------------------------------------------
     demo: bool = _setting(False, "Seed the `demo` site with synthetic traffic on first start when it has no events.", "TRACKER_DEMO")
