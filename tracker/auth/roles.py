@@ -1,6 +1,7 @@
 """Who may do what. Every protected handler calls `authorize` first.
 
 marketer: reports. fraud: reports + trust. admin: everything (privacy, tokens, sites, promos).
+ingest: `POST /api/orders` for its sites and nothing else (the shop's backend confirming orders).
 A token limited to some sites gets 404 for other sites (not 403: a marketer of shop A must
 not learn that site B exists).
 """
@@ -17,6 +18,8 @@ from tracker.http import runtime_of
 REPORTS = frozenset({"marketer", "fraud", "admin"})
 TRUST = frozenset({"fraud", "admin"})
 ADMIN = frozenset({"admin"})
+# The shop's backend confirming orders; an ingest token is always limited to its sites.
+ORDERS = frozenset({"ingest", "admin"})
 
 
 def bearer(request: Request) -> str | None:
