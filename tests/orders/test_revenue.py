@@ -125,3 +125,12 @@ def test_a_purchase_within_the_grace_period_is_pending(runtime, client, new_site
     counting = revenue.money_of(runtime.storage, params)
     row = runtime.storage.query(revenue.reconciliation_sql(_sql.events(False)), {**params, **revenue.bind(counting)}).first()
     assert (row["pending_orders"], row["unconfirmed_orders"]) == (1, 1)
+
+
+def test_sources_and_devices_count_confirmed_orders(runtime, shop):
+    body = report(runtime, "sources", shop)
+    assert body["revenue_source"] == "confirmed"
+    rows = {r["source"]: (r["orders"], r["revenue"]) for r in body["rows"]}
+    assert rows == {"news": (1, 80.0), "(direct)": (1, 30.0)}
+    devices = report(runtime, "devices", shop)
+    assert [(r["value"], r["orders"], r["revenue"]) for r in devices["device"]] == [("desktop", 2, 110.0)]
