@@ -104,6 +104,10 @@ class Settings:
     )
     query_timeout: float = _setting(30.0, "Seconds a report query may run before it is cancelled (504).", "TRACKER_QUERY_TIMEOUT")
     max_result_rows: int = _setting(100_000, "Most rows a report query may return.", "TRACKER_MAX_RESULT_ROWS")
+    orders_grace_minutes: int = _setting(
+        60, "Minutes the shop's backend has to confirm a browser purchase (POST /api/orders) before reports show it as unconfirmed.",
+        "TRACKER_ORDERS_GRACE_MINUTES",
+    )
 
     # --- trust and safety (docs/trust.md: every reason code, rule, threshold and weight) ------
     trust_threshold: int = _setting(
