@@ -147,7 +147,7 @@ def test_the_cli_works_while_workers_serve(tmp_path):
         server.add_site("shop")
         acked = send(server.url, "shop", 5)
         assert len(acked) == 5
-        report = wait_for(lambda: (r := tracker_cli("report", "overview", "--site", "shop", "--data", str(data), "--format", "json"))
+        report = wait_for(lambda: (r := tracker_cli("report", "overview", "--site", "shop", "--data", str(data), "--json"))
                           .returncode == 0 and orjson.loads(r.stdout)["pageviews"] == 5 and r, what="the report to count 5 pageviews")
         assert "Traceback" not in report.stderr
         created = tracker_cli("token", "create", "--role", "marketer", "--name", "m", "--data", str(data))
