@@ -65,6 +65,7 @@ class Settings:
         8 * 1024 * 1024, "Spool segment size at which a segment is sealed for flushing.",
         "TRACKER_SPOOL_SEGMENT_BYTES",
     )
+    spool_dir: str = _setting("", "Spool directory; empty: `<data_dir>/spool` (each `serve --workers` worker gets `<data_dir>/spool/w<i>`).", "TRACKER_SPOOL_DIR")
     flush_interval: float = _setting(1.0, "Seconds after which a non-empty spool segment is sealed and flushed.", "TRACKER_FLUSH_INTERVAL")
     flush_max_bytes: int = _setting(64 * 1024 * 1024, "Most spool bytes sent to ClickHouse in one insert.", "TRACKER_FLUSH_MAX_BYTES")
     rate_collect_per_prefix: float = _setting(
@@ -197,6 +198,7 @@ class Settings:
     )
 
     # --- serve -------------------------------------------------------------------------------
+    workers: int = _setting(1, "Worker processes of `tracker serve` on one socket, each with its own spool (docs/deployment.md).", "TRACKER_WORKERS")
     demo: bool = _setting(False, "Seed the `demo` site with synthetic traffic on first start when it has no events.", "TRACKER_DEMO")
 
     @property
