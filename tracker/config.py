@@ -199,6 +199,14 @@ class Settings:
 
     # --- serve -------------------------------------------------------------------------------
     workers: int = _setting(1, "Worker processes of `tracker serve` on one socket, each with its own spool (docs/deployment.md).", "TRACKER_WORKERS")
+    max_connections: int = _setting(
+        2048, "Open connections one serve process keeps; past it the oldest connection still waiting for its request is "
+        "closed, and a request when every connection is busy gets 503 (kept below the open-file limit).", "TRACKER_MAX_CONNECTIONS",
+    )
+    request_read_timeout: float = _setting(
+        10.0, "Seconds a connection may take to send a whole request (headers and body) before it is closed (slow clients).",
+        "TRACKER_REQUEST_READ_TIMEOUT",
+    )
     demo: bool = _setting(False, "Seed the `demo` site with synthetic traffic on first start when it has no events.", "TRACKER_DEMO")
 
     @property

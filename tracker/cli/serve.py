@@ -21,9 +21,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import uvicorn
-
     from tracker.app import create_app
+    from tracker.cli._server import build_server
     from tracker.cli._api import ensure_cli_token, running_server, write_server_file
     from tracker.errors import DataDirBusy, StorageError
     from tracker.runtime import Runtime
@@ -78,21 +77,12 @@ def run(args) -> int:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 50)
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            proxy_headers=False,  # the client IP comes from tracker's own trusted-proxy rule
-            access_log=False,
-            log_level=settings.log_level,
-            server_header=False,
-            timeout_graceful_shutdown=10,
-        )
+        server = build_server(app, settings, host=settings.host, port=settings.port)  # slow-client limits: _server.py
         # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the
         # spool is flushed and server.json removed below instead of dying mid-way.
         signal.signal(signal.SIGTERM, _exit_on_signal)
         try:
-            uvicorn.Server(config).run()
+            server.run()
         except SystemExit:
             pass
     finally:

@@ -90,6 +90,7 @@ class Pipeline:
         self._dropped: Counter[DropReason] = Counter()
         self.accepted_events = 0
         self.rejected_events = 0
+        self.client_disconnects = 0  # requests whose client left before the end (not errors)
 
     # --- the drop counters -----------------------------------------------------------------
     def _drop(self, reason: DropReason, rejected: tuple[Rejection, ...] = (), origin_allowed: bool = False) -> Dropped:
@@ -100,6 +101,10 @@ class Pipeline:
     def dropped(self) -> Counter[str]:
         """Dropped requests per reason so far (a copy: only the steps write the counters)."""
         return Counter({reason.value: n for reason, n in self._dropped.items()})
+
+    def note_disconnect(self) -> None:
+        """A client went away mid-request (counted, shown in /readyz; never logged as an error)."""
+        self.client_disconnects += 1
 
     # --- request-level steps: True passes ----------------------------------------------------
     def _within_rate(self, r: _Request) -> bool:

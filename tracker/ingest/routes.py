@@ -103,6 +103,7 @@ async def readyz(request: Request) -> Response:
             "accepted_events": pipeline.accepted_events,
             "rejected_events": pipeline.rejected_events,
             "dropped_requests": dict(pipeline.dropped),
+            "client_disconnects": pipeline.client_disconnects,
         },
     }
     return json_response(body, 200 if ready else 503)

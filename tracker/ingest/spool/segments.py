@@ -45,8 +45,8 @@ class SegmentFiles:
                 path.unlink()  # a rewrite cut by a crash: the segment itself is still there
             elif path.suffix == ".open" and _is_segment(path):
                 self._repair(path, scan(path.read_bytes()), seal=True)
-            elif path.suffix != ".ready" or not _is_segment(path):
-                stray.append(path.name)
+            elif (path.suffix != ".ready" or not _is_segment(path)) and not path.name.startswith(".") and not path.is_dir():
+                stray.append(path.name)  # (directories: worker spools; dot files: locks)
         if stray:
             log.warning("spool %s: ignoring %d entries that are not segments: %s", self.dir, len(stray), ", ".join(stray[:10]))
         self.ready_bytes, self.buffered_events = 0, 0
