@@ -26,6 +26,7 @@ from typing import Any
 from tracker.config import Settings
 from tracker.errors import ConfigError
 from tracker.http import iso_time
+from tracker.reports.trust.leaks import leak_evidence
 from tracker.reports.trust.signals import PARTIALS_VERSION, VISITOR_SIGNALS
 from tracker.vocabulary import SCRIPTED_CLIENT
 
@@ -44,7 +45,8 @@ REASONS: dict[str, tuple[int, str]] = {
     "unsigned_id": (50, "unsigned_events > 0"),
     "forged_cookie": (60, "forged_events > 0"),
     "cookie_churn_ip": (50, "churn_ids >= {tt_churn_ids:UInt32}"),
-    "coupon_shared": (50, "shared_coupon != ''"),
+    # a leak, with evidence about the visitor (leaks.py); 60 so that a leaker lands below the threshold
+    "coupon_shared": (60, "shared_coupon != ''"),
     "clock_skew": (20, "max_skew_ms > {tt_clock_skew_ms:UInt64}"),
     "scripted_client": (10, "scripted_events > 0"),
     # issue #14
@@ -202,7 +204,8 @@ def evidence(row: Mapping[str, Any], c: TrustConfig) -> dict[str, dict[str, Any]
         elif reason == "cookie_churn_ip":
             out[reason] = {"ip_prefix": row["first_prefix"], "fresh_ids": row["churn_ids"], "window_seconds": c.churn_window_seconds}
         elif reason == "coupon_shared":
-            out[reason] = {"coupon": row["shared_coupon"], "visitors": row["shared_coupon_visitors"], "ip_prefixes": row["shared_coupon_prefixes"]}
+            out[reason] = {"coupon": row["shared_coupon"], "visitors": row["shared_coupon_visitors"], "ip_prefixes": row["shared_coupon_prefixes"],
+                           **leak_evidence(row)}
         elif reason == "clock_skew":
             out[reason] = {"max_skew_seconds": round(row["max_skew_ms"] / 1000, 3), "threshold_seconds": c.clock_skew_seconds}
         elif reason == "scripted_client":

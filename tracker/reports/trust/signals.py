@@ -15,7 +15,8 @@ How the query works. Signals are computed in two stages so that they can be mate
    range — so a stale or missing materialisation costs time, never correctness. They are
    summed/maxed per visitor; then two population signals are added: fresh visitor ids per IP
    prefix within the churn window (`cookie_churn_ip`, window functions over the visitors) and
-   visitors and prefixes per coupon (`coupon_shared`, one scalar lookup of shared coupons).
+   the coupon leak evidence (`coupon_shared`, window functions over the visitors by coupon:
+   `tracker.reports.trust.leaks`).
 
 `tracker.reports.trust.score` turns these columns into reason codes and a 0-100 score.
 Everything is bound: {site}, {start}, {end} and the `tt_*` thresholds from `score.trust_params`
@@ -30,6 +31,8 @@ f-strings or `str.format`, which would need the parameters' braces doubled.
 from __future__ import annotations
 
 from string import Template
+
+from tracker.reports.trust.leaks import with_leaks
 
 
 def _fill(template: str, **parts: str) -> str:
@@ -279,38 +282,6 @@ _VISITORS = _fill("""
     )
 """, range_partials=RANGE_PARTIALS)
 
-# Coupons meant to be shared: listed in `trust_public_coupons` or linked to a promotion of the
-# site in the promotions registry (`tracker promo set --coupon`).
-PUBLIC_COUPONS = """
-    SELECT arrayJoin({tt_public_coupons:Array(String)})
-    UNION ALL
-    SELECT arrayJoin(coupons) FROM promos FINAL WHERE site = {site:String} AND deleted = 0
-"""
-
-# Shared coupons of the range, as one scalar (codes, visitors, prefixes): coupons redeemed by
-# at least tt_coupon_visitors visitors or by visitors from tt_coupon_prefixes prefixes, public
-# ones left out. A scalar subquery over the partials' coupon column only, so each visitor row
-# just looks its coupons up (no ARRAY JOIN of every visitor, no window over coupons).
-_SHARED_COUPONS = _fill("""
-    SELECT (groupArray(coupon), groupArray(visitors), groupArray(prefixes))
-    FROM (
-        SELECT coupon, uniqExact(vid) AS visitors, uniqExactArray(prefixes) AS prefixes
-        FROM (SELECT vid, coupons, prefixes FROM ($range_partials) WHERE notEmpty(coupons))
-        ARRAY JOIN coupons AS coupon
-        GROUP BY coupon
-        HAVING (visitors >= {tt_coupon_visitors:UInt32} OR prefixes >= {tt_coupon_prefixes:UInt32})
-           AND coupon NOT IN ($public_coupons)
-    )
-""", range_partials=RANGE_PARTIALS, public_coupons=PUBLIC_COUPONS)
-
-# One row per visitor: its signals, churn count, and its most shared coupon (by visitors).
-VISITOR_SIGNALS = _fill("""
-    WITH ($shared_coupons) AS shared_info
-    SELECT *,
-           arrayReverseSort(c -> shared_info.2[indexOf(shared_info.1, c)],
-                            arrayFilter(c -> has(shared_info.1, c), coupons)) AS shared_coupons,
-           if(empty(shared_coupons), '', shared_coupons[1]) AS shared_coupon,
-           if(empty(shared_coupons), 0, shared_info.2[indexOf(shared_info.1, shared_coupon)]) AS shared_coupon_visitors,
-           if(empty(shared_coupons), 0, shared_info.3[indexOf(shared_info.1, shared_coupon)]) AS shared_coupon_prefixes
-    FROM ($visitors)
-""", shared_coupons=_SHARED_COUPONS, visitors=_VISITORS)
+# One row per visitor: its signals, churn count, and the coupon leak evidence of `leaks`
+# (`shared_coupon` is the code when coupon_shared fires).
+VISITOR_SIGNALS = with_leaks(_VISITORS)
