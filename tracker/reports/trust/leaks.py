@@ -14,13 +14,12 @@ concentration and behaviour:
 
 A visitor gets `coupon_shared` only if the code is unusual at all (at least
 `trust_coupon_visitors` redeemers or `trust_coupon_prefixes` prefixes in the range, and not
-in `trust_public_coupons`) and
-- it did not browse (fresh checkout) and one more piece of evidence holds (crowd, burst or
-  promotion unseen), or
-- the code is not registered and its redeemers are both crowded in the visitor's prefix and
-  bursting around its purchase.
+in `trust_public_coupons`), the visitor did not browse (fresh checkout: evidence about the
+visitor itself) and one more piece of evidence holds (crowd, burst or promotion unseen).
 So a code redeemed by many visitors across many networks who browse like shoppers excludes
-nobody, registered or not; a registered code's redeemers need their own behaviour against them.
+nobody, registered or not. Crowd and burst alone are not enough: an office /24 buying with a
+newsletter code in the hour after the mailing has both (the evaluation's `office` confounder
+was excluded that way until the rule asked for the visitor's own behaviour).
 
 How. All of it runs on the per-visitor rows of the range (`signals._VISITORS`, one row per
 visitor), with window functions over the visitors partitioned by their judged coupon: no
@@ -51,7 +50,7 @@ _LEAKS = """
            lk_coupon != '' AND first_buy_ms > 0 AND first_buy_ms - first_ms <= {tt_leak_fresh_ms:UInt64}
                AND pageviews_before_buy <= {tt_leak_browse_pageviews:UInt32} AS lk_fresh,
            lk_registered AND NOT hasAny(promos_seen, lk_promos) AS lk_unseen,
-           lk_unusual AND ((lk_fresh AND (lk_crowd OR lk_burst OR lk_unseen)) OR (NOT lk_registered AND lk_crowd AND lk_burst)) AS lk_leak,
+           lk_unusual AND lk_fresh AND (lk_crowd OR lk_burst OR lk_unseen) AS lk_leak,
            if(lk_leak, lk_coupon, '') AS shared_coupon,
            if(lk_coupon = '', 0, coupon_visitors) AS shared_coupon_visitors,
            if(lk_coupon = '', 0, coupon_prefixes) AS shared_coupon_prefixes

@@ -21,13 +21,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tracker.config import Settings
 from tracker.errors import ConfigError
 from tracker.http import iso_time
 from tracker.reports.trust.leaks import leak_evidence
-from tracker.reports.trust.signals import PARTIALS_VERSION, VISITOR_SIGNALS
+from tracker.reports.trust.signals import PARTIALS_VERSION, VISITOR_SIGNALS, bind_coverage
 from tracker.vocabulary import SCRIPTED_CLIENT
 
 # Reason code -> (default weight, the SQL condition on VISITOR_SIGNALS columns that fires it).
@@ -165,6 +166,14 @@ VISITOR_SCORES = f"""
            toUInt8(greatest(0, 100 - toInt64(arraySum(arrayMap((w, hit) -> if(hit, w, 0), {{trust_weights:Array(UInt8)}}, fired))))) AS score
     FROM (SELECT *, {_FIRED_ARRAY} AS fired FROM ({VISITOR_SIGNALS}))
 """
+
+
+def range_scores(storage, config: TrustConfig, site: str, start: datetime, end: datetime) -> dict[str, tuple[int, list[str]]]:
+    """vid -> (score, reasons) of every visitor of `site` over [start, end) (UTC), as the
+    reports see them (the trust evaluation's scorer)."""
+    params = bind_coverage(storage, {"site": site, "start": start, "end": end, **trust_params(config)})
+    rows = storage.query(f"SELECT vid, score, reasons FROM ({VISITOR_SCORES})", params, what="scoring visitors").rows
+    return {vid: (int(s), list(reasons)) for vid, s, reasons in rows}
 
 
 def score_of(reasons: Sequence[str], weights: Mapping[str, int]) -> int:

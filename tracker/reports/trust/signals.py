@@ -74,13 +74,15 @@ _CONTEXT = """
            ) AS view_ms,
            minIf(ts_ms, type = 'pageview') OVER (PARTITION BY vid) AS first_pv_ms,
            minIf(ts_ms, type = 'purchase') OVER (PARTITION BY vid) AS first_buy_all,
-           -- promo clicks of the visitor in the 10 s up to this event (click_burst): a rate over
-           -- any sliding window, not per clock minute
-           countIf(type = 'promo_click') OVER (
-               PARTITION BY vid ORDER BY at_ms RANGE BETWEEN 9999 PRECEDING AND CURRENT ROW
-           ) AS clicks_10s
+           -- rates over sliding windows of server time, not per clock minute (issue #14: a burst
+           -- straddling a minute boundary halves a per-minute count): the visitor's events in
+           -- the 60 s up to this one (velocity) and its promo clicks in the 10 s (click_burst).
+           -- One window spec, so one sort. Server time: the client clock is the sender's to set.
+           count() OVER (w_rate RANGE BETWEEN 59999 PRECEDING AND CURRENT ROW) AS per_60s,
+           countIf(type = 'promo_click') OVER (w_rate RANGE BETWEEN 9999 PRECEDING AND CURRENT ROW) AS clicks_10s
     FROM events FINAL
     WHERE site = {site:String} AND ($context)
+    WINDOW w_rate AS (PARTITION BY vid ORDER BY ts_ms)
 """
 
 # Promo events with, for each, the visitor's latest view of that promo at or before it
@@ -104,6 +106,7 @@ _PROMO_ROWS = """
 _MINUTES = """
     SELECT vid, toDate(ts) AS day, toStartOfMinute(ts) AS minute,
            count() AS n,
+           max(per_60s) AS n60,
            min(ts) AS first_ts, max(ts) AS last_ts,
            argMin(ip_prefix, ts) AS first_prefix_m,
            groupUniqArrayIf(16)(ip_prefix, ip_prefix != '') AS prefixes_m,
@@ -143,8 +146,8 @@ _DAYS = """
            toUInt32(sum(bot_m)) AS bot_events,
            toUInt32(sum(headless_m)) AS headless_events,
            toUInt32(sum(webdriver_m)) AS webdriver_events,
-           toUInt32(max(n)) AS max_per_minute,
-           toDateTime64(argMax(minute, n), 3, 'UTC') AS velocity_at,
+           toUInt32(max(n60)) AS max_per_minute,  -- busiest sliding 60 s, ending in `velocity_at`'s minute
+           toDateTime64(argMax(minute, n60), 3, 'UTC') AS velocity_at,
            toUInt32(sum(clicks_m)) AS clicks,
            toUInt32(sum(cwv_m)) AS clicks_without_view,
            toUInt32(sum(viewed_m)) AS viewed_clicks,
