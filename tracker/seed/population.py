@@ -107,7 +107,8 @@ class Population:
         rng = self.rng
         day = rng.randrange(self.days) if day is None else day
         hour = rng.choice((8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 20, 21, 21, 22, 23, 1, 6))
-        return self.start_ms + day * DAY_MS + hour * HOUR_MS + rng.randrange(HOUR_MS - 10 * MINUTE_MS)
+        at = self.start_ms + day * DAY_MS + hour * HOUR_MS + rng.randrange(HOUR_MS - 10 * MINUTE_MS)
+        return min(at, self.start_ms + self.days * DAY_MS - 3 * HOUR_MS)  # a visit ends inside the span (the seed's ends now)
 
     def insert(self) -> None:
         if self.rows:
