@@ -86,7 +86,7 @@ class SeedResult:
     def summary(self) -> dict:
         return {"site": self.site, "seed": self.seed, "events": self.events, "visitors": self.visitors,
                 "humans": len(self.humans), "bots": len(self.bots),
-                "fraud": len(self.fraud), "seconds": round(self.seconds, 3), "events_per_second": round(self.events_per_second)}
+                "fraud": len(self.fraud), "confounders": len(self.confounders), "seconds": round(self.seconds, 3), "events_per_second": round(self.events_per_second)}
 
     def truth(self) -> dict:
         """Ground truth for precision/recall: {"humans": [...], "bots": [...], "fraud": {vid: reason}}."""
