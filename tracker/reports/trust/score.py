@@ -4,8 +4,9 @@ score = max(0, 100 - sum of the weights of the reasons that fired); 100 is fully
 A visitor is *excluded* from trusted traffic when score <= the exclusion threshold
 (`trust_threshold`, default 50): with the default weights, each strong reason excludes on
 its own (weight >= 50: a bot user agent, headless, webdriver, velocity, repeated clicks
-without a view, repeated fast clicks, only clicks or only purchases and never a page, an unsigned or forged id,
-cookie churn, a shared coupon); the weak ones (a purchase without a prior pageview, clock
+without a view, repeated fast clicks, a click burst, only clicks or only purchases and never a
+page, pageviews only from HTTP libraries, an unsigned or forged id, cookie churn, a leaked
+coupon); the weak ones (a purchase without a prior pageview, clock
 skew, a scripted client) only in combination, because legitimate server-side senders and
 badly set clocks produce them too.
 

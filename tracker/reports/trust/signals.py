@@ -3,10 +3,12 @@
 How the query works. Signals are computed in two stages so that they can be materialised:
 
 1. **Day partials** (`partials_sql`): for each visitor and UTC day, one row of counters —
-   events, bot/headless/webdriver/unsigned/forged/scripted events, the busiest minute,
+   events, bot/headless/webdriver/unsigned/forged/scripted events, the busiest sliding 60 s,
    promo clicks without a prior view of that promo, clicks faster than the human floor after
-   the view, purchases with no pageview at or before them, the largest client/server clock gap,
-   the coupons redeemed and the IP prefixes used. "Prior" checks use window functions over a
+   the view, the most promo clicks in a sliding 10 s, purchases with no pageview at or before
+   them, the largest client/server clock gap, the coupons redeemed and the IP prefixes used,
+   pageviews (and those from HTTP libraries), pageviews before the first purchase, the first
+   purchase and the promotions seen (the last three: coupon leak evidence, `leaks`). "Prior" checks use window functions over a
    *context* that reaches one day back, so a view or pageview just before midnight counts.
    `tracker.reports.trust.materialise` stores these rows per closed day in `visitor_signals`.
 2. **Range** (`visitor_signals_sql`): partials of the range's whole UTC days that are
