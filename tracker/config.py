@@ -150,7 +150,7 @@ class Settings:
         "TRACKER_TRUST_CHURN_WINDOW_SECONDS",
     )
     trust_coupon_visitors: int = _setting(
-        10, "coupon_shared: fires for visitors redeeming a coupon redeemed by at least this many visitors in the range.",
+        10, "coupon_shared: a coupon redeemed by at least this many visitors in the range is unusual (a leak needs evidence about the visitor too, docs/trust.md).",
         "TRACKER_TRUST_COUPON_VISITORS",
     )
     trust_coupon_prefixes: int = _setting(
