@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tracker.auth.audit import AuditLog
 from tracker.auth.sessions import Sessions
@@ -91,7 +92,7 @@ class Runtime:
             salt=DailySalt(data / "ip_salt.json"),
         )
         spool = Spool(
-            data / "spool",
+            Path(settings.spool_dir) if settings.spool_dir else data / "spool",
             segment_bytes=settings.spool_segment_bytes,
             max_bytes=settings.spool_max_bytes,
             fsync=settings.spool_fsync,

@@ -98,7 +98,8 @@ def parse(report: Report, query: Mapping[str, str]) -> tuple[Scope, Any]:
 
 def envelope(scope: Scope) -> dict:
     """The fields every answer starts with."""
-    return {"site": scope.site, "from": scope.start.isoformat(), "to": scope.end.isoformat(), "traffic": scope.traffic, "tz": scope.tz}
+    return {"site": scope.site, "from": scope.start.isoformat(), "to": scope.end.isoformat(), "traffic": scope.traffic, "tz": scope.tz,
+            "filters": [str(f) for f in scope.filters]}
 
 
 def run(runtime: Runtime, report: Report, scope: Scope, params: Any, *, trust: TrustConfig | None = None) -> dict:
@@ -122,7 +123,9 @@ def execute(runtime: Runtime, report: Report, query: Mapping[str, str], *, trust
 
 async def _answer(request: Request, report: Report) -> Response:
     runtime = runtime_of(request)
-    query = {**request.query_params, **request.path_params}
+    query: dict[str, Any] = {**request.query_params, **request.path_params}
+    if "filter" in request.query_params:  # repeatable: every value, not the last one
+        query["filter"] = request.query_params.getlist("filter")
     principal = authorize(request, report.roles, query.get("site") or None)
     runtime.rate_limiter.check_token(principal.token_id)
     scope, params = parse(report, query)

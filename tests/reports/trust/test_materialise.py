@@ -104,4 +104,4 @@ def test_refresh_endpoint(client, site, fraud_token, marketer_token):
     r = client.post("/api/trust/refresh", params=q, headers=auth(fraud_token))
     assert r.status_code == 200
     again = client.post("/api/trust/refresh", params=q, headers=auth(fraud_token)).json()
-    assert again == {"site": site, "from": q["from"], "to": q["to"], "traffic": "all", "tz": "UTC", "refreshed": []}
+    assert again == {"site": site, "from": q["from"], "to": q["to"], "traffic": "all", "tz": "UTC", "filters": [], "refreshed": []}
