@@ -231,3 +231,13 @@ def test_background_verdicts_equal_a_from_scratch_evaluation(runtime, storage, j
     assert {"bot1", "bot2", "clicker", "buyerLEAK0", "churn0"} <= vids and "human" not in vids
     trusted = {r[0] for r in storage.query(f"SELECT DISTINCT vid FROM ({_sql.events(True)})", {**scope.bind(), "tt_set": set_id}).rows}
     assert "human" in trusted and not trusted & vids
+
+
+@pytest.mark.parametrize(("took", "spacing"), [(0.0, 10.0), (2.0, 10.0), (8.0, 16.0), (20.0, 25.0), (40.0, 10.0)])
+def test_spacing_stretches_with_the_evaluation_within_the_lag_budget(storage, runtime, took, spacing):
+    """Twice the last evaluation (a third of a core at most), never below the interval, never
+    so far that spacing + evaluation exceed the lag budget."""
+    sets = LiveTrust(storage, runtime.trust, interval=10.0)
+    entry = live._Range("s", datetime(2026, 3, 1), datetime(2026, 4, 1), runtime.trust, took=took)
+    assert sets._spacing(entry) == spacing
+    assert spacing + took <= live.LAG_BUDGET or spacing == sets.interval

@@ -33,10 +33,13 @@ async function excludedBadge() {
     const why = Array.isArray(o.by_reason) ? o.by_reason.slice(0, 4).map((r) => `${r.reason.replace(/_/g, " ")} ${fmt.int(r.visitors)}`).join(", ") : "";
     badge.dataset.value = n;
     badge.title = "Trusted traffic leaves out visitors whose trust score is at or under the exclusion threshold: crawlers, headless or automated browsers, click fraud, purchases without browsing, shared coupons and similar signals.";
+    // trust_as_of: trust is evaluated in the background; events after this time are not judged yet.
+    const asOf = o.trust_as_of ? el("span", { class: "muted", "data-trust-as-of": o.trust_as_of, title: `Trust evaluated on every event up to ${o.trust_as_of}`, text: ` · trust as of ${o.trust_as_of.slice(11, 19)} UTC` }) : "";
     badge.replaceChildren(
       cfg.params.traffic === "all" ? `includes ${fmt.int(n)} visitor${n === 1 ? "" : "s"} flagged as bots or fraud` : `${fmt.int(n)} visitor${n === 1 ? "" : "s"} excluded as bots or fraud`,
       why ? ` (${why})` : "",
-      n && cfg.trust_link ? el("a", { href: cfg.trust_link, text: " see why" }) : ""
+      n && cfg.trust_link ? el("a", { href: cfg.trust_link, text: " see why" }) : "",
+      asOf
     );
   } catch (e) {
     badge.textContent = "";
