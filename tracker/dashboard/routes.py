@@ -151,6 +151,9 @@ async def login(request: Request) -> Response:
                            next_url=form.get("next"))
     if principal is None:
         return _login_form(request, status=401, error="That token is not valid (or it was revoked).", next_url=form.get("next"))
+    if principal.role == "ingest":  # a backend's order token opens no dashboard
+        return _login_form(request, status=403, error="An ingest token only sends orders; sign in with a marketer, fraud or admin token.",
+                           next_url=form.get("next"))
     sessions = runtime_of(request).sessions
     session = sessions.new(principal.token_id)
     secure = is_secure(request)
