@@ -280,3 +280,6 @@ def test_dashboard_pages_for_a_session_scoped_elsewhere(client, runtime, world, 
                        follow_redirects=False)
     assert r.status_code == 404, r.text[:300]
     assert w.marker not in r.text and f'value="{w.site}"' not in r.text
+    ghost = client.request(method, path.replace("{vid:path}", w.vid), params={"site": "mx-ghost-site"},
+                           headers={"Cookie": f"{sess.COOKIE}={value}"}, follow_redirects=False)
+    assert (ghost.status_code, ghost.text.replace("mx-ghost-site", "X")) == (404, r.text.replace(w.site, "X"))
