@@ -63,8 +63,13 @@ def _id(value: str) -> str:
     return EMAIL.sub("[email]", value)
 
 
-@lru_cache(maxsize=50_000)
-def _scrub(value: str, kind: str) -> str:
+@lru_cache(maxsize=32_768)
+def scrub(value: str, kind: str = TEXT) -> str:
+    """`value` with every PII pattern replaced (see the module docstring); `kind` is TEXT for
+    free text, ID for identifiers (e-mail addresses only). Cached: a shop's values repeat
+    (promotion names, props, session ids), and a cache hit costs less than one regex search."""
+    if not value or not _MAYBE.search(value):
+        return value
     rule = _text if kind == TEXT else _id
     cleaned = rule(value)
     if "%" in value:
@@ -74,15 +79,19 @@ def _scrub(value: str, kind: str) -> str:
     return cleaned
 
 
-def scrub(value: str, kind: str = TEXT) -> str:
-    """`value` with every PII pattern replaced (see the module docstring); `kind` is TEXT for
-    free text, ID for identifiers (e-mail addresses only)."""
-    if not value or not _MAYBE.search(value):
-        return value
-    return _scrub(value, kind) if len(value) <= 512 else (_text if kind == TEXT else _id)(value)
-
-
 def scrub_props(props: dict) -> dict:
+    """Props with keys and string values scrubbed (see `_scrub_props`). Cached by content: a
+    page sends the same few props over and over; the answer is shared, never mutated."""
+    # The key carries each value's type: True == 1 == 1.0 as dict keys, but not as stored props.
+    return _cached_props(tuple([(k, v.__class__, v) for k, v in props.items()]))
+
+
+@lru_cache(maxsize=16_384)
+def _cached_props(items: tuple) -> dict:
+    return _scrub_props({k: v for k, _, v in items})
+
+
+def _scrub_props(props: dict) -> dict:
     """Props with keys and string values scrubbed, and values of keys that name a secret or a
     click id (`email`, `phone`, `gclid`, ...; `SECRET_PROP`) redacted, as in a query string. Numbers that look
     like a phone or card number become the string `[number]`."""
