@@ -26,11 +26,11 @@ def run(args) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
-    print(f"{'AT':<24}{'TOKEN':<24}{'ROLE':<10}{'METHOD':<8}{'ROUTE':<36}{'SITE':<16}{'STATUS':>6}{'MS':>9}")
+    print(f"{'AT':<24}{'TOKEN':<24}{'ROLE':<10}{'METHOD':<8}{'ROUTE':<36}{'SITE':<16}{'STATUS':>6}{'MS':>9}  WHAT")
     for r in rows:
         who = r["token_name"] or (r["token_id"] or "-")
         print(
             f"{str(r['at'])[:23]:<24}{who[:23]:<24}{r['role'] or '-':<10}{r['method']:<8}{r['route'][:35]:<36}"
-            f"{(r['site'] or '-')[:15]:<16}{r['status']:>6}{r['duration_ms']:>9.1f}"
+            f"{(r['site'] or '-')[:15]:<16}{r['status']:>6}{r['duration_ms']:>9.1f}  {r.get('detail') or ''}"
         )
     return 0
