@@ -5,7 +5,8 @@ import json
 import subprocess
 import sys
 
-from tracker.cli.report import extra_params, render, table
+from tracker.cli import build_parser
+from tracker.cli.report import query_of, render, table
 
 
 def tracker(*args: str, data) -> subprocess.CompletedProcess:
@@ -28,8 +29,18 @@ def test_seed_then_report_overview(tmp_path):
     assert bad.returncode == 1 and "steps is not valid JSON" in bad.stderr
 
 
-def test_extra_params():
-    assert extra_params(["--start", "/cart", "--lookback-days=7"]) == {"start": "/cart", "lookback_days": "7"}
+def test_report_options_come_from_the_declared_params():
+    args = build_parser().parse_args(["report", "promotions", "--site", "s", "--lookback-days=7", "--model", "linear", "--from", "2026-01-01"])
+    assert query_of(args) == {"site": "s", "from": "2026-01-01", "model": "linear", "lookback_days": "7"}
+
+
+def test_unknown_report_options_are_an_error(tmp_path):
+    typo = tracker("report", "overview", "--site", "demo", "--frm", "2026-01-01", data=tmp_path)
+    assert typo.returncode == 2 and "unrecognized arguments: --frm 2026-01-01" in typo.stderr
+    bad_choice = tracker("report", "promotions", "--site", "demo", "--model", "newest", data=tmp_path)
+    assert bad_choice.returncode == 2 and "invalid choice: 'newest'" in bad_choice.stderr
+    helped = tracker("report", "paths", "--help", data=tmp_path)
+    assert helped.returncode == 0 and "--from DATE" in helped.stdout and "--start PATH" in helped.stdout and "--data DIR" in helped.stdout
 
 
 def test_render_tables():

@@ -1,4 +1,5 @@
-"""tracker audit [--since DATE] [--token ID|NAME] [--limit N] [--json] — who called what."""
+"""tracker audit [--since DATE] [--by ID|NAME] [--limit N] [--json] — who called what. (`--by`, not `--token`:
+`--token` is the admin token every command may send to `--server`.)"""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from tracker.cli._api import connect
 
 def register(sub) -> None:
     p = sub.add_parser("audit", help="show the audit log of API calls (newest first)")
-    p.add_argument("--since", help="ISO date or datetime, UTC (default: 24 hours ago)")
-    p.add_argument("--token", help="only calls made with this token id or name")
+    p.add_argument("--since", metavar="DATE", help="ISO date or datetime, UTC (default: 24 hours ago)")
+    p.add_argument("--by", metavar="TOKEN", help="only calls made with this token (id or name)")
     p.add_argument("--limit", type=int, default=100, help="most rows to show (default 100)")
     p.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     add_data_args(p)
@@ -22,7 +23,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     with connect(settings_from(args)) as api:
-        rows = api.request("GET", "/api/admin/audit", params={"since": args.since, "token": args.token, "limit": args.limit})["rows"]
+        rows = api.request("GET", "/api/admin/audit", params={"since": args.since, "token": args.by, "limit": args.limit})["rows"]
     if args.json:
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0

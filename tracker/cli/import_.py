@@ -101,7 +101,7 @@ def run(args) -> int:
         return api.request("POST", "/api/admin/import", params={"site": args.site, "first_line": first}, content=body)
 
     try:
-        with connect(settings_from(args)) as api, ThreadPoolExecutor(max_workers=IN_FLIGHT) as senders:
+        with connect(settings_from(args), creates=True) as api, ThreadPoolExecutor(max_workers=IN_FLIGHT) as senders:
             # Two chunks in flight: the server encodes one while it inserts the other.
             pending: deque = deque()
 

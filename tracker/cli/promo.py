@@ -44,7 +44,7 @@ def run_set(args) -> int:
         body["starts_at"] = args.start
     if args.end is not None:
         body["ends_at"] = args.end
-    with connect(settings_from(args)) as api:
+    with connect(settings_from(args), creates=True) as api:
         promo = api.request("POST", "/api/admin/promos", json=body)
     print(_line(promo))
     return 0

@@ -22,7 +22,7 @@ def register(sub) -> None:
 
 
 def run_add(args) -> int:
-    with connect(settings_from(args)) as api:
+    with connect(settings_from(args), creates=True) as api:
         site = api.request("POST", "/api/admin/sites", json={"site": args.site, "origins": args.origin, "replace": args.replace})
     print(f"site {site['site']}: origins {', '.join(site['origins']) or '(none: only server-side senders)'}")
     return 0

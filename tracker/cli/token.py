@@ -26,7 +26,7 @@ def register(sub) -> None:
 
 
 def run_create(args) -> int:
-    with connect(settings_from(args)) as api:
+    with connect(settings_from(args), creates=True) as api:
         made = api.request("POST", "/api/admin/tokens", json={"role": args.role, "name": args.name, "sites": args.site})
     scope = ", ".join(made["sites"]) or "all sites"
     print(f"created {made['role']} token {made['token_id']} ({made['name']}, {scope}); it is shown only now:")

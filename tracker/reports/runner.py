@@ -18,7 +18,9 @@ Where later work plugs in: a parameter every report takes (a `filter=`) is part 
 (`Scope`, `parse_scope`), and its SQL part of `_sql.events`; a field every trusted answer
 carries (`trust_as_of`) is added in `envelope`, which knows whether the set was read; the 404
 for a site that is not registered belongs in `_answer`, next to the authorization, once for every
-report; an API description is generated from the route tables (`Report`) and `params.describe`.
+report (it is there: after the scope, so a malformed site id stays a 400, and before the
+report's own parameters); an API description is generated from the route tables (`Report`)
+and `params.describe` (`tracker.openapi`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tracker.auth.roles import authorize
+from tracker.errors import NotFound
 from tracker.http import json_response, runtime_of
 from tracker.reports.params import Scope, parse_params, parse_scope
 from tracker.reports.trust.score import TrustConfig, trust_params
@@ -88,11 +91,13 @@ class Report:
         return scope.trusted_only if self.untrusted_set is None else self.untrusted_set
 
 
-def parse(report: Report, query: Mapping[str, str]) -> tuple[Scope, Any]:
+def scope_of(report: Report, query: Mapping[str, str]) -> Scope:
     scope = parse_scope(query)
-    if report.traffic != CHOSEN:
-        scope = replace(scope, traffic=report.traffic)
-    return scope, parse_params(report.params, query)
+    return replace(scope, traffic=report.traffic) if report.traffic != CHOSEN else scope
+
+
+def parse(report: Report, query: Mapping[str, str]) -> tuple[Scope, Any]:
+    return scope_of(report, query), parse_params(report.params, query)
 
 
 def envelope(scope: Scope) -> dict:
@@ -122,7 +127,10 @@ async def _answer(request: Request, report: Report) -> Response:
     query = {**request.query_params, **request.path_params}
     principal = authorize(request, report.roles, query.get("site") or None)
     runtime.rate_limiter.check_token(principal.token_id)
-    scope, params = parse(report, query)
+    scope = scope_of(report, query)
+    if runtime.sites.get(scope.site) is None:  # a page of zeros would look like a site without traffic
+        raise NotFound(f"no site {scope.site!r} (register it with `tracker site add {scope.site} --origin URL`)")
+    params = parse_params(report.params, query)
     return json_response(await run_in_threadpool(run, runtime, report, scope, params))
 
 
