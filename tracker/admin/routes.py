@@ -1,4 +1,10 @@
-"""Admin API (role admin): sites, tokens and trusted import. The CLI speaks to these."""
+"""Admin API (role admin): sites, tokens and trusted import. The CLI speaks to these.
+
+A site-scoped admin (`tracker token create --role admin --site A`) administers its own sites
+only: it lists only them and the tokens limited to them, cannot register a new site, mint or
+revoke a token wider than itself, or import into another site; other sites answer 404 like
+sites that do not exist (tracker/auth/roles.py). Every action names its site(s) for the audit log.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracker.auth.roles import ADMIN, authorize
-from tracker.errors import BadRequest
+from tracker.auth.roles import ADMIN, authorize, check_sites, note_site
+from tracker.errors import BadRequest, Forbidden
 from tracker.http import json_response, read_body, read_json_object, runtime_of
 from tracker.ingest.importer import Importer
 from tracker.vocabulary import check_site_id
@@ -22,51 +28,58 @@ def _site_json(site) -> dict:
 
 
 async def list_sites(request: Request) -> Response:
-    authorize(request, ADMIN)
+    principal = authorize(request, ADMIN)
     sites = await run_in_threadpool(runtime_of(request).sites.all)
-    return json_response({"rows": [_site_json(s) for s in sites]})
+    return json_response({"rows": [_site_json(s) for s in sites if principal.may_see_site(s.site)]})
 
 
 async def add_site(request: Request) -> Response:
-    authorize(request, ADMIN)
     data = await read_json_object(request, MAX_ADMIN_BODY)
     origins = data.get("origins") or []
     if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
         raise BadRequest("origins must be a list of strings")
     site = check_site_id(str(data.get("site") or ""))
+    authorize(request, ADMIN, site)  # a scoped admin: only a site its token names (registering it is fine)
     record = await run_in_threadpool(runtime_of(request).sites.add, site, origins, replace=bool(data.get("replace")))
     return json_response(_site_json(record), 201)
 
 
 async def list_tokens(request: Request) -> Response:
-    authorize(request, ADMIN)
+    principal = authorize(request, ADMIN)
     rows = await run_in_threadpool(runtime_of(request).tokens.list)
-    return json_response({"rows": rows})
+    return json_response({"rows": [r for r in rows if principal.covers(list(r["sites"]))]})
 
 
 async def create_token(request: Request) -> Response:
-    authorize(request, ADMIN)
+    """Never wider than the caller: a scoped admin names only its own sites, and at least one."""
+    principal = authorize(request, ADMIN)
     data = await read_json_object(request, MAX_ADMIN_BODY)
     sites = data.get("sites") or []
     if not isinstance(sites, list) or not all(isinstance(s, str) for s in sites):
         raise BadRequest("sites must be a list of site ids")
-    token, principal = await run_in_threadpool(
+    sites = [check_site_id(s) for s in sites]
+    check_sites(principal, sites)
+    if principal.sites and not sites:
+        raise Forbidden("a token limited to some sites can only create tokens limited to those sites; name them in sites")
+    note_site(request, *sites)
+    token, made = await run_in_threadpool(
         runtime_of(request).tokens.create, role=str(data.get("role") or ""), name=str(data.get("name") or ""), sites=sites
     )
-    body = {"token": token, "token_id": principal.token_id, "name": principal.name, "role": principal.role, "sites": list(principal.sites)}
+    body = {"token": token, "token_id": made.token_id, "name": made.name, "role": made.role, "sites": list(made.sites)}
     return json_response(body, 201)
 
 
 async def revoke_token(request: Request) -> Response:
-    authorize(request, ADMIN)
-    count = await run_in_threadpool(runtime_of(request).tokens.revoke, request.path_params["token"])
-    return json_response({"revoked": count})
+    principal = authorize(request, ADMIN)
+    revoked = await run_in_threadpool(lambda: runtime_of(request).tokens.revoke(request.path_params["token"], by=principal))
+    note_site(request, *sorted({s for r in revoked for s in r["sites"]}))
+    return json_response({"revoked": len(revoked)})
 
 
 async def import_events(request: Request) -> Response:
     """Body: JSON lines. `first_line` numbers them for error reports."""
-    authorize(request, ADMIN)
     site = check_site_id(request.query_params.get("site", ""))
+    authorize(request, ADMIN, site)
     try:
         first_line = int(request.query_params.get("first_line", "1"))
     except ValueError:

@@ -41,8 +41,8 @@ def _seed(runtime, site: str, visitors: int, days: int, seed_value: int) -> dict
 
 
 async def seed_events(request: Request) -> Response:
-    authorize(request, ADMIN)
     site = check_site_id(request.query_params.get("site") or "demo")
+    authorize(request, ADMIN, site)
     visitors = int_param(request.query_params, "visitors", 1000, 0, MAX_VISITORS)
     days = int_param(request.query_params, "days", 14, 1, MAX_DAYS)
     seed_value = int_param(request.query_params, "seed", 0, 0, 2**31 - 1)

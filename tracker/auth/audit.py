@@ -202,10 +202,16 @@ class AuditMiddleware:
         )
 
 
-def query(storage: Storage, *, since: datetime, token: str | None, limit: int) -> list[dict]:
-    """Newest first. `token` matches a token id or a token name."""
+def query(storage: Storage, *, since: datetime, token: str | None, limit: int, sites: tuple[str, ...] = (),
+          own_token: str = "") -> list[dict]:
+    """Newest first. `token` matches a token id or a token name. `sites` (a site-scoped
+    admin's): only entries about those sites, and `own_token`'s own calls."""
     where = "at >= {since:DateTime64(3)}"
     params: dict = {"since": since, "limit": limit}
+    if sites:
+        # An entry about several sites names them comma-separated: all of them must be in scope.
+        where += " AND (token_id = {own:String} OR (site != '' AND hasAll({sites:Array(String)}, splitByChar(',', site))))"
+        params.update(sites=list(sites), own=own_token)
     if token:
         where += " AND (token_id = {token:String} OR token_name = {token:String})"
         params["token"] = token

@@ -1,8 +1,14 @@
 """Who may do what. Every protected handler calls `authorize` first.
 
 marketer: reports. fraud: reports + trust. admin: everything (privacy, tokens, sites, promos).
-A token limited to some sites gets 404 for other sites (not 403: a marketer of shop A must
-not learn that site B exists).
+ingest: `POST /api/orders` for its sites and nothing else (the shop's backend confirming orders).
+
+Site scope: a token limited to some sites acts only on them, whatever its role. A site outside
+its scope is answered exactly like a site that does not exist — `404 {"error": "no site 'x'"}`
+— never 403, so a token of shop A cannot even learn that site B exists (a 403 would confirm
+it). 403 is kept for what the caller's token may never do whatever the site: the wrong role,
+or an action that needs every site (a scoped admin minting an unscoped token, erasing without
+naming a site). See docs/security.md.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from tracker.http import runtime_of
 REPORTS = frozenset({"marketer", "fraud", "admin"})
 TRUST = frozenset({"fraud", "admin"})
 ADMIN = frozenset({"admin"})
+# The shop's backend confirming orders; an ingest token is always limited to its sites.
+ORDERS = frozenset({"ingest", "admin"})
 
 
 def bearer(request: Request) -> str | None:
@@ -43,6 +51,18 @@ def authenticate(request: Request) -> Principal:
             raise Unauthorized("a valid bearer token is required" if token is None else "this token is not valid")
         request.state.principal = principal
     return principal
+
+
+def note_site(request: Request, *sites: str) -> None:
+    """Name the site(s) an action touched, for the audit log (comma-separated when several)."""
+    request.state.site = ",".join(s for s in sites if s)
+
+
+def check_sites(principal: Principal, sites: list[str]) -> None:
+    """A scoped principal may only name sites of its own: 404 for any other (see above)."""
+    for site in sites:
+        if not principal.may_see_site(site):
+            raise NotFound(f"no site {site!r}")
 
 
 def authorize(request: Request, roles: frozenset[str], site: str | None = None) -> Principal:

@@ -2,7 +2,7 @@
 
 Query: `since` (ISO date or datetime, UTC; default 24 hours ago), `token` (id or name),
 `limit` (1-10000, default 100). Pending entries are written first, so an admin sees calls
-made a moment ago.
+made a moment ago. A site-scoped admin sees the entries about its sites and its own calls only.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def parse_since(raw: str | None) -> datetime:
 
 
 async def audit_log(request: Request) -> Response:
-    authorize(request, ADMIN)
+    principal = authorize(request, ADMIN)
     query = request.query_params
     since, limit = parse_since(query.get("since")), int_param(query, "limit", 100, 1, MAX_LIMIT)
     token = (query.get("token") or "").strip() or None
@@ -43,7 +43,7 @@ async def audit_log(request: Request) -> Response:
 
     def read() -> list[dict]:
         runtime.audit.flush()
-        return audit.query(runtime.storage, since=since, token=token, limit=limit)
+        return audit.query(runtime.storage, since=since, token=token, limit=limit, sites=principal.sites, own_token=principal.token_id)
 
     return json_response({"rows": await run_in_threadpool(read)})
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from tracker.errors import BadRequest, NotFound
 from tracker.storage.client import Storage
 
-ROLES = ("marketer", "fraud", "admin")
+ROLES = ("marketer", "fraud", "admin", "ingest")
 TOKEN_RE = re.compile(r"^trk_([a-f0-9]{12})_([A-Za-z0-9_-]{20,64})$")
 NAME_RE = re.compile(r"^[\w .@:-]{1,64}$")
 CACHE_SECONDS = 5.0
@@ -36,6 +36,11 @@ class Principal:
     def may_see_site(self, site: str) -> bool:
         return not self.sites or site in self.sites
 
+    def covers(self, sites) -> bool:
+        """Whether every site of a token limited to `sites` (empty: every site) is one this
+        principal may see: a scoped principal never covers an unscoped token."""
+        return not self.sites or (bool(sites) and all(s in self.sites for s in sites))
+
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -50,6 +55,9 @@ class Tokens:
     def create(self, *, role: str, name: str, sites: list[str] | None = None) -> tuple[str, Principal]:
         if role not in ROLES:
             raise BadRequest(f"role must be one of {', '.join(ROLES)}")
+        if role == "ingest" and not sites:
+            # A backend's token confirms one shop's orders: never every site's.
+            raise BadRequest("an ingest token must be limited to its site(s): pass --site SITE")
         if not NAME_RE.match(name or ""):
             raise BadRequest("name must be 1-64 letters, digits, spaces or . @ : - _")
         token_id = secrets.token_hex(6)
@@ -102,13 +110,18 @@ class Tokens:
             settings={"join_use_nulls": 1},
         )
 
-    def revoke(self, token_id_or_name: str) -> int:
+    def revoke(self, token_id_or_name: str, *, by: Principal | None = None) -> list[dict]:
+        """Revoke the active tokens with this id or name; returns them (id, name, role, sites).
+        `by`: only tokens that principal covers (a site-scoped admin never revokes a token of
+        another site, nor learns that one exists: the same 404 as for no token at all)."""
         rows = self.storage.dicts(
             "SELECT token_id, name, role, sites, secret_hash, created_at FROM tokens FINAL "
             "WHERE (token_id = {x:String} OR name = {x:String}) AND revoked_at IS NULL",
             {"x": token_id_or_name},
             what="finding a token",
         )
+        if by is not None:
+            rows = [r for r in rows if by.covers(list(r["sites"]))]
         if not rows:
             raise NotFound(f"no active token with id or name {token_id_or_name!r}")
         now = datetime.now(UTC)
@@ -123,7 +136,7 @@ class Tokens:
             )
         with self._lock:
             self._cache.clear()
-        return len(rows)
+        return [{k: row[k] for k in ("token_id", "name", "role")} | {"sites": list(row["sites"])} for row in rows]
 
     def count_admins(self) -> int:
         sql = "SELECT count() FROM tokens FINAL WHERE role = 'admin' AND revoked_at IS NULL"

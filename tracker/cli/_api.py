@@ -186,9 +186,17 @@ def _in_process(settings: Settings) -> Iterator[Api]:
 
     from tracker.app import create_app
     from tracker.runtime import Runtime
+    from tracker.storage import served
 
     data_dir = settings.data_dir.resolve()
-    if not settings.embedded:
+    if settings.embedded:
+        # The dir's engine served by `serve --workers` (its API not answering yet): use that
+        # storage, with a spool of this command's own, instead of the locked chDB dir.
+        served.clear_stale(data_dir)
+        resolved = served.resolve(settings)
+        if resolved is not settings:
+            settings = resolved.replace(spool_dir=str(data_dir / "spool" / f"cli-{os.getpid()}"), trust_refresh_seconds=0)
+    else:
         _check_reachable(settings)  # before the runtime writes its secrets and spool into the data dir
     try:
         runtime = Runtime.open(settings)

@@ -52,13 +52,12 @@ def _add_option(cmd: argparse.ArgumentParser, spec: dict) -> None:
         extra["choices"] = ("true", "false")
     else:
         extra["metavar"] = METAVARS.get(name) or {"int": "N"}.get(spec["type"], "VALUE")
-    if name in REPEATABLE:
+    if spec.get("repeatable"):
         extra["action"] = "append"
     cmd.add_argument(*flags, required=bool(spec.get("required")), **extra)
 
 
 METAVARS = {"from": "DATE", "to": "DATE", "site": "SITE", "tz": "ZONE", "filter": "DIM:VALUE", "steps": "JSON", "start": "PATH"}
-REPEATABLE = {"filter"}  # given once per value; all must hold
 
 
 def _help(spec: dict) -> str:

@@ -1,10 +1,13 @@
 """Moves sealed spool segments into ClickHouse, in big inserts, and only then frees them.
 
 One background thread. Each round takes the oldest sealed segments (up to `flush_max_bytes`),
-sends their bytes as one JSONEachRow `raw_insert` with an `insert_deduplication_token` made of
-the segment names (a crash between insert and delete replays the same token, which ClickHouse
-drops; the ReplacingMergeTree on event ids is the second guard), and deletes the files after
-ClickHouse confirmed. Storage errors back off exponentially and retry forever: the spool cap,
+sends their bytes as one JSONEachRow `raw_insert` with an `insert_deduplication_token` that is
+a digest of exactly those bytes (a crash between insert and delete replays the same bytes, so
+the same token, which ClickHouse drops; the ReplacingMergeTree on event ids is the second guard
+when a replay batches differently), and deletes the files after ClickHouse confirmed. The token
+must never repeat for different data: ClickHouse silently drops an insert whose token it has
+seen, so a token built from segment numbers (which restart at 1 on an empty spool) lost the
+first events after every quiet restart. Storage errors back off exponentially and retry forever: the spool cap,
 not the flusher, decides when ingest pushes back with 503.
 
 A batch ClickHouse refuses for its content (not for being unreachable) is split in halves until
@@ -14,6 +17,7 @@ Rows are never turned into Python objects here, so flushing does not hold the GI
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -28,6 +32,12 @@ from tracker.storage.client import Storage
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 30.0
+
+
+def dedup_token(data: bytes) -> str:
+    """The insert's deduplication token: a digest of the exact bytes inserted, so a replay of
+    the same bytes is dropped by ClickHouse and different bytes never share a token."""
+    return "spool-" + hashlib.blake2b(data, digest_size=16).hexdigest() + f"-{len(data)}"
 
 
 @dataclass
@@ -59,6 +69,7 @@ class Flusher:
         self._pause = threading.Lock()  # held by callers that need the spool to stand still
         self._thread: threading.Thread | None = None
         self.before_insert = None  # e.g. pending migrations when storage was down at start
+        self.on_flushed: list = []  # called after each stored batch (the trust evaluator's cue)
         spool.on_sealed.append(self._kick.set)
 
     def start(self) -> None:
@@ -119,9 +130,8 @@ class Flusher:
                 self.before_insert()
                 self.before_insert = None
             records = [r for s in batch for r in s.records]
-            token = f"spool-{batch[0].name}-{batch[-1].name}-{len(records)}"
             started = time.perf_counter()
-            self._insert_records(records, token)
+            self._insert_records(records)
             elapsed = time.perf_counter() - started
             for segment in batch:
                 self.spool.release(segment)
@@ -130,11 +140,14 @@ class Flusher:
             self.stats.bytes += size
             self.stats.last_flush_at = time.time()
             self.stats.insert_seconds = (self.stats.insert_seconds + [elapsed])[-100:]
+            for callback in self.on_flushed:
+                callback()
             return True
 
-    def _insert_records(self, records: list[bytes], token: str) -> None:
+    def _insert_records(self, records: list[bytes]) -> None:
+        data = b"".join(records)
         try:
-            self.storage.insert_jsonl(self.table, b"".join(records), dedup_token=token, what="flushing the spool")
+            self.storage.insert_jsonl(self.table, data, dedup_token=dedup_token(data), what="flushing the spool")
         except StorageError:
             if not self.storage.ping():
                 raise  # unreachable: retry the whole batch later
@@ -142,8 +155,8 @@ class Flusher:
                 self._dead_letter(records[0])
                 return
             half = len(records) // 2
-            self._insert_records(records[:half], token + "-a")
-            self._insert_records(records[half:], token + "-b")
+            self._insert_records(records[:half])
+            self._insert_records(records[half:])
 
     def _dead_letter(self, record: bytes) -> None:
         rows = []

@@ -140,9 +140,11 @@ def _record(runtime, vid: str, site: str | None, by: str, counts: dict[str, int]
     )
 
 
-def ledger(storage, *, limit: int = 100) -> list[dict]:
+def ledger(storage, *, limit: int = 100, sites: tuple[str, ...] = ()) -> list[dict]:
+    """Newest first; `sites` (a site-scoped admin's): only erasures from those sites."""
+    where = "WHERE has({sites:Array(String)}, site) " if sites else ""
     return storage.dicts(
-        "SELECT at, by_token, vid_hash, site, counts FROM erasures ORDER BY at DESC LIMIT {limit:UInt32}",
-        {"limit": limit},
+        f"SELECT at, by_token, vid_hash, site, counts FROM erasures {where}ORDER BY at DESC LIMIT {{limit:UInt32}}",
+        {"limit": limit, "sites": list(sites)},
         what="reading the erasure ledger",
     )

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracker.auth.roles import ADMIN, authorize
+from tracker.auth.roles import ADMIN, authorize, note_site
 from tracker.errors import BadRequest, Forbidden
 from tracker.http import cookie_header, cors_headers, int_param, is_secure, json_response, network_prefix, preflight, runtime_of
 from tracker.privacy import erase as erasing
@@ -41,12 +41,30 @@ def _target(request: Request) -> tuple[str, str | None]:
 
 
 async def export_visitor(request: Request) -> Response:
-    authorize(request, ADMIN)
+    """Without `?site=`, an unscoped admin exports every site's records; a site-scoped admin
+    the records of its own sites only (one export per site, merged)."""
+    principal = authorize(request, ADMIN)
     vid, site = _target(request)
     if site is not None:
         authorize(request, ADMIN, site)
-    result = await run_in_threadpool(export, runtime_of(request), vid, site)
-    return _json(result)
+    runtime = runtime_of(request)
+    if site is not None or not principal.sites:
+        return _json(await run_in_threadpool(export, runtime, vid, site))
+    note_site(request, *principal.sites)
+    parts = [await run_in_threadpool(export, runtime, vid, s) for s in principal.sites]
+    return _json(_merge(vid, principal.sites, parts))
+
+
+def _merge(vid: str, sites: tuple[str, ...], parts: list[dict]) -> dict:
+    tables: dict[str, list[dict]] = {}
+    counts: dict[str, int] = {}
+    for part in parts:
+        for name, rows in part["tables"].items():
+            tables.setdefault(name, []).extend(rows)
+        for name, count in part["counts"].items():
+            counts[name] = counts.get(name, 0) + count
+    return {"vid": vid, "site": None, "sites": list(sites), "exported_at": parts[0]["exported_at"], "counts": counts,
+            "tables": tables, "pending": [row for part in parts for row in part["pending"]]}
 
 
 async def erase_visitor(request: Request) -> Response:
@@ -61,9 +79,9 @@ async def erase_visitor(request: Request) -> Response:
 
 
 async def erasures(request: Request) -> Response:
-    authorize(request, ADMIN)
+    principal = authorize(request, ADMIN)
     limit = int_param(request.query_params, "limit", 100, 1, 10_000)
-    rows = await run_in_threadpool(erasing.ledger, runtime_of(request).storage, limit=limit)
+    rows = await run_in_threadpool(lambda: erasing.ledger(runtime_of(request).storage, limit=limit, sites=principal.sites))
     return _json({"rows": rows})
 
 

@@ -3,7 +3,8 @@
 Two kinds:
 - the **scope** every report shares (`Scope`, parsed by `parse_scope`): `site` (required),
   `from`/`to` (ISO dates, UTC unless `tz`, both inclusive; default the last 30 days),
-  `traffic` (`trusted` default, or `all`), `tz` (IANA name for day boundaries);
+  `traffic` (`trusted` default, or `all`), `tz` (IANA name for day boundaries), `filter`
+  (repeatable `DIM:VALUE`, all must hold: the report covers only the matching sessions);
 - a report's **own** parameters: its `Params`, a frozen dataclass whose fields are declared
   with `param(...)` — help text, default, bounds, choices or a parse function. One parser
   (`parse_params`) builds any `Params` from a query, and `describe` lists the declarations, so
@@ -13,13 +14,14 @@ Two kinds:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from tracker.errors import BadRequest
 from tracker.http import int_param
@@ -28,6 +30,23 @@ from tracker.vocabulary import check_site_id
 TRAFFIC = ("trusted", "all")
 MAX_RANGE_DAYS = 800
 DEFAULT_RANGE_DAYS = 30
+# Session dimensions a report can be narrowed by (`filter=DIM:VALUE`); their SQL is
+# `_sql.FILTER_CONDITIONS`. Values of `source` and `utm_medium` are stored lower-cased.
+FILTER_DIMS = ("source", "utm_medium", "utm_campaign", "entry", "device", "browser", "os", "page")
+LOWERCASE_DIMS = ("source", "utm_medium")
+MAX_FILTERS = 10
+MAX_FILTER_VALUE = 2048
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One `filter=DIM:VALUE`: keep the sessions whose DIM is VALUE (`page`: that viewed VALUE)."""
+
+    dim: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.dim}:{self.value}"
 
 
 @dataclass(frozen=True)
@@ -39,6 +58,7 @@ class Scope:
     end: date  # inclusive
     traffic: str = "trusted"
     tz: str = "UTC"
+    filters: tuple[Filter, ...] = ()
 
     @property
     def start_ts(self) -> datetime:
@@ -55,8 +75,31 @@ class Scope:
         return self.traffic == "trusted"
 
     def bind(self) -> dict:
-        """The bound parameters of the scope: {site}, {start}, {end} (UTC), {tz}."""
-        return {"site": self.site, "start": self.start_ts, "end": self.end_ts, "tz": self.tz}
+        """The bound parameters of the scope: {site}, {start}, {end} (UTC), {tz}, and each
+        filter's value as {f0}, {f1}, ... (`_sql.session_filter`)."""
+        bound = {"site": self.site, "start": self.start_ts, "end": self.end_ts, "tz": self.tz}
+        return {**bound, **{f"f{i}": f.value for i, f in enumerate(self.filters)}}
+
+
+def parse_filter(raw: str) -> Filter:
+    """`DIM:VALUE` -> Filter, with a message naming the dimensions for anything else."""
+    dim, sep, value = raw.partition(":")
+    if not sep or dim not in FILTER_DIMS:
+        raise BadRequest(f"filter must be DIM:VALUE with DIM one of {', '.join(FILTER_DIMS)}, got {raw[:80]!r}")
+    if len(value) > MAX_FILTER_VALUE or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise BadRequest(f"filter {dim}: the value must be at most {MAX_FILTER_VALUE} printable characters")
+    if dim in ("page", "entry"):
+        value = value.split("#", 1)[0].split("?", 1)[0]  # stored paths never carry a query string
+    return Filter(dim, value.lower() if dim in LOWERCASE_DIMS else value)
+
+
+def parse_filters(raw: str | Sequence[str] | None) -> tuple[Filter, ...]:
+    """The `filter` parameter, given once (a string) or repeated (a list); empty values skipped."""
+    values = [raw] if isinstance(raw, str) else list(raw or ())
+    values = [v for v in values if v]
+    if len(values) > MAX_FILTERS:
+        raise BadRequest(f"at most {MAX_FILTERS} filters")
+    return tuple(parse_filter(v) for v in values)
 
 
 def _date(raw: str | None, name: str) -> date | None:
@@ -68,16 +111,34 @@ def _date(raw: str | None, name: str) -> date | None:
         raise BadRequest(f"{name} must be an ISO date like 2026-01-31, got {raw!r}") from None
 
 
-def parse_scope(query: Mapping[str, str], *, today: date | None = None) -> Scope:
+MAX_TZ_CHARS = 64
+
+
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def check_tz(tz: str) -> str:
+    """`tz` if it is an IANA zone name this machine knows, else 400. Only names from the
+    zone list are accepted: `ZoneInfo` itself raises OSError on 256+ characters and accepts
+    file names (`localtime`, `posixrules`) that ClickHouse, which gets the name bound, lacks."""
+    if len(tz) > MAX_TZ_CHARS or tz not in _known_zones():
+        raise BadRequest(f"tz must be an IANA time zone like Europe/Paris, got {tz[:MAX_TZ_CHARS]!r}")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise BadRequest(f"tz must be an IANA time zone like Europe/Paris, got {tz!r}") from None
+    return tz
+
+
+def parse_scope(query: Mapping[str, Any], *, today: date | None = None) -> Scope:
+    """The scope of a query; `query["filter"]` may be a list (a repeated parameter)."""
     site = query.get("site") or ""
     if not site:
         raise BadRequest("site is required")
     check_site_id(site)
-    tz = query.get("tz") or "UTC"
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadRequest(f"tz must be an IANA time zone like Europe/Paris, got {tz!r}") from None
+    tz = check_tz(query.get("tz") or "UTC")
     today = today or datetime.now(ZoneInfo(tz)).date()
     end = _date(query.get("to"), "to") or today
     start = _date(query.get("from"), "from") or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
@@ -88,7 +149,7 @@ def parse_scope(query: Mapping[str, str], *, today: date | None = None) -> Scope
     traffic = query.get("traffic") or "trusted"
     if traffic not in TRAFFIC:
         raise BadRequest("traffic must be trusted or all")
-    return Scope(site=site, start=start, end=end, traffic=traffic, tz=tz)
+    return Scope(site=site, start=start, end=end, traffic=traffic, tz=tz, filters=parse_filters(query.get("filter")))
 
 
 # --- a report's own parameters -----------------------------------------------------------------
@@ -193,6 +254,8 @@ SCOPE = (
     {"name": "traffic", "in": "query", "type": "str", "default": "trusted", "choices": list(TRAFFIC),
      "help": "trusted: visitors judged automated or fraudulent are left out; all: everyone"},
     {"name": "tz", "in": "query", "type": "str", "default": "UTC", "help": "IANA time zone of the day boundaries"},
+    {"name": "filter", "in": "query", "type": "str", "repeatable": True,
+     "help": f"DIM:VALUE, repeatable, all must hold: only the sessions that match (DIM: {', '.join(FILTER_DIMS)})"},
 )
 
 
