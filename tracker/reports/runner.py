@@ -147,6 +147,7 @@ def handler(report: Report) -> Callable[[Request], Any]:
         return await _answer(request, report)
 
     endpoint.__name__ = f"report_{report.name}"
+    endpoint.report = report  # type: ignore[attr-defined]  # for the API description (tracker.openapi)
     return endpoint
 
 
@@ -160,4 +161,5 @@ def dispatcher(reports: Mapping[str, Report], not_found: Callable[[str], Excepti
             raise not_found(name)
         return await _answer(request, report)
 
+    endpoint.reports = reports  # type: ignore[attr-defined]  # one documented path per report (tracker.openapi)
     return endpoint
