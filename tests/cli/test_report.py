@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 from tracker.cli import build_parser
-from tracker.cli.report import query_of, render, table
+from tracker.cli._table import render_table
+from tracker.cli.report import query_of, render
 
 
 def tracker(*args: str, data) -> subprocess.CompletedProcess:
@@ -54,7 +55,35 @@ def test_unknown_report_options_are_an_error(tmp_path):
 
 def test_render_tables():
     text = render({"site": "s", "visitors": 3, "rate": 0.25, "rows": [{"path": "/", "pageviews": 10}, {"path": "/cart", "pageviews": 2}]})
-    assert "visitors  3" in text and "rate      0.25" in text
-    assert "  path   pageviews\n" in text and "  /cart          2\n" in text
-    assert table([]) == "  (no rows)\n"
-    assert "nan" in render({"median": float("nan"), "none": None}) and "none    -" in render({"median": 1.5, "none": None})
+    assert "visitors  3\n" in text and "rate      0.25\n" in text
+    assert "rows:\npath   pageviews\n/             10\n/cart          2\n" in text  # numbers right-aligned, no trailing spaces
+    assert render_table(["a"], []) == "a\n"
+    assert "median  nan\n" in render({"median": float("nan"), "none": None})
+    assert render({"median": 1.5, "none": None}) == "median  1.5\nnone      -\n"  # a numeric column is right-aligned
+
+
+def test_tables_are_styled_on_a_terminal_only(tmp_path):
+    import os
+    import pty
+
+    seeded = tracker("site", "add", "shop", "--origin", "https://www.shop.example", data=tmp_path)
+    assert seeded.returncode == 0, seeded.stderr
+    piped = tracker("token", "list", data=tmp_path)
+    assert piped.returncode == 0 and "\x1b[" not in piped.stdout and "─" not in piped.stdout
+    assert piped.stdout.splitlines()[0].split() == ["token_id", "role", "name", "sites", "created_at", "last_used", "revoked_at"]
+    main, child = pty.openpty()
+    proc = subprocess.run([sys.executable, "-m", "tracker", "token", "list", "--data", str(tmp_path)], stdout=child,
+                          stderr=subprocess.PIPE, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main)
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b[1m" in out.decode() and "─" in out.decode()  # bold header over a rule

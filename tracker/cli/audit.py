@@ -9,6 +9,7 @@ import orjson
 
 from tracker.cli import add_data_args, settings_from
 from tracker.cli._api import connect
+from tracker.cli._table import print_table
 
 
 def register(sub) -> None:
@@ -27,11 +28,7 @@ def run(args) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
-    print(f"{'AT':<24}{'TOKEN':<24}{'ROLE':<10}{'METHOD':<8}{'ROUTE':<36}{'SITE':<16}{'STATUS':>6}{'MS':>9}")
-    for r in rows:
-        who = r["token_name"] or (r["token_id"] or "-")
-        print(
-            f"{str(r['at'])[:23]:<24}{who[:23]:<24}{r['role'] or '-':<10}{r['method']:<8}{r['route'][:35]:<36}"
-            f"{(r['site'] or '-')[:15]:<16}{r['status']:>6}{r['duration_ms']:>9.1f}"
-        )
+    print_table(["at", "token", "role", "method", "route", "site", "status", "duration_ms"],
+                [[str(r["at"])[:23], r["token_name"] or (r["token_id"] or "-"), r["role"] or "-", r["method"], r["route"],
+                  r["site"] or "-", r["status"], round(r["duration_ms"], 1)] for r in rows])
     return 0

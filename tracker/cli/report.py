@@ -10,13 +10,13 @@ API's JSON with `--json`.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
 import orjson
 
 from tracker.cli import add_data_args, settings_from
 from tracker.cli._api import connect
+from tracker.cli._table import cell, print_table, render_table
 from tracker.reports.params import SCOPE, describe
 from tracker.reports.routes import REPORTS
 
@@ -84,27 +84,15 @@ def run(args) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        sys.stdout.write(render(body))
+        show(body)
     return 0
 
 
-# --- readable output (pure) -------------------------------------------------------------------
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return str(value)
-        return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value)}"
-    if isinstance(value, list):
-        return " → ".join(_cell(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
-    return str(value)
+# --- readable output -------------------------------------------------------------------------
+# A body is shown as sections: its scalars as a key/value table, each list of objects as a
+# table of its own (nested lists of objects under their row's label), nested objects as their
+# own sections. `render` gives the plain text (pipes, files), `show` prints them in the one
+# table style of the CLI (tracker.cli._table).
 
 
 def _is_table(value: object) -> bool:
@@ -112,41 +100,40 @@ def _is_table(value: object) -> bool:
     return isinstance(value, list) and bool(value) and isinstance(value[0], dict)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def table(rows: list[dict]) -> str:
-    """Aligned columns; numbers right-aligned."""
-    if not rows:
-        return "  (no rows)\n"
-    columns = list(dict.fromkeys(k for row in rows for k in row if not _is_table(row[k])))
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    numeric = [all(_is_number(row.get(c)) or row.get(c) is None for row in rows) for c in columns]
-
-    def line(values: list[str]) -> str:
-        return "  " + "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip() + "\n"
-    out = line(columns) + line(["-" * w for w in widths])
-    return out + "".join(line(r) for r in cells)
-
-
-def render(body: dict, title: str = "") -> str:
-    """A report body as text: scalars as `key: value`, lists of objects as tables, nested
-    objects as their own sections."""
-    out = f"{title}\n" if title else ""
+def sections(body: dict, title: str = "") -> list[tuple[str, list[str], list[list], bool]]:
+    """(title, columns, rows, with header) of each table of a body."""
+    out = []
     scalars = {k: v for k, v in body.items() if not isinstance(v, (dict, list)) or (isinstance(v, list) and not _is_table(v))}
     if scalars:
-        width = max(len(k) for k in scalars)
-        out += "".join(f"{k.ljust(width)}  {_cell(v)}\n" for k, v in scalars.items())
+        out.append((title, ["field", "value"], [[k, v] for k, v in scalars.items()], False))
     for key, value in body.items():
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            out += f"\n{key}:\n" + table(value)
+        if _is_table(value):
+            columns = list(dict.fromkeys(k for row in value for k in row if not _is_table(row[k])))
+            out.append((f"{key}:", columns, [[row.get(c) for c in columns] for row in value], True))
             for row in value:
                 for sub_key, sub in row.items():
-                    if isinstance(sub, list) and sub and isinstance(sub[0], dict):
-                        label = ", ".join(f"{k}={_cell(v)}" for k, v in row.items() if not isinstance(v, (list, dict)))
-                        out += f"\n{key} [{label}] {sub_key}:\n" + table(sub)
+                    if _is_table(sub):
+                        label = ", ".join(f"{k}={cell(v)}" for k, v in row.items() if not isinstance(v, (list, dict)))
+                        sub_columns = list(dict.fromkeys(k for r in sub for k in r))
+                        out.append((f"{key} [{label}] {sub_key}:", sub_columns, [[r.get(c) for c in sub_columns] for r in sub], True))
         elif isinstance(value, dict):
-            out += "\n" + render(value, f"{key}:")
+            out += sections(value, f"{key}:")
     return out
+
+
+def render(body: dict) -> str:
+    """A report body as plain text."""
+    parts = []
+    for title, columns, rows, header in sections(body):
+        parts.append((f"{title}\n" if title else "") + render_table(columns, rows, header=header))
+    return "\n".join(parts)
+
+
+def show(body: dict) -> None:
+    """A report body on stdout, in the CLI's table style (plain when stdout is not a terminal)."""
+    if not sys.stdout.isatty():
+        sys.stdout.write(render(body))
+        return
+    for i, (title, columns, rows, header) in enumerate(sections(body)):
+        print(("\n" if i else "") + title if title else "", end="\n" if title else "")
+        print_table(columns, rows, header=header)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tracker.cli import add_data_args, settings_from
 from tracker.cli._api import connect
+from tracker.cli._table import print_table
 
 
 def register(sub) -> None:
@@ -31,6 +32,7 @@ def run_add(args) -> int:
 def run_list(args) -> int:
     with connect(settings_from(args)) as api:
         rows = api.request("GET", "/api/admin/sites")["rows"]
-    for row in rows:
-        print(f"{row['site']}\t{' '.join(row['origins'])}")
+    # An origin is listed once (stores written before serve deduplicated the demo's may repeat one).
+    print_table(["site", "origins"], [[row["site"], " ".join(dict.fromkeys(row["origins"])) or "(server-side senders only)"]
+                                      for row in rows])
     return 0
