@@ -209,6 +209,13 @@ class Settings:
     )
     demo: bool = _setting(False, "Seed the `demo` site with synthetic traffic on first start when it has no events.", "TRACKER_DEMO")
 
+    # --- the command line --------------------------------------------------------------------
+    server: str = _setting(
+        "", "Base URL of a running `tracker serve` the CLI sends its commands to (`--server`); empty: the one serving the data dir, else in-process.",
+        "TRACKER_SERVER",
+    )
+    token: str = _setting("", "Admin token the CLI sends to `server` (`--token`); empty: the data dir's local CLI token.", "TRACKER_TOKEN")
+
     @property
     def effective_dsn(self) -> str:
         return self.dsn or f"chdb:///{self.data_dir.resolve() / 'clickhouse'}"

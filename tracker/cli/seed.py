@@ -18,7 +18,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     params = {"site": args.site, "visitors": args.visitors, "days": args.days, "seed": args.seed}
-    with connect(settings_from(args)) as api:
+    with connect(settings_from(args), creates=True) as api:
         result = api.request("POST", "/api/admin/seed", params=params, timeout=3600)
     print(
         f"seeded {result['events']:,} events for {result['visitors']:,} visitors into {result['site']} "
