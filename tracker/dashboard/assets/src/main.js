@@ -1,6 +1,6 @@
 // Entry point: wires the filter bar (presets, custom dates, traffic toggle), shows how many
 // visitors trusted traffic leaves out, then runs the page's renderer.
-import { api, browserTz, cfg, el, filters, fmt } from "./core.js";
+import { api, browserTz, cfg, el, filters, fmt, Panel } from "./core.js";
 import { funnel } from "./funnel.js";
 import { PAGES } from "./pages.js";
 import { TRUST_PAGES } from "./trust.js";
@@ -115,5 +115,6 @@ const render = Object.assign({ funnel }, PAGES, TRUST_PAGES)[cfg.page];
 // The page's own figures first; the badge's query runs after them. Filters that could not be
 // read are marked beside their fields, and nothing is asked until they are fixed.
 const done = render && cfg.params.site && !cfg.no_events && !cfg.invalid ? render() : Promise.resolve();
+if (cfg.invalid) for (const node of document.querySelectorAll(".panel")) new Panel(node.id).empty("Fix the filter marked above to see these figures.");
 if (cfg.page === "overview") excludedBadge();
 else done.finally(excludedBadge);
