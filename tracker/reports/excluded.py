@@ -2,7 +2,7 @@
 
 For marketers: the counts behind every report's `excluded_visitors`, broken down by the trust
 wing's stable reason codes — never the visitors themselves. How the query works: the range's
-untrusted set (`trust.cache`: every visitor whose score is at or below the threshold, with its
+untrusted set (`trust.live`: every visitor whose score is at or below the threshold, with its
 reasons, computed once per range and reused while the range's data is unchanged — the same set
 every trusted report leaves out) is counted, and its reason arrays are summed with `sumMap` in
 the same pass. The `traffic` parameter does not apply: this report is about the excluded, and
