@@ -14,6 +14,7 @@ the range's untrusted set already evaluated (the trust wing keeps it fresh in th
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import tempfile
@@ -51,6 +52,12 @@ RUNS = [
 ]
 
 
+def cpu_seconds() -> float:
+    """This process's CPU time (chDB runs inside it): steadier than wall time on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -79,22 +86,24 @@ def main() -> None:
             for traffic in ("all", "trusted"):
                 query = {"site": site, **common, **params, "traffic": traffic, "filter": filters}
                 execute(runtime, ROUTE_TABLE[name], query)  # warm: the untrusted set, caches
-                times = []
+                times, cpu = [], []
                 for _ in range(args.repeat):
-                    started = time.perf_counter()
+                    started, used = time.perf_counter(), cpu_seconds()
                     execute(runtime, ROUTE_TABLE[name], query)
                     times.append(time.perf_counter() - started)
+                    cpu.append(cpu_seconds() - used)
                 label = f"{name} {' + '.join(filters) or '(no filter)'} ({traffic})"
-                rows.append((label, statistics.median(times), min(times), max(times)))
-                print(f"  {label:<60} median {rows[-1][1]:.3f}s (min {rows[-1][2]:.3f}, max {rows[-1][3]:.3f}) peak RSS {peak_rss_mb():.0f} MiB", flush=True)
+                rows.append((label, statistics.median(times), min(times), max(times), statistics.median(cpu)))
+                print(f"  {label:<60} median {rows[-1][1]:.3f}s (min {rows[-1][2]:.3f}, max {rows[-1][3]:.3f}) CPU {rows[-1][4]:.3f}s "
+                      f"peak RSS {peak_rss_mb():.0f} MiB", flush=True)
     finally:
         runtime.close()
         if not args.data:
             shutil.rmtree(data, ignore_errors=True)
     print(f"\n{events:,} events; process peak RSS {peak_rss_mb():.0f} MiB\n")
-    print("| report | median s | min s | max s |\n|---|---:|---:|---:|")
-    for label, median, lo, hi in rows:
-        print(f"| {label} | {median:.3f} | {lo:.3f} | {hi:.3f} |")
+    print("| report | median s | min s | max s | CPU s (median) |\n|---|---:|---:|---:|---:|")
+    for label, median, lo, hi, cpu in rows:
+        print(f"| {label} | {median:.3f} | {lo:.3f} | {hi:.3f} | {cpu:.3f} |")
 
 
 if __name__ == "__main__":
