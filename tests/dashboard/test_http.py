@@ -280,3 +280,12 @@ def test_sign_in_attempts_are_rate_limited_per_network(app, runtime, monkeypatch
         statuses = [login(web, "trk_000000000000_notavalidsecretnotavalidsecret").status_code for _ in range(5)]
     assert statuses == [401, 401, 401, 429, 429]
     assert ratelimit.LOGIN_BURST >= 10  # a person mistyping a few times is never locked out
+
+
+def test_trust_pages_carry_report_filters_without_claiming_them(web, fraud_token, new_site):
+    site = new_site()
+    login(web, fraud_token)
+    r = web.get(f"/dashboard/trust?site={site}&filter=device:mobile")
+    assert r.status_code == 200
+    assert 'class="filter-chip"' not in r.text and 'name="traffic"' not in r.text  # trust listings ignore both
+    assert 'name="filter" value="device:mobile"' in r.text  # kept for the way back to marketing pages
