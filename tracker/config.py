@@ -108,6 +108,13 @@ class Settings:
         60, "Minutes the shop's backend has to confirm a browser purchase (POST /api/orders) before reports show it as unconfirmed.",
         "TRACKER_ORDERS_GRACE_MINUTES",
     )
+    revenue_ceiling_factor: float = _setting(
+        20.0, "A purchase the backend has not confirmed counts in no revenue above this many times the site's median order "
+        "(confirmed orders, else the range's browser purchases); 0 disables the ceiling.", "TRACKER_REVENUE_CEILING_FACTOR",
+    )
+    revenue_ceiling_min_orders: int = _setting(
+        20, "Orders a site needs before its median sets the revenue ceiling (fewer: no ceiling).", "TRACKER_REVENUE_CEILING_MIN_ORDERS",
+    )
 
     # --- trust and safety (docs/trust.md: every reason code, rule, threshold and weight) ------
     trust_threshold: int = _setting(

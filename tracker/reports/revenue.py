@@ -18,6 +18,14 @@ through `events(base, money)`, which changes only the purchase rows:
   and reports that show totals add it (it has no session, so it earns no promotion or
   campaign, and no `filter=` can match it).
 
+A sanity ceiling per site: a purchase the backend has not confirmed is worth at most
+`revenue_ceiling_factor` (20) times the site's median order — of its confirmed orders, else of
+the range's browser purchases, once there are `revenue_ceiling_min_orders` (20) of them. Above
+it, a browser-counted purchase is left out of the figures (a site without confirmations) or
+out of `unconfirmed_revenue` (counted in `over_ceiling_orders`): one forged 9,999,999 purchase
+no longer rewrites a month. The median, not a high quantile, so that the outlier itself cannot
+raise the bar.
+
 Currencies are never summed as one: `Money.currency` is the site's reporting currency (the
 currency of most of its confirmed orders, or of the range's browser purchases before any
 confirmation), money figures count the orders in it, and `currencies_sql` lists every
@@ -59,6 +67,7 @@ class Money:
     currency: str  # the reporting currency ('' when no order says)
     currencies: int  # distinct currencies among the orders that count
     grace_minutes: int = DEFAULT_GRACE_MINUTES
+    ceiling: float = 0.0  # the site's sanity ceiling for unconfirmed revenue (0: none)
 
     @property
     def source(self) -> str:
@@ -106,8 +115,19 @@ _CONFIRMED_STREAM = """
 """
 
 _IN_CURRENCY = "AND c_currency = {rev_currency:String}"
-_BROWSER_ONE_CURRENCY = """
-    SELECT * FROM ($base) WHERE type != 'purchase' OR currency IN ('', {rev_currency:String})
+_BROWSER_RULES = """
+    SELECT * FROM ($base)
+    WHERE type != 'purchase' OR (($currency) AND ({rev_ceiling:Float64} = 0 OR toFloat64(revenue) <= {rev_ceiling:Float64}))
+"""
+
+# The site's median order: of its paid confirmations, else of the range's browser purchases,
+# each only with at least {rev_min_orders} of them (0 otherwise).
+MEDIAN_ORDER = f"""
+    SELECT if(c.1 >= {{rev_min_orders:UInt32}}, c.2, if(b.1 >= {{rev_min_orders:UInt32}}, b.2, 0))
+    FROM (SELECT (count(), quantileExact(0.5)(toFloat64(revenue))) AS c FROM ({LATEST}) WHERE status = 'paid') AS cc,
+         (SELECT (count(), quantileExact(0.5)(toFloat64(revenue))) AS b FROM events
+          WHERE site = {{site:String}} AND type = 'purchase'
+            AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}) AS bb
 """
 
 MONEY_SQL = f"""
@@ -120,22 +140,26 @@ MONEY_SQL = f"""
                 WHERE site = {{site:String}} AND type = 'purchase' AND currency != ''
                   AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}
                 GROUP BY currency ORDER BY n DESC, currency
-           )) AS browser_currencies
+           )) AS browser_currencies,
+           ({MEDIAN_ORDER}) AS median_order
 """
 
 
 def money_of(storage: Storage, params: dict[str, Any]) -> Money:
     """The site's way of counting money for the range in `params` (one small query)."""
-    row = storage.query(MONEY_SQL, params, what="reading how the site counts revenue").first() or {}
+    settings = storage.settings
+    bound = {**params, "rev_min_orders": settings.revenue_ceiling_min_orders}
+    row = storage.query(MONEY_SQL, bound, what="reading how the site counts revenue").first() or {}
     confirmed = bool(row.get("confirmed"))
     currencies = list(row.get("confirmed_currencies") if confirmed else row.get("browser_currencies") or [])
-    grace = getattr(storage.settings, "orders_grace_minutes", DEFAULT_GRACE_MINUTES)
-    return Money(confirmed=confirmed, currency=currencies[0] if currencies else "", currencies=len(currencies), grace_minutes=grace)
+    ceiling = float(row.get("median_order") or 0) * settings.revenue_ceiling_factor
+    return Money(confirmed=confirmed, currency=currencies[0] if currencies else "", currencies=len(currencies),
+                 grace_minutes=settings.orders_grace_minutes, ceiling=round(ceiling, 4))
 
 
 def bind(money: Money) -> dict[str, Any]:
     """The fragment's bound parameters (add them to the report's `ctx.bind`)."""
-    return {"rev_currency": money.currency, "rev_grace_ms": money.grace_minutes * 60_000}
+    return {"rev_currency": money.currency, "rev_grace_ms": money.grace_minutes * 60_000, "rev_ceiling": money.ceiling}
 
 
 def events(base: str, money: Money, *, every_currency: bool = False) -> str:
@@ -145,8 +169,8 @@ def events(base: str, money: Money, *, every_currency: bool = False) -> str:
     if money.confirmed:
         rule = "" if every_currency else _IN_CURRENCY
         return _fill(_CONFIRMED_STREAM, base=base, paid=_PAID, currency_rule=rule)
-    if money.currencies > 1 and not every_currency:
-        return _fill(_BROWSER_ONE_CURRENCY, base=base)
+    if money.currencies > 1 or money.ceiling:
+        return _fill(_BROWSER_RULES, base=base, currency="1" if every_currency else "currency IN ('', {rev_currency:String})")
     return base
 
 
@@ -172,20 +196,23 @@ def orphans(storage: Storage, params: dict[str, Any], money: Money) -> list[dict
 
 def reconciliation_sql(base: str) -> str:
     """One row: the range's browser purchases (of `base`: its trust and filter rules apply) by
-    what the backend said of them — never confirmed after the grace period (`unconfirmed_*`),
+    what the backend said of them — never confirmed after the grace period (`unconfirmed_*`;
+    purchases above the ceiling are counted in `over_ceiling_orders`, not in the revenue),
     not yet confirmed within it (`pending_*`), refunded (`refunded_*`). Revenue is the
     browser's claim for the first two (reporting currency or none), the confirmation's for
     refunds."""
     return _fill("""
     SELECT countIf(status = '' AND late) AS unconfirmed_orders,
-           sumIf(revenue, status = '' AND late AND currency IN ('', {rev_currency:String})) AS unconfirmed_revenue,
+           sumIf(revenue, status = '' AND late AND currency IN ('', {rev_currency:String}) AND NOT over) AS unconfirmed_revenue,
+           countIf(status = '' AND late AND over) AS over_ceiling_orders,
            countIf(status = '' AND NOT late) AS pending_orders,
            sumIf(revenue, status = '' AND NOT late AND currency IN ('', {rev_currency:String})) AS pending_revenue,
            countIf(status = 'refunded') AS refunded_orders,
            sumIf(c_revenue, status = 'refunded' AND c_currency = {rev_currency:String}) AS refunded_revenue
     FROM (
         SELECT b.order_id AS order_id, b.revenue AS revenue, b.currency AS currency, b.late AS late,
-               c.status AS status, c.revenue AS c_revenue, c.currency AS c_currency
+               c.status AS status, c.revenue AS c_revenue, c.currency AS c_currency,
+               {rev_ceiling:Float64} > 0 AND toFloat64(b.revenue) > {rev_ceiling:Float64} AS over
         FROM (
             SELECT order_id, argMin(revenue, ts) AS revenue, argMin(currency, ts) AS currency,
                    min(ts) < now64(3) - toIntervalMillisecond({rev_grace_ms:UInt64}) AS late
