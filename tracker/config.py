@@ -121,6 +121,10 @@ class Settings:
         50, "Trust score (0-100) at or below which a visitor is excluded from trusted traffic.",
         "TRACKER_TRUST_THRESHOLD",
     )
+    trust_revenue_tolerance: float = _setting(
+        0.01, "revenue_mismatch: how far (a share, 0.01 = 1%, and at least a cent) a browser purchase may differ from its confirmation.",
+        "TRACKER_TRUST_REVENUE_TOLERANCE",
+    )
     trust_weights: tuple[str, ...] = _setting(
         (),
         "Comma-separated reason=weight overrides, e.g. velocity=40,fast_click=25; "

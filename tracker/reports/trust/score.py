@@ -26,6 +26,7 @@ from typing import Any
 from tracker.config import Settings
 from tracker.errors import ConfigError
 from tracker.http import iso_time
+from tracker.reports.trust import revenue as revenue_rules
 from tracker.reports.trust.signals import PARTIALS_VERSION, VISITOR_SIGNALS
 from tracker.vocabulary import SCRIPTED_CLIENT
 
@@ -46,6 +47,7 @@ REASONS: dict[str, tuple[int, str]] = {
     "clock_skew": (20, "max_skew_ms > {tt_clock_skew_ms:UInt64}"),
     "scripted_client": (10, "scripted_events > 0"),
 }
+REASONS.update(revenue_rules.REASONS)  # money claimed against orders confirmed (trust/revenue.py)
 CODES = tuple(REASONS)
 
 
@@ -66,6 +68,7 @@ class TrustConfig:
     coupon_visitors: int
     coupon_prefixes: int
     public_coupons: tuple[str, ...]
+    revenue: tuple[tuple[str, Any], ...] = ()  # trust/revenue.py's bound parameters
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TrustConfig:
@@ -84,6 +87,7 @@ class TrustConfig:
             coupon_visitors=settings.trust_coupon_visitors,
             coupon_prefixes=settings.trust_coupon_prefixes,
             public_coupons=tuple(c.strip().upper() for c in settings.trust_public_coupons if c.strip()),
+            revenue=tuple(revenue_rules.params(settings).items()),
         )
 
     @property
@@ -127,6 +131,7 @@ def trust_params(c: TrustConfig) -> dict[str, Any]:
         "tt_public_coupons": list(c.public_coupons),
         "tt_scripted_re": SCRIPTED_CLIENT,
         "tt_partials": c.partials_config,
+        **(dict(c.revenue) or revenue_rules.params(Settings.load({}, env={}))),
     }
 
 
@@ -138,7 +143,7 @@ VISITOR_SCORES = f"""
     SELECT *,
            arrayFilter((code, hit) -> hit, {_CODE_ARRAY}, fired) AS reasons,
            toUInt8(greatest(0, 100 - toInt64(arraySum(arrayMap((w, hit) -> if(hit, w, 0), {{trust_weights:Array(UInt8)}}, fired))))) AS score
-    FROM (SELECT *, {_FIRED_ARRAY} AS fired FROM ({VISITOR_SIGNALS}))
+    FROM (SELECT *, {_FIRED_ARRAY} AS fired FROM ({revenue_rules.with_revenue_signals(VISITOR_SIGNALS)}))
 """
 
 
@@ -183,4 +188,6 @@ def evidence(row: Mapping[str, Any], c: TrustConfig) -> dict[str, dict[str, Any]
             out[reason] = {"max_skew_seconds": round(row["max_skew_ms"] / 1000, 3), "threshold_seconds": c.clock_skew_seconds}
         elif reason == "scripted_client":
             out[reason] = {"events": row["scripted_events"]}
+        elif reason in revenue_rules.REASONS:
+            out[reason] = revenue_rules.evidence(reason, row)
     return out

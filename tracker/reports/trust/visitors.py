@@ -18,6 +18,7 @@ from tracker.errors import BadRequest, NotFound
 from tracker.http import iso_time
 from tracker.reports.params import param
 from tracker.reports.runner import Context
+from tracker.reports.trust import revenue as revenue_rules
 from tracker.reports.trust.score import CODES, VISITOR_SCORES, TrustConfig, evidence
 
 DEFAULT_LIMIT = 100
@@ -115,6 +116,7 @@ SIGNAL_VALUES = {
     "coupon_shared": "shared_coupon_visitors",
     "clock_skew": "max_skew_ms",
     "scripted_client": "scripted_events",
+    **revenue_rules.SIGNAL_VALUES,
 }
 
 
