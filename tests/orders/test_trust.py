@@ -58,3 +58,14 @@ def test_a_site_without_confirmations_has_no_unconfirmed_reason(client, new_site
     site = new_site()
     journeys(site, {"v1": [("pageview", "/", 0), ("purchase", ("o1", 20.0), 10)]})
     assert listing(client, fraud_token, site)["v1"]["reasons"] == []
+
+
+def test_a_late_confirmation_changes_the_trusted_figures_at_once(runtime, client, shop, marketer_token, fraud_token):
+    """The range's untrusted set is cached; a confirmation must invalidate it (trust/cache.py)."""
+    q = {"site": shop, **RANGE}
+    assert client.get("/api/reports/overview", params=q, headers=auth(marketer_token)).json()["excluded_visitors"] == 1
+    token, _ = runtime.tokens.create(role="ingest", name="backend-late", sites=[shop])
+    confirm(client, token, shop, paid("fake", "9999999"))  # the order was real after all
+    # Confirmed at the browser's amount: only the outlier remains (70), so the buyer is back.
+    assert listing(client, fraud_token, shop)["forger"]["reasons"] == ["revenue_outlier"]
+    assert client.get("/api/reports/overview", params=q, headers=auth(marketer_token)).json()["excluded_visitors"] == 0

@@ -50,10 +50,13 @@ RETIRE_SECONDS = 300.0  # how long a superseded set stays readable for reports s
 
 FINGERPRINT = """
     SELECT
-        (SELECT (count(), sum(toUnixTimestamp64Milli(ts))) FROM events
+        (SELECT (count(), sum(toUnixTimestamp64Milli(ts)),
+                 countIf(type = 'purchase' AND ts < now64(3) - toIntervalMillisecond({tt_orders_grace_ms:UInt64}))) FROM events
          WHERE site = {site:String}
            AND ts >= {start:DateTime64(3, 'UTC')} - INTERVAL 1 DAY AND ts < {end:DateTime64(3, 'UTC')}) AS e,
-        (SELECT (count(), max(updated_at)) FROM promos WHERE site = {site:String}) AS p
+        (SELECT (count(), max(updated_at)) FROM promos WHERE site = {site:String}) AS p,
+        -- trust/revenue.py: a new confirmation, or a purchase passing the grace period unconfirmed
+        (SELECT (count(), max(version)) FROM orders WHERE site = {site:String}) AS o
 """
 
 FILL = f"""
