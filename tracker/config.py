@@ -65,6 +65,7 @@ class Settings:
         8 * 1024 * 1024, "Spool segment size at which a segment is sealed for flushing.",
         "TRACKER_SPOOL_SEGMENT_BYTES",
     )
+    spool_dir: str = _setting("", "Spool directory; empty: `<data_dir>/spool` (each `serve --workers` worker gets `<data_dir>/spool/w<i>`).", "TRACKER_SPOOL_DIR")
     flush_interval: float = _setting(1.0, "Seconds after which a non-empty spool segment is sealed and flushed.", "TRACKER_FLUSH_INTERVAL")
     flush_max_bytes: int = _setting(64 * 1024 * 1024, "Most spool bytes sent to ClickHouse in one insert.", "TRACKER_FLUSH_MAX_BYTES")
     rate_collect_per_prefix: float = _setting(
@@ -171,12 +172,44 @@ class Settings:
         (), "Comma-separated coupon codes meant to be shared widely (newsletter codes): never coupon_shared.",
         "TRACKER_TRUST_PUBLIC_COUPONS",
     )
+    # issue #14: rules that hold on unseen traffic (docs/trust.md)
+    trust_click_burst: int = _setting(
+        8, "click_burst: fires when a visitor sends at least this many promo clicks within any sliding 10 seconds.",
+        "TRACKER_TRUST_CLICK_BURST",
+    )
+    trust_leak_prefix_redeemers: int = _setting(
+        5, "coupon_shared evidence: at least this many redeemers of the code share the visitor's IP prefix.",
+        "TRACKER_TRUST_LEAK_PREFIX_REDEEMERS",
+    )
+    trust_leak_burst_redeemers: int = _setting(
+        8, "coupon_shared evidence: at least this many redeemers of the code bought within trust_leak_burst_seconds of the visitor.",
+        "TRACKER_TRUST_LEAK_BURST_REDEEMERS",
+    )
+    trust_leak_burst_seconds: int = _setting(
+        1800, "coupon_shared evidence: the half-width (seconds) of the window around a redemption in which redeemers are counted.",
+        "TRACKER_TRUST_LEAK_BURST_SECONDS",
+    )
+    trust_leak_fresh_seconds: int = _setting(
+        600, "coupon_shared evidence: a visitor first seen at most this long before its purchase, with at most "
+        "trust_leak_browse_pageviews pageviews before it, did not browse first.",
+        "TRACKER_TRUST_LEAK_FRESH_SECONDS",
+    )
+    trust_leak_browse_pageviews: int = _setting(
+        2, "coupon_shared evidence: pageviews before the purchase that still count as not browsing.",
+        "TRACKER_TRUST_LEAK_BROWSE_PAGEVIEWS",
+    )
     trust_refresh_seconds: float = _setting(
         60.0, "Seconds between background materialisations of closed days' trust signals; 0 disables the job.",
         "TRACKER_TRUST_REFRESH_SECONDS",
     )
+    trust_live_seconds: float = _setting(
+        10.0, "Least seconds between two background evaluations of a range's untrusted visitors (trust_as_of lags by "
+        "about this plus one evaluation); 0: no background evaluation, a range is evaluated on its first ask only.",
+        "TRACKER_TRUST_LIVE_SECONDS",
+    )
 
     # --- serve -------------------------------------------------------------------------------
+    workers: int = _setting(1, "Worker processes of `tracker serve` on one socket, each with its own spool (docs/deployment.md).", "TRACKER_WORKERS")
     demo: bool = _setting(False, "Seed the `demo` site with synthetic traffic on first start when it has no events.", "TRACKER_DEMO")
 
     @property

@@ -28,6 +28,6 @@ def all_routes() -> list[BaseRoute]:
 def middleware() -> list[Middleware]:
     from tracker.auth.audit import AuditMiddleware
     from tracker.auth.gate import AuthGate
-    from tracker.security import SecurityHeaders
+    from tracker.security import CrossSiteGuard, SecurityHeaders
 
-    return [Middleware(SecurityHeaders), Middleware(AuditMiddleware), Middleware(AuthGate)]
+    return [Middleware(SecurityHeaders), Middleware(AuditMiddleware), Middleware(CrossSiteGuard), Middleware(AuthGate)]

@@ -73,7 +73,7 @@ class Sites:
     def _save_snapshot(self) -> None:
         if self.snapshot is None:
             return
-        tmp = self.snapshot.with_suffix(".tmp")
+        tmp = self.snapshot.with_suffix(f".{os.getpid()}.tmp")  # processes of one data dir may save at once
         rows = [{"site": s.site, "origins": list(s.origins), "created_at": s.created_at} for s in self._cache.values()]
         tmp.write_bytes(orjson.dumps(rows))
         os.replace(tmp, self.snapshot)

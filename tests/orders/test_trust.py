@@ -61,11 +61,13 @@ def test_a_site_without_confirmations_has_no_unconfirmed_reason(client, new_site
 
 
 def test_a_late_confirmation_changes_the_trusted_figures_at_once(runtime, client, shop, marketer_token, fraud_token):
-    """The range's untrusted set is cached; a confirmation must invalidate it (trust/cache.py)."""
+    """The range's untrusted set is kept fresh in the background; a confirmation must count as
+    a change of the range's data (trust/live.py's fingerprint)."""
     q = {"site": shop, **RANGE}
     assert client.get("/api/reports/overview", params=q, headers=auth(marketer_token)).json()["excluded_visitors"] == 1
     token, _ = runtime.tokens.create(role="ingest", name="backend-late", sites=[shop])
     confirm(client, token, shop, paid("fake", "9999999"))  # the order was real after all
     # Confirmed at the browser's amount: only the outlier remains (70), so the buyer is back.
     assert listing(client, fraud_token, shop)["forger"]["reasons"] == ["revenue_outlier"]
+    assert runtime.trust_sets.refresh(shop, force=True) >= 1  # the background pass (force: skip its pacing)
     assert client.get("/api/reports/overview", params=q, headers=auth(marketer_token)).json()["excluded_visitors"] == 0

@@ -122,7 +122,15 @@ def connect(settings: Settings) -> Iterator[Api]:
 
     from tracker.app import create_app
     from tracker.runtime import Runtime
+    from tracker.storage import served
 
+    if settings.embedded:
+        # The dir's engine served by `serve --workers` (its API not answering yet): use that
+        # storage, with a spool of this command's own, instead of the locked chDB dir.
+        served.clear_stale(data_dir)
+        resolved = served.resolve(settings)
+        if resolved is not settings:
+            settings = resolved.replace(spool_dir=str(data_dir / "spool" / f"cli-{os.getpid()}"), trust_refresh_seconds=0)
     try:
         runtime = Runtime.open(settings)
     except DataDirBusy:

@@ -15,6 +15,7 @@ def register(sub) -> None:
     p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="port (default 8000)")
     p.add_argument("--demo", action="store_true", default=None, help="seed the demo site with synthetic traffic if it has none")
+    p.add_argument("--workers", type=int, default=None, help="worker processes on one socket, each with its own spool (default 1, env TRACKER_WORKERS)")
     add_data_args(p)
     p.set_defaults(func=run)
 
@@ -27,10 +28,17 @@ def run(args) -> int:
     from tracker.errors import DataDirBusy, StorageError
     from tracker.runtime import Runtime
 
-    settings = settings_from(args, host=args.host, port=args.port, demo=args.demo)
+    from tracker.cli import _workers as workers
+
+    settings = settings_from(args, host=args.host, port=args.port, demo=args.demo, workers=getattr(args, "workers", None))
     logging.getLogger("tracker").setLevel(settings.log_level.upper())
+    if settings.workers < 1:
+        raise CliError("--workers must be at least 1")
+    if settings.workers > 1:
+        return workers.run(settings, settings.workers)
     data_dir = settings.data_dir.resolve()
     if settings.embedded:
+        workers.check_data_dir_free(data_dir)
         holder = running_server(data_dir)
         if holder:
             raise CliError(f"{data_dir} is already served by tracker serve (pid {holder['pid']}) at {holder['url']}")
@@ -50,6 +58,7 @@ def run(args) -> int:
             if settings.public_url:
                 demo_origins.append(settings.public_url)
             runtime.sites.ensure("demo", demo_origins)
+            workers.drain_orphans(runtime.storage, settings, keep={runtime.spool.dir.resolve()})  # spools a `--workers` run left
             if settings.demo:
                 _seed_demo(runtime)
         except StorageError:

@@ -9,6 +9,7 @@ linked across days nor reversed by trying all 2^32 addresses.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import ipaddress
 import os
@@ -43,6 +44,15 @@ class DailySalt:
         return self._day, self._salt
 
     def _load_or_create(self, day: str) -> bytes:
+        if self._path is None:
+            return secrets.token_bytes(16)
+        # Several processes share the file (`serve --workers`, import workers): the first one to
+        # see a new day creates its salt, under a lock, and the others read that one.
+        with open(self._path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return self._load_or_create_locked(day)
+
+    def _load_or_create_locked(self, day: str) -> bytes:
         if self._path is not None and self._path.exists():
             try:
                 stored = orjson.loads(self._path.read_bytes())

@@ -35,7 +35,7 @@ class Params:
     promo: str = param("the promotion to compare, e.g. SUMMER (required)", parse=promo_id)
 
 
-def groups_sql(trusted_only: bool, counting: revenue.Money) -> str:
+def groups_sql(trusted_only: bool, counting: revenue.Money, filters=()) -> str:
     # One read of the events: per visitor, the
     # first view of the promo and the last purchase; a converter bought at or after that view.
     return f"""
@@ -49,7 +49,7 @@ def groups_sql(trusted_only: bool, counting: revenue.Money) -> str:
                maxIf(ts, type = 'purchase') AS last_purchase
         FROM (
             SELECT vid, ts, event_id, type, promo_variant, type = 'promo_view' AND promo_id = {{promo:String}} AS is_view
-            FROM ({revenue.events(_sql.events(trusted_only), counting)})
+            FROM ({revenue.events(_sql.events(trusted_only, filters), counting)})
             WHERE type IN ('promo_view', 'purchase')
         )
         GROUP BY {_sql.VISITOR}
@@ -61,7 +61,7 @@ def groups_sql(trusted_only: bool, counting: revenue.Money) -> str:
 
 def run(ctx: Context, params: Params) -> dict:
     counting = revenue.money_of(ctx.storage, ctx.bind())
-    rows = ctx.storage.dicts(groups_sql(ctx.scope.trusted_only, counting), ctx.bind(promo=params.promo, **revenue.bind(counting)),
+    rows = ctx.storage.dicts(groups_sql(ctx.scope.trusted_only, counting, ctx.scope.filters), ctx.bind(promo=params.promo, **revenue.bind(counting)),
                              what="lift report")
     counts = {r["grp"]: (int(r["visitors"]), int(r["converters"])) for r in rows}
     # Converters bought confirmed orders once the site has them (tracker.reports.revenue).

@@ -80,13 +80,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def users_xml(users: Sequence[XmlUser], *, default_user: bool = True) -> str:
+def users_xml(users: Sequence[XmlUser], *, default_user: bool = True, default_grants: Sequence[str] = ()) -> str:
     """A ClickHouse users file: profiles, quotas and users with their grants. `default_user`:
-    include a password-less `default` (what the nodes of a cluster log in to each other as)."""
+    include a password-less `default` (what the nodes of a cluster log in to each other as, and
+    what the engine's own blocking query runs as); `default_grants` narrows what it may do (all
+    when empty)."""
     profiles = ["<default/>"] if default_user else []
+    narrowed = "<grants>" + "".join(f"<query>{escape(g)}</query>" for g in default_grants) + "</grants>" if default_grants else ""
     entries = [
         "<default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>"
-        "<profile>default</profile><quota>default</quota></default>"
+        f"<profile>default</profile><quota>default</quota>{narrowed}</default>"
     ] if default_user else []
     for user in users:
         settings = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in user.profile.items())
@@ -125,15 +128,20 @@ class ServerProcess:
     """One ClickHouse node served by chDB in a child process (see the module docstring)."""
 
     def __init__(self, node_dir: Path, *, http_port: int | None = None, tcp_port: int | None = None,
-                 clusters: Mapping[str, Sequence[int]] | None = None, users: Sequence[XmlUser] = (), data_path: Path | None = None):
+                 clusters: Mapping[str, Sequence[int]] | None = None, users: Sequence[XmlUser] = (), data_path: Path | None = None,
+                 default_grants: Sequence[str] = (), stop_with_parent: bool = False):
         """`node_dir` holds the config, fifo and log; `data_path` the ClickHouse data (default
-        `<node_dir>/data`; an embedded store's `<data>/clickhouse` can be served as it is)."""
+        `<node_dir>/data`; an embedded store's `<data>/clickhouse` can be served as it is).
+        `default_grants` narrows the password-less `default` user (see `users_xml`);
+        `stop_with_parent`: the node stops cleanly when the process that started it dies."""
         self.dir = Path(node_dir).resolve()
         self.data_path = Path(data_path).resolve() if data_path else self.dir / "data"
         self.http_port = http_port or free_port()
         self.tcp_port = tcp_port or free_port()
         self.clusters = dict(clusters or {})
         self.users = tuple(users)
+        self.default_grants = tuple(default_grants)
+        self.stop_with_parent = stop_with_parent
         self._any_ports = http_port is None and tcp_port is None
         self._proc: subprocess.Popen | None = None
 
@@ -150,7 +158,7 @@ class ServerProcess:
 
     def write_config(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "users.xml").write_text(users_xml(self.users))
+        (self.dir / "users.xml").write_text(users_xml(self.users, default_grants=self.default_grants))
         (self.dir / "config.xml").write_text(
             "<clickhouse>\n"
             "  <listen_host>127.0.0.1</listen_host>\n"
@@ -185,7 +193,8 @@ class ServerProcess:
         log = open(self.dir / LOG, "wb")
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "tracker.storage.server_process", str(self.dir), str(self.data_path)],
+                [sys.executable, "-m", "tracker.storage.server_process", str(self.dir), str(self.data_path)]
+                + (["--stop-with-parent"] if self.stop_with_parent else []),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.dir, start_new_session=True,
             )
         finally:
@@ -302,11 +311,13 @@ def start_cluster(base_dir: Path, name: str, shards: int = 2, *, users: Sequence
 # --- the child process ---------------------------------------------------------------------------
 
 
-def serve(node_dir: str, data_path: str) -> int:
+def serve(node_dir: str, data_path: str, stop_with_parent: bool = False) -> int:
     """Run one node until a line arrives on its fifo. The process's only job."""
     from chdb import _chdb  # before the engine starts anywhere in this process
 
     os.chdir(node_dir)
+    if stop_with_parent:
+        _stop_when_orphaned(os.path.join(node_dir, FIFO))
     fifo = os.path.join(node_dir, FIFO).replace("\\", "\\\\").replace("'", "\\'")
     result = _chdb.query(
         f"SYSTEM START LISTEN HTTP; SYSTEM START LISTEN TCP; SELECT count() FROM file('{fifo}', 'LineAsString')",
@@ -321,5 +332,21 @@ def serve(node_dir: str, data_path: str) -> int:
     return 0
 
 
+def _stop_when_orphaned(fifo: str) -> None:
+    """Write the fifo's stop line once the parent is gone (a supervisor killed with SIGKILL),
+    so a private storage process never outlives it holding the data dir's lock."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        with open(fifo, "wb") as fh:
+            fh.write(b"stop\n")
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1], sys.argv[2]))
+    sys.exit(serve(sys.argv[1], sys.argv[2], "--stop-with-parent" in sys.argv[3:]))
