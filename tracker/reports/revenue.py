@@ -9,7 +9,9 @@ through `events(base, money)`, which changes only the purchase rows:
   time and session (so its promo clicks and campaign still earn it) and takes the confirmed
   revenue, currency and coupon. If the browser sent several purchases for one order id (a
   reloaded thank-you page with a new event id), only the first counts.
-- A browser purchase with no confirmation, or a refunded one, is left out of the figures;
+- A browser purchase with no confirmation, or a refunded one, counts in no money figure (its
+  row stays, typed `purchase_uncounted`, so visitors, sessions and pageviews are the same
+  whichever way money is counted);
   `reconciliation_sql` counts it apart (`unconfirmed_*` once the grace period has passed,
   `pending_*` within it, `refunded_*`). A refund therefore subtracts the order from every
   figure it was in, in the range its purchase happened.
@@ -21,7 +23,7 @@ through `events(base, money)`, which changes only the purchase rows:
 A sanity ceiling per site: a purchase the backend has not confirmed is worth at most
 `revenue_ceiling_factor` (20) times the site's median order — of its confirmed orders, else of
 the range's browser purchases, once there are `revenue_ceiling_min_orders` (20) of them. Above
-it, a browser-counted purchase is left out of the figures (a site without confirmations) or
+it, a browser-counted purchase counts in no figure (a site without confirmations) or
 out of `unconfirmed_revenue` (counted in `over_ceiling_orders`): one forged 9,999,999 purchase
 no longer rewrites a month. The median, not a high quantile, so that the outlier itself cannot
 raise the bar.
@@ -35,7 +37,7 @@ How the join works: the confirmations are read with `argMax(..., version)` per o
 latest wins, whether or not ClickHouse has merged the ReplacingMergeTree yet), limited to
 `paid`, and joined to the first browser purchase event of each order id within a day of the
 range; the event stream is LEFT ANY JOINed to that small table on (order id, event id) and
-keeps a purchase row only when it matched. For a site without confirmations `events` returns
+a purchase row counts only when it matched. For a site without confirmations `events` returns
 its input unchanged (no join, no cost). SQL is composed through `$name` slots only (never
 user input); values are bound: {site} {start} {end} {tz} and `bind(money)`'s
 {rev_currency} {rev_grace_ms}.
@@ -101,23 +103,34 @@ _PAID = _fill("""
     WHERE o.status = 'paid'
 """, seen=_SEEN, latest=LATEST)
 
-_CONFIRMED_STREAM = """
-    SELECT * EXCEPT (c_order, c_revenue, c_currency, c_coupon)
-             REPLACE (if(c_order != '', c_revenue, revenue) AS revenue,
-                      if(c_order != '', c_currency, currency) AS currency,
-                      if(c_order != '' AND c_coupon != '', c_coupon, coupon) AS coupon)
+# A purchase that does not count keeps its row (it is still an event of its visitor and session:
+# visitors, sessions and pageviews do not change with the way money is counted) under this type,
+# which no report counts as a purchase.
+UNCOUNTED = "purchase_uncounted"
+
+_CONFIRMED_STREAM = f"""
+    SELECT * EXCEPT (c_order, c_revenue, c_currency, c_coupon, counted)
+             REPLACE (if(type != 'purchase' OR counted, type, '{UNCOUNTED}') AS type,
+                      if(counted, c_revenue, if(type = 'purchase', toDecimal64(0, 4), revenue)) AS revenue,
+                      if(counted, c_currency, currency) AS currency,
+                      if(counted AND c_coupon != '', c_coupon, coupon) AS coupon)
     FROM (
-        SELECT e.*, k.c_order, k.c_revenue, k.c_currency, k.c_coupon
+        SELECT e.*, k.c_order, k.c_revenue, k.c_currency, k.c_coupon,
+               e.type = 'purchase' AND k.c_order != '' $currency_rule AS counted
         FROM ($base) AS e
         LEFT ANY JOIN ($paid) AS k ON e.order_id = k.c_order AND e.event_id = k.c_event
     )
-    WHERE type != 'purchase' OR (c_order != '' $currency_rule)
 """
 
-_IN_CURRENCY = "AND c_currency = {rev_currency:String}"
-_BROWSER_RULES = """
-    SELECT * FROM ($base)
-    WHERE type != 'purchase' OR (($currency) AND ({rev_ceiling:Float64} = 0 OR toFloat64(revenue) <= {rev_ceiling:Float64}))
+_IN_CURRENCY = "AND k.c_currency = {rev_currency:String}"
+_BROWSER_RULES = f"""
+    SELECT * EXCEPT (counted)
+             REPLACE (if(type != 'purchase' OR counted, type, '{UNCOUNTED}') AS type,
+                      if(type != 'purchase' OR counted, revenue, toDecimal64(0, 4)) AS revenue)
+    FROM (
+        SELECT *, ($currency) AND ({{rev_ceiling:Float64}} = 0 OR toFloat64(revenue) <= {{rev_ceiling:Float64}}) AS counted
+        FROM ($base)
+    )
 """
 
 # The site's median order: of its paid confirmations, else of the range's browser purchases,
@@ -230,9 +243,37 @@ def currencies_sql(base: str, money: Money) -> str:
     """Per currency: orders and revenue of the orders that count (`base` through `events`
     with every currency kept); for a site whose orders come in more than one currency."""
     return _fill("""
-    SELECT currency, uniqExact(order_id) AS orders, sum(revenue) AS revenue
-    FROM ($stream)
-    WHERE type = 'purchase'
+    SELECT currency, count() AS orders, sum(revenue) AS revenue
+    FROM (
+        -- each order once, as the overview counts it (its first purchase event)
+        SELECT order_id, argMin(currency, ts) AS currency, argMin(revenue, ts) AS revenue
+        FROM ($stream)
+        WHERE type = 'purchase' AND order_id != ''
+        GROUP BY order_id
+    )
     GROUP BY currency
     ORDER BY orders DESC, currency
     """, stream=events(base, money, every_currency=True))
+
+
+def overview_fields(storage: Storage, params: dict[str, Any], money: Money, base: str, orphan_rows: list[dict]) -> dict[str, Any]:
+    """The fields the overview adds about how its money was counted (CONTRACT §9):
+    `revenue_source`, `currency`, and once the site confirms orders `unconfirmed_orders`,
+    `unconfirmed_revenue`, `pending_*`, `refunded_*`, `over_ceiling_orders` (None before);
+    `revenue_by_currency` when the orders come in more than one currency."""
+    out: dict[str, Any] = {"revenue_source": money.source, "currency": money.currency}
+    keys = ("unconfirmed_orders", "unconfirmed_revenue", "pending_orders", "pending_revenue", "refunded_orders",
+            "refunded_revenue", "over_ceiling_orders")
+    row = storage.query(reconciliation_sql(base), params, what="reconciling orders").first() if money.confirmed else None
+    for key in keys:
+        value = None if row is None else row[key]
+        out[key] = value if value is None or key.endswith("_orders") else round(float(value), 2)
+    if money.currencies > 1:
+        totals: dict[str, list] = {}
+        for r in storage.dicts(currencies_sql(base, money), params, what="revenue per currency") + orphan_rows:
+            entry = totals.setdefault(r["currency"], [0, 0.0])
+            entry[0] += int(r["orders"])
+            entry[1] += float(r["revenue"])
+        out["revenue_by_currency"] = [{"currency": c, "orders": n, "revenue": round(v, 2)}
+                                      for c, (n, v) in sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[0]))]
+    return out
