@@ -22,7 +22,8 @@ from tests.support.servers import TrackerServer, free_port
 from tracker.ingest.spool import read_records
 
 pytestmark = pytest.mark.slow
-TEXT = {"Content-Type": "text/plain"}
+# A browser's agent: pageviews from an HTTP library are scripted traffic, out of the trusted default.
+TEXT = {"Content-Type": "text/plain", "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"}
 WORKERS = {"TRACKER_WORKERS": "2"}
 
 
@@ -122,7 +123,7 @@ def test_a_worker_killed_mid_load_is_restarted_and_loses_no_acknowledged_event(t
     for t in threads:
         t.start()
     try:
-        time.sleep(2.0)
+        wait_for(lambda: len(acked) >= 200, what="traffic before the kill")  # not a fixed sleep: CI may be slow
         before = workers_of(server.proc.pid)
         os.kill(before[0], signal.SIGKILL)
         restarted = wait_for(lambda: (w := workers_of(server.proc.pid)).get(0) not in (None, before[0]) and w, what="worker 0's restart")
@@ -137,7 +138,7 @@ def test_a_worker_killed_mid_load_is_restarted_and_loses_no_acknowledged_event(t
     assert "worker 0" in server.log.read_text() and "restarting it" in server.log.read_text()
     stored = {r["event_id"] for r in server.stored("SELECT event_id FROM events FINAL WHERE site = {site:String}", site="shop")}
     missing = set(acked) - stored
-    assert len(acked) > 400 and not missing, f"{len(missing)} acknowledged events were lost"
+    assert len(acked) >= 400 and not missing, f"{len(missing)} acknowledged events were lost"
 
 
 def test_the_cli_works_while_workers_serve(tmp_path):
