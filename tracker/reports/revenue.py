@@ -143,31 +143,48 @@ MEDIAN_ORDER = f"""
             AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}) AS bb
 """
 
-MONEY_SQL = f"""
-    SELECT (SELECT count() FROM (SELECT 1 FROM orders WHERE site = {{site:String}} LIMIT 1)) AS confirmed,
-           (SELECT groupArray(currency) FROM (
-                SELECT currency, count() AS n FROM ({LATEST}) WHERE status = 'paid' GROUP BY currency ORDER BY n DESC, currency
-           )) AS confirmed_currencies,
-           (SELECT groupArray(currency) FROM (
-                SELECT currency, count() AS n FROM events
-                WHERE site = {{site:String}} AND type = 'purchase' AND currency != ''
-                  AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}
-                GROUP BY currency ORDER BY n DESC, currency
-           )) AS browser_currencies,
-           ({MEDIAN_ORDER}) AS median_order
+# How the site counts money: from its confirmations (the orders table: small, read first) ...
+CONFIRMED_MONEY = f"""
+    SELECT count() AS orders, countIf(status = 'paid') AS paid,
+           quantileExactIf(0.5)(toFloat64(revenue), status = 'paid') AS median,
+           sumMapIf([currency], [toUInt64(1)], status = 'paid') AS currencies
+    FROM ({LATEST})
+"""
+# ... and, before any confirmation or while they are too few for a median, from the range's
+# browser purchases (one scan of the purchase events).
+BROWSER_MONEY = """
+    SELECT count() AS orders, quantileExact(0.5)(toFloat64(revenue)) AS median,
+           sumMapIf([currency], [toUInt64(1)], currency != '') AS currencies
+    FROM events
+    WHERE site = {site:String} AND type = 'purchase'
+      AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
 """
 
 
+def _by_count(pairs: Any) -> list[str]:
+    """sumMap's (currencies, counts) -> currencies, most orders first (ties by code)."""
+    keys, counts = pairs or ([], [])
+    return [c for n, c in sorted(zip(counts, keys), key=lambda nc: (-nc[0], nc[1])) if c]
+
+
 def money_of(storage: Storage, params: dict[str, Any]) -> Money:
-    """The site's way of counting money for the range in `params` (one small query)."""
+    """The site's way of counting money for the range in `params` (one small query on the
+    orders table; a second over the range's purchases only when the site has too few
+    confirmations to judge by)."""
     settings = storage.settings
-    bound = {**params, "rev_min_orders": settings.revenue_ceiling_min_orders}
-    row = storage.query(MONEY_SQL, bound, what="reading how the site counts revenue").first() or {}
-    confirmed = bool(row.get("confirmed"))
-    currencies = list(row.get("confirmed_currencies") if confirmed else row.get("browser_currencies") or [])
-    ceiling = float(row.get("median_order") or 0) * settings.revenue_ceiling_factor
+    least = settings.revenue_ceiling_min_orders
+    conf = storage.query(CONFIRMED_MONEY, params, what="reading how the site counts revenue").first() or {}
+    confirmed = bool(conf.get("orders"))
+    median = float(conf.get("median") or 0) if int(conf.get("paid") or 0) >= least else 0.0
+    currencies = _by_count(conf.get("currencies")) if confirmed else []
+    if not median or not confirmed:
+        browser = storage.query(BROWSER_MONEY, params, what="reading how the site counts revenue").first() or {}
+        if not median and int(browser.get("orders") or 0) >= least:
+            median = float(browser.get("median") or 0)
+        if not confirmed:
+            currencies = _by_count(browser.get("currencies"))
     return Money(confirmed=confirmed, currency=currencies[0] if currencies else "", currencies=len(currencies),
-                 grace_minutes=settings.orders_grace_minutes, ceiling=round(ceiling, 4))
+                 grace_minutes=settings.orders_grace_minutes, ceiling=round(median * settings.revenue_ceiling_factor, 4))
 
 
 def bind(money: Money) -> dict[str, Any]:
