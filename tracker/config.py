@@ -109,11 +109,22 @@ class Settings:
         60, "Minutes the shop's backend has to confirm a browser purchase (POST /api/orders) before reports show it as unconfirmed.",
         "TRACKER_ORDERS_GRACE_MINUTES",
     )
+    revenue_ceiling_factor: float = _setting(
+        20.0, "A purchase the backend has not confirmed counts in no revenue above this many times the site's median order "
+        "(confirmed orders, else the range's browser purchases); 0 disables the ceiling.", "TRACKER_REVENUE_CEILING_FACTOR",
+    )
+    revenue_ceiling_min_orders: int = _setting(
+        20, "Orders a site needs before its median sets the revenue ceiling (fewer: no ceiling).", "TRACKER_REVENUE_CEILING_MIN_ORDERS",
+    )
 
     # --- trust and safety (docs/trust.md: every reason code, rule, threshold and weight) ------
     trust_threshold: int = _setting(
         50, "Trust score (0-100) at or below which a visitor is excluded from trusted traffic.",
         "TRACKER_TRUST_THRESHOLD",
+    )
+    trust_revenue_tolerance: float = _setting(
+        0.01, "revenue_mismatch: how far (a share, 0.01 = 1%, and at least a cent) a browser purchase may differ from its confirmation.",
+        "TRACKER_TRUST_REVENUE_TOLERANCE",
     )
     trust_weights: tuple[str, ...] = _setting(
         (),

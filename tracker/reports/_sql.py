@@ -84,12 +84,14 @@ TIMELINE = f"""
         arrayMap((gap, i) -> toUInt8(i = 1 OR gap > {SESSION_GAP_MS}), arrayDifference(t), arrayEnumerate(t)) AS new"""
 
 
-def timeline_source(trusted_only: bool, extra: str = "", filters: Sequence[Filter] = ()) -> str:
+def timeline_source(trusted_only: bool, extra: str = "", filters: Sequence[Filter] = (), base: str = "") -> str:
     """The inner query for TIMELINE: one row per event with `visitor` (VISITOR), the packed key
-    `k`, and any `extra` columns (e.g. ", if(type = 'pageview', path, '') AS p")."""
+    `k`, and any `extra` columns (e.g. ", if(type = 'pageview', path, '') AS p"), read from
+    `base` (default `events(trusted_only, filters)`; the overview passes it through
+    `revenue.events`)."""
     return f"""
     SELECT {VISITOR} AS visitor, toUInt64(toUnixTimestamp64Milli(ts)) * 2 + (type = 'pageview') AS k{extra}
-    FROM ({events(trusted_only, filters)})"""
+    FROM ({base or events(trusted_only, filters)})"""
 
 
 def pageview_sessions(trusted_only: bool, having: str = "", filters: Sequence[Filter] = ()) -> str:

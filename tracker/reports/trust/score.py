@@ -28,6 +28,7 @@ from typing import Any
 from tracker.config import Settings
 from tracker.errors import ConfigError
 from tracker.http import iso_time
+from tracker.reports.trust import revenue as revenue_rules
 from tracker.reports.trust.leaks import leak_evidence
 from tracker.reports.trust.signals import PARTIALS_VERSION, VISITOR_SIGNALS, bind_coverage
 from tracker.vocabulary import SCRIPTED_CLIENT
@@ -55,6 +56,7 @@ REASONS: dict[str, tuple[int, str]] = {
     "scripted_pageviews": (60, "pageviews > 0 AND scripted_pageviews = pageviews"),
     "click_burst": (50, "max_clicks_10s >= {tt_click_burst:UInt32}"),
 }
+REASONS.update(revenue_rules.REASONS)  # money claimed against orders confirmed (trust/revenue.py)
 CODES = tuple(REASONS)
 
 
@@ -81,6 +83,7 @@ class TrustConfig:
     leak_burst_seconds: int
     leak_fresh_seconds: int
     leak_browse_pageviews: int
+    revenue: tuple[tuple[str, Any], ...] = ()  # trust/revenue.py's bound parameters
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TrustConfig:
@@ -105,6 +108,7 @@ class TrustConfig:
             leak_burst_seconds=settings.trust_leak_burst_seconds,
             leak_fresh_seconds=settings.trust_leak_fresh_seconds,
             leak_browse_pageviews=settings.trust_leak_browse_pageviews,
+            revenue=tuple(revenue_rules.params(settings).items()),
         )
 
     @property
@@ -154,6 +158,7 @@ def trust_params(c: TrustConfig) -> dict[str, Any]:
         "tt_leak_burst_ms": c.leak_burst_seconds * 1000,
         "tt_leak_fresh_ms": c.leak_fresh_seconds * 1000,
         "tt_leak_browse_pageviews": c.leak_browse_pageviews,
+        **(dict(c.revenue) or revenue_rules.params(Settings.load({}, env={}))),
     }
 
 
@@ -165,7 +170,7 @@ VISITOR_SCORES = f"""
     SELECT *,
            arrayFilter((code, hit) -> hit, {_CODE_ARRAY}, fired) AS reasons,
            toUInt8(greatest(0, 100 - toInt64(arraySum(arrayMap((w, hit) -> if(hit, w, 0), {{trust_weights:Array(UInt8)}}, fired))))) AS score
-    FROM (SELECT *, {_FIRED_ARRAY} AS fired FROM ({VISITOR_SIGNALS}))
+    FROM (SELECT *, {_FIRED_ARRAY} AS fired FROM ({revenue_rules.with_revenue_signals(VISITOR_SIGNALS)}))
 """
 
 
@@ -224,4 +229,6 @@ def evidence(row: Mapping[str, Any], c: TrustConfig) -> dict[str, dict[str, Any]
             out[reason] = {"pageviews": row["pageviews"], "scripted_pageviews": row["scripted_pageviews"]}
         elif reason == "click_burst":
             out[reason] = {"max_clicks_10s": row["max_clicks_10s"], "threshold": c.click_burst}
+        elif reason in revenue_rules.REASONS:
+            out[reason] = revenue_rules.evidence(reason, row)
     return out
