@@ -71,6 +71,9 @@ def run(settings: Settings, workers: int) -> int:
     embedded = settings.embedded
     if embedded:
         check_data_dir_free(data_dir)
+        holder = running_server(data_dir)
+        if holder:
+            raise CliError(f"{data_dir} is already served by tracker serve (pid {holder['pid']}) at {holder['url']}")
     sock = bind(settings.host, settings.port)
     storage = None
     files: list[Path] = []
@@ -81,8 +84,6 @@ def run(settings: Settings, workers: int) -> int:
             files.append(served.write(data_dir, dsn=dsn, storage_pid=storage.pid, node_dir=storage.dir))
         url = f"http://{_url_host(settings.host)}:{settings.port}"
         if embedded:
-            if running_server(data_dir):
-                raise CliError(f"{data_dir} is already served by another tracker serve")
             files.append(write_server_file(data_dir, url))
         first_start(settings.replace(dsn=dsn), url, workers, private=storage is not None)
         print(f"tracker listening on {url} with {workers} workers  (demo shop: {url}/demo, dashboard: {url}/dashboard)", flush=True)
