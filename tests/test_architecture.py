@@ -18,6 +18,7 @@ KIT = frozenset({"errors", "config", "vocabulary", "http", "storage", "sites", "
 # and reports, import neither each other nor any room but auth (reports authorize callers).
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "ingest": frozenset(),
+    "orders": frozenset({"auth"}),
     "reports": frozenset({"auth"}),
     "auth": frozenset(),
     "promos": frozenset({"auth"}),

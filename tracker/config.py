@@ -105,6 +105,10 @@ class Settings:
     )
     query_timeout: float = _setting(30.0, "Seconds a report query may run before it is cancelled (504).", "TRACKER_QUERY_TIMEOUT")
     max_result_rows: int = _setting(100_000, "Most rows a report query may return.", "TRACKER_MAX_RESULT_ROWS")
+    orders_grace_minutes: int = _setting(
+        60, "Minutes the shop's backend has to confirm a browser purchase (POST /api/orders) before reports show it as unconfirmed.",
+        "TRACKER_ORDERS_GRACE_MINUTES",
+    )
 
     # --- trust and safety (docs/trust.md: every reason code, rule, threshold and weight) ------
     trust_threshold: int = _setting(
@@ -157,9 +161,40 @@ class Settings:
         (), "Comma-separated coupon codes meant to be shared widely (newsletter codes): never coupon_shared.",
         "TRACKER_TRUST_PUBLIC_COUPONS",
     )
+    # issue #14: rules that hold on unseen traffic (docs/trust.md)
+    trust_click_burst: int = _setting(
+        8, "click_burst: fires when a visitor sends at least this many promo clicks within any sliding 10 seconds.",
+        "TRACKER_TRUST_CLICK_BURST",
+    )
+    trust_leak_prefix_redeemers: int = _setting(
+        5, "coupon_shared evidence: at least this many redeemers of the code share the visitor's IP prefix.",
+        "TRACKER_TRUST_LEAK_PREFIX_REDEEMERS",
+    )
+    trust_leak_burst_redeemers: int = _setting(
+        8, "coupon_shared evidence: at least this many redeemers of the code bought within trust_leak_burst_seconds of the visitor.",
+        "TRACKER_TRUST_LEAK_BURST_REDEEMERS",
+    )
+    trust_leak_burst_seconds: int = _setting(
+        1800, "coupon_shared evidence: the half-width (seconds) of the window around a redemption in which redeemers are counted.",
+        "TRACKER_TRUST_LEAK_BURST_SECONDS",
+    )
+    trust_leak_fresh_seconds: int = _setting(
+        600, "coupon_shared evidence: a visitor first seen at most this long before its purchase, with at most "
+        "trust_leak_browse_pageviews pageviews before it, did not browse first.",
+        "TRACKER_TRUST_LEAK_FRESH_SECONDS",
+    )
+    trust_leak_browse_pageviews: int = _setting(
+        2, "coupon_shared evidence: pageviews before the purchase that still count as not browsing.",
+        "TRACKER_TRUST_LEAK_BROWSE_PAGEVIEWS",
+    )
     trust_refresh_seconds: float = _setting(
         60.0, "Seconds between background materialisations of closed days' trust signals; 0 disables the job.",
         "TRACKER_TRUST_REFRESH_SECONDS",
+    )
+    trust_live_seconds: float = _setting(
+        10.0, "Least seconds between two background evaluations of a range's untrusted visitors (trust_as_of lags by "
+        "about this plus one evaluation); 0: no background evaluation, a range is evaluated on its first ask only.",
+        "TRACKER_TRUST_LIVE_SECONDS",
     )
 
     # --- serve -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ def all_routes() -> list[BaseRoute]:
     from tracker.auth import routes as auth
     from tracker.dashboard import routes as dashboard
     from tracker.ingest import routes as ingest
+    from tracker.orders import routes as orders
     from tracker.privacy import routes as privacy
     from tracker.promos import routes as promos
     from tracker.reports import routes as reports
@@ -19,7 +20,7 @@ def all_routes() -> list[BaseRoute]:
     from tracker.web import routes as web
 
     return [
-        *ingest.routes, *web.routes, *admin.routes, *admin_seed.routes, *auth.routes, *promos.routes,
+        *ingest.routes, *orders.routes, *web.routes, *admin.routes, *admin_seed.routes, *auth.routes, *promos.routes,
         *reports.routes, *trust.routes, *privacy.routes, *dashboard.routes,
     ]
 
@@ -27,6 +28,6 @@ def all_routes() -> list[BaseRoute]:
 def middleware() -> list[Middleware]:
     from tracker.auth.audit import AuditMiddleware
     from tracker.auth.gate import AuthGate
-    from tracker.security import SecurityHeaders
+    from tracker.security import CrossSiteGuard, SecurityHeaders
 
-    return [Middleware(SecurityHeaders), Middleware(AuditMiddleware), Middleware(AuthGate)]
+    return [Middleware(SecurityHeaders), Middleware(AuditMiddleware), Middleware(CrossSiteGuard), Middleware(AuthGate)]

@@ -29,7 +29,7 @@ from tracker.ingest.useragent import AgentParser
 from tracker.ingest.visitor_id import VisitorIds, load_keys
 from tracker.promos.registry import Promos
 from tracker.ratelimit import RateLimiter
-from tracker.reports.trust.cache import TrustSets
+from tracker.reports.trust.live import LiveTrust
 from tracker.reports.trust.materialise import TrustJob
 from tracker.reports.trust.score import TrustConfig
 from tracker.sites import Sites
@@ -57,7 +57,7 @@ class Runtime:
     promos: Promos  # the promotions registry
     sessions: Sessions  # dashboard session cookies
     trust: TrustConfig  # the one trust configuration, passed to every trust query
-    trust_sets: TrustSets  # the untrusted-visitor set of each range (a cache of this process)
+    trust_sets: LiveTrust  # each asked range's newest untrusted-visitor set, kept fresh (a thread once started)
     trust_job: TrustJob  # materialises closed days' trust signals (a thread once started)
     _started: bool = field(default=False, repr=False)
 
@@ -102,6 +102,9 @@ class Runtime:
         if not schema_ready:
             flusher.before_insert = lambda: migrate(storage)
         rate_limiter = RateLimiter(settings)
+        trust_sets = LiveTrust(storage, trust, interval=settings.trust_live_seconds, pending=lambda: spool.size_bytes > 0,
+                               sites=lambda: [s.site for s in sites.all()])
+        flusher.on_flushed.append(trust_sets.notify_flushed)
         return cls(
             settings=settings,
             storage=storage,
@@ -120,29 +123,31 @@ class Runtime:
             promos=Promos(storage),
             sessions=Sessions(cookie_keys, storage),
             trust=trust,
-            trust_sets=TrustSets(storage),
+            trust_sets=trust_sets,
             trust_job=TrustJob(storage, trust, settings.trust_refresh_seconds),
         )
 
     def start(self) -> None:
-        """Start the background threads (flusher, audit writer, trust job); idempotent."""
+        """Start the background threads (flusher, audit writer, trust job, trust evaluator); idempotent."""
         if not self._started:
             self.flusher.start()
             self.audit.start()
             self.trust_job.start()
+            self.trust_sets.start()
             self._started = True
 
     def close(self) -> None:
         self.import_pool.shutdown()
         if self._started:
-            self.trust_job.stop()  # before storage closes under it
+            self.trust_sets.stop()  # the background threads stop before storage closes under them
+            self.trust_job.stop()
             self.flusher.stop()
             try:
                 self.audit.stop()  # writes what is pending
             except Exception:  # storage away at exit: the last second of audit is lost, not the shutdown
                 log.warning("audit log entries could not be written at shutdown")
         try:
-            self.trust_sets.close()  # the untrusted sets are a cache of this process
+            self.trust_sets.close()  # the untrusted sets are this process's evaluations
         except StorageError:
             log.warning("cached untrusted-visitor sets could not be dropped at shutdown (a TTL clears them)")
         self.spool.close()

@@ -1,10 +1,30 @@
-"""Security headers on every response (pure ASGI: cheap enough for the collect hot path),
-including the 500 for an unexpected error, which carries no detail."""
+"""Two guards in front of every route (pure ASGI: cheap enough for the collect hot path).
+
+`SecurityHeaders`: security headers on every response, including the 500 for an unexpected
+error, which carries no detail.
+
+`CrossSiteGuard`: no state-changing request (any method but GET/HEAD/OPTIONS) from a page of
+another origin reaches a handler, whatever it carries — forms, `fetch` with `text/plain`,
+`sendBeacon`. It is the first line against CSRF; the dashboard's per-session CSRF token and
+the `X-CSRF-Token` rule for cookie-authenticated API calls (tracker/auth/sessions.py) are the
+second. The browser says where a request comes from (`Sec-Fetch-Site`, else `Origin`); a
+request that says nothing is not from a browser page (curl, the CLI, a shop's backend) and
+is judged by its credentials alone. Visitor-facing endpoints are *meant* to be called from
+the shop's pages on other origins, so they are the exceptions, listed in `CROSS_SITE`:
+`/api/collect` (an unregistered origin gets the contract's `202 {"accepted": 0}` from the
+pipeline, nothing stored), and `/api/opt-out` / `/api/forget-me` (registered shop origins
+only; 403 for any other). Everything else — the admin, privacy, trust and report APIs, the
+dashboard's login and logout — answers 403 to another origin before any handler runs, so
+a new route is covered without anyone remembering it.
+"""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tracker.http import error_response
@@ -64,3 +84,65 @@ class SecurityHeaders:
             if started:
                 raise
             await error_response("internal error", 500)(scope, receive, send_with_headers)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SAME = ("same-origin", "none")  # Sec-Fetch-Site values of our own pages, and of a typed URL/bookmark
+# Unsafe routes called from shop pages on other origins: who decides about the caller.
+PIPELINE, REGISTERED = "pipeline", "registered"
+CROSS_SITE = {"/api/collect": PIPELINE, "/api/opt-out": REGISTERED, "/api/forget-me": REGISTERED}
+
+
+def own_origins(scope: Scope, headers: Headers) -> set[str]:
+    """This server's origins as a browser names them: the Host it was reached at (http or
+    https: a TLS proxy in front changes the scheme, never the host) and the public URL."""
+    host = headers.get("host", "").lower()
+    found = {f"http://{host}", f"https://{host}"} if host else set()
+    app = scope.get("app")
+    runtime = getattr(getattr(app, "state", None), "runtime", None)
+    public = getattr(getattr(runtime, "settings", None), "public_url", "") or ""
+    if public:
+        parts = urlsplit(public)
+        found.add(f"{parts.scheme}://{parts.netloc}".lower())
+    return found
+
+
+def from_elsewhere(scope: Scope, headers: Headers | None = None) -> bool:
+    """Whether a browser says this request comes from a page of another origin (another
+    site, or another origin of the same site: a shop subdomain is no more trusted)."""
+    headers = headers or Headers(scope=scope)
+    fetch_site = headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site.lower() not in SAME
+    origin = headers.get("origin")
+    if origin is None:
+        return False  # no browser page behind it
+    return origin == "null" or origin.lower().rstrip("/") not in own_origins(scope, headers)
+
+
+class CrossSiteGuard:
+    """403 for a state-changing request from another origin (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method", "GET") in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        policy = CROSS_SITE.get(scope["path"])
+        if policy == PIPELINE or not from_elsewhere(scope, headers):
+            await self.app(scope, receive, send)
+            return
+        if policy == REGISTERED and await self._registered(scope, headers.get("origin")):
+            await self.app(scope, receive, send)
+            return
+        await error_response("cross-site requests may not change anything here", 403)(scope, receive, send)
+
+    @staticmethod
+    async def _registered(scope: Scope, origin: str | None) -> bool:
+        runtime = getattr(scope["app"].state, "runtime", None) if "app" in scope else None
+        if not origin or origin == "null" or runtime is None:
+            return False
+        return await run_in_threadpool(runtime.sites.known_origin, origin)

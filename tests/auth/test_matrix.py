@@ -13,7 +13,7 @@ import pytest
 from starlette.routing import Mount, Route
 
 from tests.conftest import auth
-from tracker.auth.roles import ADMIN, REPORTS, TRUST
+from tracker.auth.roles import ADMIN, ORDERS, REPORTS, TRUST
 from tracker.routing import all_routes
 
 # Public on purpose: visitor-facing ingest, the snippet, the demo shop, probes, dashboard login.
@@ -26,6 +26,7 @@ POLICY = [
     ("/api/trust/", TRUST),
     ("/api/privacy/", ADMIN),
     ("/api/admin/", ADMIN),
+    ("/api/orders", ORDERS),
 ]
 # Path parameters: values that reach the handler's role check (a real report name, ...).
 PARAM_VALUES = {"name": "overview", "vid": "matrix-nobody", "token": "matrix-no-such-token"}
@@ -105,6 +106,18 @@ def test_403_for_the_wrong_role_and_through_for_the_right_one(client, role_token
         else:
             assert r.status_code == 403, (role, r.status_code, r.text)
             assert "error" in r.json()
+
+
+@pytest.mark.parametrize(("path", "method"), PROTECTED_API)
+def test_an_ingest_token_reaches_only_the_orders_endpoint(client, runtime, new_site, path, method):
+    """The shop backend's token (always site-scoped) is refused everywhere but /api/orders."""
+    site = new_site()
+    token, _ = runtime.tokens.create(role="ingest", name="matrix-ingest", sites=[site])
+    r = client.request(method, _concrete(path), params={"site": site}, headers=auth(token))
+    if "ingest" in _roles_for(path):
+        assert r.status_code not in (401, 403) and r.status_code < 500, (r.status_code, r.text)
+    else:
+        assert r.status_code == 403, (r.status_code, r.text)
 
 
 SITE_SCOPED = [(p, m) for p, m in PROTECTED_API if p.startswith(("/api/reports/", "/api/trust/", "/api/privacy/visitors"))]

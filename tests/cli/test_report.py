@@ -24,6 +24,15 @@ def test_seed_then_report_overview(tmp_path):
     table_out = tracker("report", "funnel", "--site", "demo", "--steps", '[{"type":"pageview"},{"type":"purchase"}]', "--window", "86400", data=tmp_path)
     assert table_out.returncode == 0, table_out.stderr
     assert "conversion_from_start" in table_out.stdout and "steps:" in table_out.stdout
+    # --filter, repeated: both must hold; the sum over devices is the whole.
+    by_device = {d: json.loads(tracker("report", "overview", "--site", "demo", "--traffic", "all", "--filter", f"device:{d}", "--json", data=tmp_path).stdout)
+                 for d in ("desktop", "mobile", "tablet", "other", "bot")}
+    assert sum(b["sessions"] for b in by_device.values()) == body["sessions"] and 0 < by_device["mobile"]["sessions"] < body["sessions"]
+    both = json.loads(tracker("report", "sources", "--site", "demo", "--traffic", "all", "--filter", "device:mobile", "--filter", "source:(direct)", "--json",
+                              data=tmp_path).stdout)
+    assert both["filters"] == ["device:mobile", "source:(direct)"] and [r["source"] for r in both["rows"]] == ["(direct)"]
+    unknown = tracker("report", "overview", "--site", "demo", "--filter", "country:fr", data=tmp_path)
+    assert unknown.returncode == 1 and "DIM one of" in unknown.stderr
     bad = tracker("report", "funnel", "--site", "demo", "--steps", "[", data=tmp_path)
     assert bad.returncode == 1 and "steps is not valid JSON" in bad.stderr
 

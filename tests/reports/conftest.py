@@ -15,7 +15,7 @@ RANGE = {"from": "2026-03-01", "to": "2026-03-03"}  # T0 (2026-03-02 10:00 UTC) 
 @pytest.fixture
 def report(runtime):
     def run(name: str, site: str, **params) -> dict:
-        query = {"site": site, **RANGE, **{k: str(v) for k, v in params.items()}}
+        query = {"site": site, **RANGE, **{k: v if isinstance(v, list) else str(v) for k, v in params.items()}}  # a list: a repeated parameter
         return execute(runtime, REPORTS[name], query)
 
     return run

@@ -6,6 +6,11 @@ from tracker.reports.overview import fill_days, shape
 MIN = 60
 
 
+def traffic(series):
+    """The traffic part of a daily series (money is tested in test_overview_money.py)."""
+    return [{k: d[k] for k in ("date", "visitors", "pageviews")} for d in series]
+
+
 def test_sessions_bounces_and_duration(journeys, new_site, report):
     site = journeys(new_site(), {
         # 29-minute gap keeps the session; the 31-minute gap starts a second, bounced one.
@@ -56,17 +61,17 @@ def test_timeseries_days_follow_tz_and_are_zero_filled(journeys, new_site, repor
     early = datetime(2026, 3, 3, 0, 30, tzinfo=UTC)
     site = journeys(new_site(), {"a": [("pageview", "/", late)], "b": [("pageview", "/", early), ("pageview", "/x", early)]})
     utc = report("overview", site, **{"from": "2026-03-01", "to": "2026-03-04"})
-    assert utc["timeseries"] == [
+    assert traffic(utc["timeseries"]) == [
         {"date": "2026-03-01", "visitors": 0, "pageviews": 0},
         {"date": "2026-03-02", "visitors": 1, "pageviews": 1},
         {"date": "2026-03-03", "visitors": 1, "pageviews": 2},
         {"date": "2026-03-04", "visitors": 0, "pageviews": 0},
     ]
     paris = report("overview", site, tz="Europe/Paris", **{"from": "2026-03-03", "to": "2026-03-03"})
-    assert paris["timeseries"] == [{"date": "2026-03-03", "visitors": 2, "pageviews": 3}]
+    assert traffic(paris["timeseries"]) == [{"date": "2026-03-03", "visitors": 2, "pageviews": 3}]
     assert paris["visitors"] == 2
     new_york = report("overview", site, tz="America/New_York", **{"from": "2026-03-02", "to": "2026-03-02"})
-    assert new_york["timeseries"] == [{"date": "2026-03-02", "visitors": 2, "pageviews": 3}]
+    assert traffic(new_york["timeseries"]) == [{"date": "2026-03-02", "visitors": 2, "pageviews": 3}]
     only_utc_day = report("overview", site, **{"from": "2026-03-03", "to": "2026-03-03"})
     assert (only_utc_day["visitors"], only_utc_day["pageviews"]) == (1, 2)
 
@@ -82,15 +87,17 @@ def test_empty_site(new_site, report):
 
 
 def test_shape():
-    assert shape({"visitors": 3, "sessions": 4, "pageviews": 9, "bounces": 1, "session_ms": 6000}) == {
-        "visitors": 3, "sessions": 4, "pageviews": 9, "bounces": 1, "bounce_rate": 0.25, "avg_session_seconds": 1.5}
+    assert shape({"visitors": 3, "sessions": 4, "pageviews": 9, "bounces": 1, "session_ms": 6000, "orders": 2, "revenue": 30.004, "buyers": 1}) == {
+        "visitors": 3, "sessions": 4, "pageviews": 9, "bounces": 1, "bounce_rate": 0.25, "avg_session_seconds": 1.5,
+        "orders": 2, "revenue": 30.0, "conversion_rate": 1 / 3, "aov": 15.0}
+    assert shape({})["aov"] is None and shape({})["conversion_rate"] == 0.0
     assert shape({})["bounce_rate"] == 0.0
 
 
 def test_fill_days():
-    rows = [{"day": date(2026, 1, 2), "visitors": 4, "pageviews": 7}]
+    rows = [{"day": date(2026, 1, 2), "visitors": 4, "pageviews": 7, "orders": 1, "revenue": 9.5}]
     assert fill_days(date(2026, 1, 1), date(2026, 1, 3), rows) == [
-        {"date": "2026-01-01", "visitors": 0, "pageviews": 0},
-        {"date": "2026-01-02", "visitors": 4, "pageviews": 7},
-        {"date": "2026-01-03", "visitors": 0, "pageviews": 0},
+        {"date": "2026-01-01", "visitors": 0, "pageviews": 0, "orders": 0, "revenue": 0.0},
+        {"date": "2026-01-02", "visitors": 4, "pageviews": 7, "orders": 1, "revenue": 9.5},
+        {"date": "2026-01-03", "visitors": 0, "pageviews": 0, "orders": 0, "revenue": 0.0},
     ]

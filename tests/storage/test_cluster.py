@@ -12,7 +12,7 @@ from tests.conftest import BOT_UA, journey_rows
 from tests.support.clickhouse import CLUSTER, api, site_on
 from tracker.config import Settings
 from tracker.reports.params import parse_scope
-from tracker.reports.trust import cache as trust_cache
+from tracker.reports.trust.live import LiveTrust
 from tracker.storage import access
 from tracker.storage.migrate import load_migrations, render
 
@@ -110,9 +110,9 @@ def test_untrusted_sets_are_written_to_the_shards_of_their_visitors_and_dropped_
     site = site_on(cluster_runtime)
     bots = {f"bot{i}": [("pageview", "/", i, {"ua": BOT_UA})] for i in range(30)}
     cluster_runtime.storage.insert_jsonl("events", journey_rows(site, {**bots, "human": [("pageview", "/", 0)]}, runtime=cluster_runtime))
-    sets = trust_cache.TrustSets(cluster_runtime.storage)
+    sets = LiveTrust(cluster_runtime.storage, cluster_runtime.trust)
     scope = parse_scope({"site": site, "from": "2026-03-01", "to": "2026-03-03"})
-    set_id = sets.set_id(site, scope.start_ts, scope.end_ts, cluster_runtime.trust)
+    set_id = sets.verdicts(site, scope.start_ts, scope.end_ts).set_id
     where = {"s": site, "id": set_id}
     on_shards = per_shard(cluster_runtime, "SELECT count() FROM trust_sets_local WHERE site = {s:String} AND set_id = {id:UInt64}", where)
     assert sum(on_shards) == 30 and min(on_shards) > 0

@@ -30,9 +30,10 @@ PASSWORDS = {"ingest": "ingest-pw", "reports": "reports-pw"}
 
 # What every test runtime runs with. trust_refresh_seconds=0: no background trust
 # materialisation competing with the tests (scores never depend on it;
-# tests/reports/trust/test_materialise.py drives it explicitly).
+# tests/reports/trust/test_materialise.py drives it explicitly). trust_live_seconds=0: ranges are
+# evaluated on first ask and re-evaluated when a test says so (tests/reports/trust/test_live.py).
 TEST_SETTINGS = {"flush_interval": 0.2, "rate_collect_per_prefix": 0, "rate_collect_per_site": 0, "rate_reports_per_token": 0,
-                 "trust_refresh_seconds": 0}
+                 "trust_refresh_seconds": 0, "trust_live_seconds": 0}
 
 
 def settings_for(data_dir, **overrides) -> Settings:

@@ -54,6 +54,26 @@ def test_pageviews_on_load_and_spa_navigation_with_cross_origin_cookie(tracker_s
     assert {e["env_webdriver"] for e in events} == {1}  # Playwright drives Chromium: navigator.webdriver
 
 
+def test_a_fragment_change_alone_is_no_pageview(tracker_server, shop, browser_context):
+    """Clicking an in-page #anchor, setting location.hash or pushing a URL that differs only in
+    its fragment is the same page (CONTRACT §7); a new path is a new pageview, whatever fragment
+    it carries."""
+    tracker_server.add_site(SITE, shop.origin())
+    shop.put("frag.html", shop_page(tracker_server, "<a id=jump href='#reviews'>reviews</a><div style='height:3000px'></div><h2 id=reviews>Reviews</h2>"))
+    page = browser_context.new_page()
+    page.goto(shop.url("frag.html"))
+    page.click("#jump")
+    page.evaluate("location.hash = 'specs'")
+    page.evaluate("history.pushState({}, '', '#size')")
+    page.evaluate("history.pushState({}, '', '/frag/next#top')")  # a new path: a pageview
+    page.evaluate("history.pushState({}, '', '/frag/next#bottom')")
+    page.go_back()  # back to /frag/next#top: the same page
+    page.wait_for_timeout(FLUSH_WAIT_MS)
+    page.close()
+    events = tracker_server.events(SITE)
+    assert [(e["type"], e["path"]) for e in events] == [("pageview", "/frag.html"), ("pageview", "/frag/next")]
+
+
 def test_promo_view_needs_half_visible_for_one_second_and_click_counts(tracker_server, shop, browser_context):
     tracker_server.add_site(SITE, shop.origin())
     spacer = "<div style='height:1500px'>top</div>"

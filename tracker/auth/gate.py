@@ -5,9 +5,9 @@ Handlers still call `authorize(request, roles, site)` (it adds the per-site chec
 documentation of each route); the gate makes the answer to a caller without a valid token a
 uniform 401, and to the wrong role a 403, *before* any handler parses a body or a parameter —
 so a handler that validates its input first, or a new route that forgets `authorize`, leaks
-nothing and does nothing. Prefix -> roles: reports for every role, trust for fraud and
-admin, privacy and administration for admin (the API's reports, trust, privacy and admin
-sections).
+nothing and does nothing. Prefix -> roles: reports for marketer, fraud and admin, trust for
+fraud and admin, privacy and administration for admin (the API's reports, trust, privacy and
+admin sections), orders for ingest and admin (an ingest token reaches nothing else).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tracker.auth.roles import ADMIN, REPORTS, TRUST, authenticate
+from tracker.auth.roles import ADMIN, ORDERS, REPORTS, TRUST, authenticate
 from tracker.errors import Forbidden, TrackerError
 from tracker.http import error_response
 
@@ -24,6 +24,7 @@ PROTECTED: tuple[tuple[str, frozenset[str]], ...] = (
     ("/api/trust/", TRUST),
     ("/api/privacy/", ADMIN),
     ("/api/admin/", ADMIN),
+    ("/api/orders", ORDERS),
 )
 
 

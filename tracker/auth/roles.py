@@ -1,6 +1,7 @@
 """Who may do what. Every protected handler calls `authorize` first.
 
 marketer: reports. fraud: reports + trust. admin: everything (privacy, tokens, sites, promos).
+ingest: `POST /api/orders` for its sites and nothing else (the shop's backend confirming orders).
 
 Site scope: a token limited to some sites acts only on them, whatever its role. A site outside
 its scope is answered exactly like a site that does not exist — `404 {"error": "no site 'x'"}`
@@ -22,6 +23,8 @@ from tracker.http import runtime_of
 REPORTS = frozenset({"marketer", "fraud", "admin"})
 TRUST = frozenset({"fraud", "admin"})
 ADMIN = frozenset({"admin"})
+# The shop's backend confirming orders; an ingest token is always limited to its sites.
+ORDERS = frozenset({"ingest", "admin"})
 
 
 def bearer(request: Request) -> str | None:

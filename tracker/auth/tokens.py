@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from tracker.errors import BadRequest, NotFound
 from tracker.storage.client import Storage
 
-ROLES = ("marketer", "fraud", "admin")
+ROLES = ("marketer", "fraud", "admin", "ingest")
 TOKEN_RE = re.compile(r"^trk_([a-f0-9]{12})_([A-Za-z0-9_-]{20,64})$")
 NAME_RE = re.compile(r"^[\w .@:-]{1,64}$")
 CACHE_SECONDS = 5.0
@@ -55,6 +55,9 @@ class Tokens:
     def create(self, *, role: str, name: str, sites: list[str] | None = None) -> tuple[str, Principal]:
         if role not in ROLES:
             raise BadRequest(f"role must be one of {', '.join(ROLES)}")
+        if role == "ingest" and not sites:
+            # A backend's token confirms one shop's orders: never every site's.
+            raise BadRequest("an ingest token must be limited to its site(s): pass --site SITE")
         if not NAME_RE.match(name or ""):
             raise BadRequest("name must be 1-64 letters, digits, spaces or . @ : - _")
         token_id = secrets.token_hex(6)

@@ -24,6 +24,7 @@ def _options() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="from_", help="first day, ISO date (default: 30 days ago)")
     p.add_argument("--to", help="last day, ISO date, inclusive (default: today)")
     p.add_argument("--traffic", choices=("trusted", "all"), help="trusted (default) or all")
+    p.add_argument("--filter", action="append", help="DIM:VALUE, repeatable: only the matching sessions (e.g. device:mobile)")
     p.add_argument("--json", action="store_true", help="print the API's JSON instead of a table")
     p.add_argument("--data", dest="data_", help=argparse.SUPPRESS)
     p.add_argument("--dsn", dest="dsn_", help=argparse.SUPPRESS)
@@ -34,7 +35,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "report",
         help="print a report (overview, pages, paths, funnel, ...)",
-        usage="tracker report NAME --site SITE [--from DATE] [--to DATE] [--traffic {trusted,all}] [--json] [--KEY VALUE ...]",
+        usage="tracker report NAME --site SITE [--from DATE] [--to DATE] [--traffic {trusted,all}] [--filter DIM:VALUE ...] [--json] [--KEY VALUE ...]",
         description="Print a report as a table (or --json). Any other --key value is passed as the report parameter "
         "`key`, e.g. tracker report funnel --site shop --steps '[{\"type\":\"pageview\"},{\"type\":\"purchase\"}]' --window 3600",
     )
@@ -66,7 +67,7 @@ def run(args) -> int:
     options, unknown = _options().parse_known_args(args.options or [])
     options.data, options.dsn = args.data, args.dsn
     extra = extra_params(unknown)
-    params = {"site": options.site, "from": options.from_, "to": options.to, "traffic": options.traffic, **extra}
+    params = {"site": options.site, "from": options.from_, "to": options.to, "traffic": options.traffic, "filter": options.filter, **extra}
     with connect(settings_from(options)) as api:
         body = api.request("GET", f"/api/reports/{args.name}", params=params)
     if options.json:

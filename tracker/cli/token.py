@@ -11,7 +11,7 @@ def register(sub) -> None:
     s = p.add_subparsers(dest="token_command", metavar="ACTION")
     s.required = True
     create = s.add_parser("create", help="create a token; it is printed alone on the last line")
-    create.add_argument("--role", required=True, choices=["marketer", "fraud", "admin"])
+    create.add_argument("--role", required=True, choices=["marketer", "fraud", "admin", "ingest"])
     create.add_argument("--name", required=True)
     create.add_argument("--site", action="append", default=[], help="limit the token to this site (repeatable)")
     add_data_args(create)
@@ -29,6 +29,8 @@ def run_create(args) -> int:
     with connect(settings_from(args)) as api:
         made = api.request("POST", "/api/admin/tokens", json={"role": args.role, "name": args.name, "sites": args.site})
     scope = ", ".join(made["sites"]) or "all sites"
+    if made["role"] == "ingest":
+        print(orders_example(settings_from(args).public_url, made["sites"][0]))
     print(f"created {made['role']} token {made['token_id']} ({made['name']}, {scope}); it is shown only now:")
     print(made["token"])
     return 0
@@ -51,3 +53,14 @@ def run_revoke(args) -> int:
         result = api.request("DELETE", f"/api/admin/tokens/{args.token}")
     print(f"revoked {result['revoked']} token(s)")
     return 0
+
+
+def orders_example(public_url: str, site: str) -> str:
+    """What the shop's backend sends with an ingest token (docs/orders.md has more)."""
+    base = (public_url or "https://t.shop.example").rstrip("/")
+    body = ('{"site": "%s", "orders": [{"id": "1001", "revenue": "59.90", "currency": "EUR", '
+            '"coupon": "SAVE10", "status": "paid", "ts": "2026-03-02T10:00:00Z"}]}' % site)
+    return (f"The shop's backend confirms, corrects or refunds orders with this token (TOKEN below):\n"
+            f"  curl -sS -X POST {base}/api/orders -H 'Authorization: Bearer TOKEN' \\\n"
+            f"       -H 'Content-Type: application/json' -d '{body}'\n"
+            f"  -> 202 {{\"accepted\": 1, \"rejected\": []}} once the orders are on disk (see docs/orders.md)")

@@ -14,7 +14,7 @@ import json
 import math
 import secrets
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +29,7 @@ from tracker.dashboard.pages import BY_NAME, MODELS, PAGES, PRESETS, VISITOR, Pa
 from tracker.errors import TrackerError
 from tracker.http import cookie_header, is_secure, network_prefix, runtime_of
 from tracker.reports.trust.score import CODES
+from tracker.security import from_elsewhere
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -75,13 +76,10 @@ def error_page(request: Request, status: int, title: str, message: str) -> HTMLR
 
 
 def _same_origin(request: Request) -> bool:
-    """A browser's Origin (or Referer) on a form post must be this server (defence in depth
-    beside the CSRF token); requests without either are judged by the token alone."""
-    origin = request.headers.get("origin") or request.headers.get("referer")
-    if not origin or origin == "null":
-        return origin is None
-    parts = urlsplit(origin)
-    return f"{parts.scheme}://{parts.netloc}" == f"{request.url.scheme}://{request.url.netloc}"
+    """A browser's form post must come from this server's own pages (defence in depth beside
+    the CSRF token and `tracker.security.CrossSiteGuard`); requests that name no origin (no
+    `Sec-Fetch-Site`, no `Origin`) are judged by the token alone."""
+    return not from_elsewhere(request.scope)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -153,6 +151,9 @@ async def login(request: Request) -> Response:
                            next_url=form.get("next"))
     if principal is None:
         return _login_form(request, status=401, error="That token is not valid (or it was revoked).", next_url=form.get("next"))
+    if principal.role == "ingest":  # a backend's order token opens no dashboard
+        return _login_form(request, status=403, error="An ingest token only sends orders; sign in with a marketer, fraud or admin token.",
+                           next_url=form.get("next"))
     sessions = runtime_of(request).sessions
     session = sessions.new(principal.token_id)
     secure = is_secure(request)
@@ -171,7 +172,8 @@ async def logout(request: Request) -> Response:
         found = None
     if found is None:
         response = RedirectResponse("/dashboard/login", 303)
-        response.headers.append("set-cookie", cookie_header(sess.COOKIE, "", secure=is_secure(request), max_age=0))
+        if _same_origin(request):  # a page elsewhere must not sign anyone out (its post carries no Lax cookie)
+            response.headers.append("set-cookie", cookie_header(sess.COOKIE, "", secure=is_secure(request), max_age=0))
         return response
     session, _ = found
     try:

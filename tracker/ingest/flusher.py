@@ -69,6 +69,7 @@ class Flusher:
         self._pause = threading.Lock()  # held by callers that need the spool to stand still
         self._thread: threading.Thread | None = None
         self.before_insert = None  # e.g. pending migrations when storage was down at start
+        self.on_flushed: list = []  # called after each stored batch (the trust evaluator's cue)
         spool.on_sealed.append(self._kick.set)
 
     def start(self) -> None:
@@ -139,6 +140,8 @@ class Flusher:
             self.stats.bytes += size
             self.stats.last_flush_at = time.time()
             self.stats.insert_seconds = (self.stats.insert_seconds + [elapsed])[-100:]
+            for callback in self.on_flushed:
+                callback()
             return True
 
     def _insert_records(self, records: list[bytes]) -> None:

@@ -27,9 +27,9 @@ EVENTS = """
 """
 
 # Visitors excluded from trusted traffic in the range: trust score <= the exclusion threshold.
-# Read from the range's untrusted set, computed once per (site, range, trust settings) and
-# reused while the range's data is unchanged (`trust.cache`); {tt_set} is resolved by the report
-# runner before a report that reads it runs (`runner.run`). Scores combine the
+# Read from the range's newest untrusted set, evaluated per (site, range, trust settings) and
+# kept fresh in the background (`trust.live`); {tt_set} is resolved by the report runner before
+# a report that reads it runs (`runner.run`), and never computed by it. Scores combine the
 # materialised day partials that are still valid with partials computed live for the rest of
 # the range, so a stale materialisation never lets a bot through (docs/architecture.md).
 UNTRUSTED_VISITORS = "SELECT vid FROM trust_sets WHERE site = {site:String} AND set_id = {tt_set:UInt64}"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tracker.reports import _sql
+from tracker.reports import _sql, revenue
 from tracker.reports.figures import cents, money, ratio
 from tracker.reports.params import NoParams
 from tracker.reports.runner import Context
@@ -23,7 +23,7 @@ from tracker.reports.runner import Context
 Params = NoParams
 
 
-def campaigns_sql(trusted_only: bool) -> str:
+def campaigns_sql(trusted_only: bool, counting: revenue.Money, filters=()) -> str:
     # Per visitor, one sorted array of packed keys (epoch ms * 4 + 2 * purchase + pageview)
     # carries everything sessions need; only the few events with UTM tags and the purchases
     # bring their strings and revenue, in small side arrays looked up by time. The session's
@@ -56,7 +56,7 @@ def campaigns_sql(trusted_only: bool) -> str:
                        toInt64(toUnixTimestamp64Milli(ts)) AS t_ms,
                        toUInt64(t_ms) * 4 + 2 * (type = 'purchase') + (type = 'pageview') AS k,
                        utm_source != '' OR utm_medium != '' OR utm_campaign != '' AS tagged
-                FROM ({_sql.events(trusted_only)})
+                FROM ({revenue.events(_sql.events(trusted_only, filters), counting)})
             )
             GROUP BY {_sql.VISITOR}
         )
@@ -68,8 +68,9 @@ def campaigns_sql(trusted_only: bool) -> str:
 
 
 def run(ctx: Context, params: Params) -> dict:
-    rows = ctx.storage.dicts(campaigns_sql(ctx.scope.trusted_only), ctx.bind(), what="campaigns report")
-    return {"rows": [shape(r) for r in rows]}
+    counting = revenue.money_of(ctx.storage, ctx.bind())
+    rows = ctx.storage.dicts(campaigns_sql(ctx.scope.trusted_only, counting, ctx.scope.filters), ctx.bind(**revenue.bind(counting)), what="campaigns report")
+    return {"revenue_source": counting.source, "currency": counting.currency, "rows": [shape(r) for r in rows]}
 
 
 def shape(row: Mapping) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from tracker.reports import _sql
+from tracker.reports import _sql, revenue
 from tracker.reports.figures import money, ratio
 from tracker.reports.params import Listing
 from tracker.reports.runner import Context
@@ -22,7 +22,10 @@ DIMENSIONS = ("device", "browser", "os")
 UNKNOWN = "(unknown)"
 
 
-def devices_sql(trusted_only: bool, filters=()) -> str:
+def devices_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None) -> str:
+    base = _sql.events(trusted_only, filters)
+    # Orders and revenue as the site counts them: confirmed orders once it has any (revenue.py).
+    base = revenue.events(base, counting) if counting else base
     return f"""
     SELECT pair.1 AS dimension, pair.2 AS value,
            uniqExact(visitor) AS visitors,
@@ -32,7 +35,7 @@ def devices_sql(trusted_only: bool, filters=()) -> str:
            sum(arraySum(o -> o.2, buys)) AS revenue
     FROM (
         SELECT visitor, bounced, buys, arrayJoin([('device', device), ('browser', browser), ('os', os)]) AS pair
-        FROM ({_sql.sessions(_sql.events(trusted_only, filters))})
+        FROM ({_sql.sessions(base)})
     )
     GROUP BY dimension, value
     ORDER BY dimension, sessions DESC, value
@@ -40,8 +43,10 @@ def devices_sql(trusted_only: bool, filters=()) -> str:
 
 
 def run(ctx: Context, params: Params) -> dict:
-    rows = ctx.storage.dicts(devices_sql(ctx.scope.trusted_only, ctx.scope.filters), ctx.bind(limit=params.limit), what="devices report")
-    return shape(rows)
+    counting = revenue.money_of(ctx.storage, ctx.bind())
+    rows = ctx.storage.dicts(devices_sql(ctx.scope.trusted_only, ctx.scope.filters, counting),
+                             ctx.bind(limit=params.limit, **revenue.bind(counting)), what="devices report")
+    return {"revenue_source": counting.source, "currency": counting.currency, **shape(rows)}
 
 
 def shape(rows: Sequence[Mapping]) -> dict:

@@ -2,7 +2,7 @@
 
 For marketers: the counts behind every report's `excluded_visitors`, broken down by the trust
 wing's stable reason codes — never the visitors themselves. How the query works: the range's
-untrusted set (`trust.cache`: every visitor whose score is at or below the threshold, with its
+untrusted set (`trust.live`: every visitor whose score is at or below the threshold, with its
 reasons, computed once per range and reused while the range's data is unchanged — the same set
 every trusted report leaves out) is counted, and its reason arrays are summed with `sumMap` in
 the same pass. The `traffic` parameter does not apply: this report is about the excluded, and
@@ -12,6 +12,7 @@ reasons counts under both, so `by_reason` may add up to more than `excluded_visi
 
 from __future__ import annotations
 
+from tracker.reports import _sql
 from tracker.reports.figures import ratio
 from tracker.reports.params import NoParams
 from tracker.reports.runner import Context
@@ -33,8 +34,15 @@ def shape(excluded_visitors: int, codes: list[str], counts: list[int]) -> list[d
     return [{"reason": r, "visitors": int(n), "share": ratio(n, excluded_visitors) or 0.0} for r, n in rows]
 
 
+def excluded_sql(filters=()) -> str:
+    """SQL, narrowed to the visitors of the matching sessions when filtered."""
+    if not filters:
+        return SQL
+    return SQL + f"      AND cityHash64(vid) IN (SELECT visitor FROM ({_sql.matching_sessions(filters)}))\n"
+
+
 def run(ctx: Context, params: Params) -> dict:
-    row = ctx.storage.query(SQL, ctx.bind(), what="excluded traffic report").first() or {}
+    row = ctx.storage.query(excluded_sql(ctx.scope.filters), ctx.bind(), what="excluded traffic report").first() or {}
     total = int(row.get("excluded_visitors") or 0)
     codes, counts = row.get("by_reason") or ([], [])
     return {"excluded_visitors": total, "by_reason": shape(total, list(codes), list(counts))}

@@ -204,7 +204,7 @@ def walk_layers(n: int) -> list[list[str]]:
     return layers
 
 
-def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "") -> str:
+def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "", filters=()) -> str:
     n = len(steps)
     mask = " + ".join(f"bitShiftLeft(toUInt16({step_condition(s, i)}), {i - 1})" for i, s in enumerate(steps, start=1))
     dim = BREAKDOWNS[breakdown] if breakdown else "''"
@@ -220,7 +220,7 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "") -
             SELECT *, {mask} AS mask,
                    bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts)), 14)
                      + bitShiftLeft(toUInt64(bitCount(bitXor(mask, mask - 1)) - 1), 10) + mask AS key
-            FROM ({_sql.events(trusted_only)})
+            FROM ({_sql.events(trusted_only, filters)})
         )
         {where}
         GROUP BY {_sql.VISITOR}
@@ -238,7 +238,7 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "") -
 
 def run(ctx: Context, params: Params) -> dict:
     bind = ctx.bind(**step_bind(params.steps), window_ms=params.window * 1000, promo=params.promo)
-    rows = ctx.storage.dicts(funnel_sql(params.steps, ctx.scope.trusted_only, params.breakdown), bind, what="funnel report")
+    rows = ctx.storage.dicts(funnel_sql(params.steps, ctx.scope.trusted_only, params.breakdown, ctx.scope.filters), bind, what="funnel report")
     total = next((r for r in rows if r["is_total"]), {})
     result = {"window": params.window, "steps": shape(params.steps, total)}
     if params.breakdown:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tracker.errors import BadRequest
-from tracker.reports import _sql
+from tracker.reports import _sql, revenue
 from tracker.reports.params import param
 from tracker.reports.runner import Context
 from tracker.reports.stats import METHOD, compare
@@ -35,7 +35,7 @@ class Params:
     promo: str = param("the promotion to compare, e.g. SUMMER (required)", parse=promo_id)
 
 
-def groups_sql(trusted_only: bool) -> str:
+def groups_sql(trusted_only: bool, counting: revenue.Money, filters=()) -> str:
     # One read of the events: per visitor, the
     # first view of the promo and the last purchase; a converter bought at or after that view.
     return f"""
@@ -49,7 +49,7 @@ def groups_sql(trusted_only: bool) -> str:
                maxIf(ts, type = 'purchase') AS last_purchase
         FROM (
             SELECT vid, ts, event_id, type, promo_variant, type = 'promo_view' AND promo_id = {{promo:String}} AS is_view
-            FROM ({_sql.events(trusted_only)})
+            FROM ({revenue.events(_sql.events(trusted_only, filters), counting)})
             WHERE type IN ('promo_view', 'purchase')
         )
         GROUP BY {_sql.VISITOR}
@@ -60,9 +60,12 @@ def groups_sql(trusted_only: bool) -> str:
 
 
 def run(ctx: Context, params: Params) -> dict:
-    rows = ctx.storage.dicts(groups_sql(ctx.scope.trusted_only), ctx.bind(promo=params.promo), what="lift report")
+    counting = revenue.money_of(ctx.storage, ctx.bind())
+    rows = ctx.storage.dicts(groups_sql(ctx.scope.trusted_only, counting, ctx.scope.filters), ctx.bind(promo=params.promo, **revenue.bind(counting)),
+                             what="lift report")
     counts = {r["grp"]: (int(r["visitors"]), int(r["converters"])) for r in rows}
-    return shape(params.promo, counts.get("exposed", (0, 0)), counts.get("holdout", (0, 0)))
+    # Converters bought confirmed orders once the site has them (tracker.reports.revenue).
+    return {**shape(params.promo, counts.get("exposed", (0, 0)), counts.get("holdout", (0, 0))), "revenue_source": counting.source}
 
 
 def shape(promo: str, exposed: tuple[int, int], holdout: tuple[int, int]) -> dict:

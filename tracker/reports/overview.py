@@ -1,12 +1,18 @@
-"""`overview`: visitors, sessions, pageviews, bounce rate, session length and a daily series.
+"""`overview`: visitors, sessions, pageviews, bounce rate, session length, orders and revenue, and a daily series.
 
 How the query works. One query, one read of the deduplicated, range-limited events of
 `_sql.timeline_source` (FINAL: an event id delivered twice counts once):
 - A GROUP BY visitor builds each visitor's timeline (`_sql.TIMELINE`: sorted packed ms keys, a
   pageview flag, and a new-session flag where the gap to the previous event is over 30
   minutes). Per visitor it yields the number of sessions, of bounced sessions (exactly one
-  pageview: `arraySplit` cuts the pageview flags at session starts and counts splits summing
-  to 1) and the summed session length (the sum of within-session gaps).
+  pageview and no engagement event, `_sql.ENGAGEMENT`: `arraySplit` cuts the (pageview,
+  engagement) flags at session starts and counts the splits summing to (1, 0)), the summed
+  session length (the sum of within-session gaps) and its purchases (`_sql.ORDER_ID`,
+  `_sql.ORDER_REVENUE`, with their day in `tz`).
+- Money: the kept visitors' purchases are gathered sorted by order id and day, and each order
+  id counts once, on the first day it was seen (`orders`, `revenue`, and per day);
+  `conversion_rate` is the kept visitors with a purchase over the kept visitors; `aov` is
+  revenue / orders (null without orders).
 - The same per-visitor row says whether the traffic rule keeps the visitor (the minimum of
   `_sql.trusted_visitor` over its events, against the range's cached untrusted set); the outer
   query adds up the kept visitors and counts the others as `excluded_visitors` (0 with
@@ -15,7 +21,7 @@ How the query works. One query, one read of the deduplicated, range-limited even
   summed per day across visitors with `sumMap`; days without events are filled with zeros in
   `fill_days`, so every day of the range appears.
 
-`bounce_rate` is the fraction (0..1) of sessions that had exactly one pageview, over all
+`bounce_rate` is the fraction (0..1) of sessions that bounced, over all
 sessions; `avg_session_seconds` is the mean of (last event - first event) over sessions, so a
 single-event session counts as 0 seconds.
 """
@@ -26,46 +32,61 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
 from tracker.reports import _sql
-from tracker.reports.figures import ratio
+from tracker.reports.figures import cents, money, ratio
 from tracker.reports.params import NoParams
 from tracker.reports.runner import Context
 
 Params = NoParams
 
 
-def overview_sql(trusted_only: bool) -> str:
+def overview_sql(trusted_only: bool, filters=()) -> str:
+    extra = (f", {_sql.trusted_visitor(trusted_only)} AS tr, toUInt8({_sql.IS_ENGAGEMENT}) AS eng,"
+             f" {_sql.ORDER_ID} AS oid, {_sql.ORDER_REVENUE} AS orev, toDate(ts, {{tz:String}}) AS d")
     return f"""
-    SELECT countIf(trusted = 1) AS visitors,
-           sumIf(pageviews, trusted = 1) AS pageviews,
-           sumIf(sessions, trusted = 1) AS sessions,
-           sumIf(bounces, trusted = 1) AS bounces,
-           sumIf(session_ms, trusted = 1) AS session_ms,
-           countIf(trusted = 0) AS excluded,
-           sumMapIf(days, arrayWithConstant(length(days), toUInt64(1)), trusted = 1) AS day_visitors,
-           sumMapIf(pv_days, arrayWithConstant(length(pv_days), toUInt64(1)), trusted = 1) AS day_pageviews
+    SELECT *,
+           arrayFilter((b, i) -> i = 1 OR b.1 != all_buys[i - 1].1, all_buys, arrayEnumerate(all_buys)) AS distinct_orders,
+           length(distinct_orders) AS orders,
+           arraySum(b -> b.3, distinct_orders) AS revenue,
+           arrayReduce('sumMap', arrayMap(b -> [b.2], distinct_orders), arrayMap(b -> [toUInt64(1)], distinct_orders)) AS day_orders,
+           arrayReduce('sumMap', arrayMap(b -> [b.2], distinct_orders), arrayMap(b -> [b.3], distinct_orders)) AS day_revenue
     FROM (
-        SELECT visitor, {_sql.TIMELINE},
-            min(tr) AS trusted,
-            arraySum(pv) AS pageviews,
-            arraySum(new) AS sessions,
-            arrayCount(s -> arraySum(s) = 1, arraySplit((x, n) -> n = 1, pv, new)) AS bounces,
-            arraySum((gap, n) -> if(n = 1, 0, gap), arrayDifference(t), new) AS session_ms,
-            arrayMap(x -> toDate(toDateTime(intDiv(x, 1000), 'UTC'), {{tz:String}}), t) AS event_days,
-            arrayDistinct(event_days) AS days,
-            arrayFilter((d, f) -> f = 1, event_days, pv) AS pv_days
-        FROM ({_sql.timeline_source(False, f", {_sql.trusted_visitor(trusted_only)} AS tr")})
-        GROUP BY visitor
+        SELECT countIf(trusted = 1) AS visitors,
+               sumIf(pageviews, trusted = 1) AS pageviews,
+               sumIf(sessions, trusted = 1) AS sessions,
+               sumIf(bounces, trusted = 1) AS bounces,
+               sumIf(session_ms, trusted = 1) AS session_ms,
+               countIf(trusted = 0) AS excluded,
+               countIf(trusted = 1 AND length(buys) > 0) AS buyers,
+               arraySort(groupArrayArrayIf(buys, trusted = 1)) AS all_buys,
+               sumMapIf(days, arrayWithConstant(length(days), toUInt64(1)), trusted = 1) AS day_visitors,
+               sumMapIf(pv_days, arrayWithConstant(length(pv_days), toUInt64(1)), trusted = 1) AS day_pageviews
+        FROM (
+            SELECT visitor, {_sql.TIMELINE},
+                min(tr) AS trusted,
+                arraySum(pv) AS pageviews,
+                arraySum(new) AS sessions,
+                arraySort((x, key) -> key, groupArray(eng), groupArray(k)) AS engaged,
+                arrayCount(s -> arraySum(x -> x.1, s) = 1 AND arraySum(x -> x.2, s) = 0,
+                           arraySplit((x, n) -> n = 1, arrayZip(pv, engaged), new)) AS bounces,
+                arraySum((gap, n) -> if(n = 1, 0, gap), arrayDifference(t), new) AS session_ms,
+                arrayMap(x -> toDate(toDateTime(intDiv(x, 1000), 'UTC'), {{tz:String}}), t) AS event_days,
+                arrayDistinct(event_days) AS days,
+                arrayFilter((d, f) -> f = 1, event_days, pv) AS pv_days,
+                groupArrayIf((oid, d, orev), oid != '') AS buys
+            FROM ({_sql.timeline_source(False, extra, filters)})
+            GROUP BY visitor
+        )
     )"""
 
 
 def run(ctx: Context, params: Params) -> dict:
     scope = ctx.scope
-    row = ctx.storage.query(overview_sql(scope.trusted_only), ctx.bind(), what="overview report").first() or {}
-    days_v, counts_v = row.get("day_visitors") or ([], [])
-    days_p, counts_p = row.get("day_pageviews") or ([], [])
-    visitors_by_day = dict(zip(days_v, counts_v))
-    pageviews_by_day = dict(zip(days_p, counts_p))
-    daily = [{"day": d, "visitors": visitors_by_day.get(d, 0), "pageviews": pageviews_by_day.get(d, 0)} for d in visitors_by_day]
+    row = ctx.storage.query(overview_sql(scope.trusted_only, scope.filters), ctx.bind(), what="overview report").first() or {}
+    series = {}
+    for key in ("day_visitors", "day_pageviews", "day_orders", "day_revenue"):
+        days, values = row.get(key) or ([], [])
+        series[key.removeprefix("day_")] = dict(zip(days, values))
+    daily = [{"day": d, **{k: series[k].get(d, 0) for k in series}} for d in set().union(*series.values())]
     return {
         **shape(row),
         "excluded_visitors": int(row.get("excluded") or 0),
@@ -79,6 +100,8 @@ def shape(totals: Mapping[str, object]) -> dict:
     sessions = int(totals.get("sessions") or 0)
     bounces = int(totals.get("bounces") or 0)
     session_ms = int(totals.get("session_ms") or 0)
+    orders = int(totals.get("orders") or 0)
+    revenue = money(totals.get("revenue"))
     return {
         "visitors": visitors,
         "sessions": sessions,
@@ -86,6 +109,10 @@ def shape(totals: Mapping[str, object]) -> dict:
         "bounces": bounces,
         "bounce_rate": ratio(bounces, sessions) or 0.0,  # no sessions: nothing bounced
         "avg_session_seconds": session_ms / 1000 / sessions if sessions else 0.0,
+        "orders": orders,
+        "revenue": revenue,
+        "conversion_rate": ratio(int(totals.get("buyers") or 0), visitors) or 0.0,  # visitors with a purchase / visitors
+        "aov": cents(ratio(revenue, orders)),  # null without orders
     }
 
 
@@ -96,6 +123,7 @@ def fill_days(start: date, end: date, rows: Sequence[Mapping[str, object]]) -> l
     day = start
     while day <= end:
         row = by_day.get(day) or {}
-        out.append({"date": day.isoformat(), "visitors": int(row.get("visitors") or 0), "pageviews": int(row.get("pageviews") or 0)})
+        out.append({"date": day.isoformat(), "visitors": int(row.get("visitors") or 0), "pageviews": int(row.get("pageviews") or 0),
+                    "orders": int(row.get("orders") or 0), "revenue": money(row.get("revenue"))})
         day += timedelta(days=1)
     return out

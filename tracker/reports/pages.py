@@ -22,7 +22,7 @@ from tracker.reports.runner import Context
 Params = Listing
 
 
-def pages_sql(trusted_only: bool) -> str:
+def pages_sql(trusted_only: bool, filters=()) -> str:
     return f"""
     SELECT n.name AS path, c.pageviews AS pageviews, c.visitors AS visitors, c.entries AS entries, c.exits AS exits
     FROM (
@@ -34,7 +34,7 @@ def pages_sql(trusted_only: bool) -> str:
                        arrayMap(n -> toUInt8(n = 1), arrayEnumerateUniq(flat)),
                        arrayFlatten(arrayMap(s -> arrayMap(i -> toUInt8(i = 1), arrayEnumerate(s)), sessions)),
                        arrayFlatten(arrayMap(s -> arrayMap(i -> toUInt8(i = length(s)), arrayEnumerate(s)), sessions)))) AS view
-            FROM ({_sql.pageview_sessions(trusted_only)})
+            FROM ({_sql.pageview_sessions(trusted_only, filters=filters)})
         )
         GROUP BY h
     ) AS c
@@ -44,7 +44,7 @@ def pages_sql(trusted_only: bool) -> str:
 
 
 def run(ctx: Context, params: Params) -> dict:
-    rows = ctx.storage.dicts(pages_sql(ctx.scope.trusted_only), ctx.bind(limit=params.limit), what="pages report")
+    rows = ctx.storage.dicts(pages_sql(ctx.scope.trusted_only, ctx.scope.filters), ctx.bind(limit=params.limit), what="pages report")
     return {"rows": shape(rows)}
 
 

@@ -14,13 +14,14 @@ Two kinds:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from tracker.errors import BadRequest
 from tracker.http import int_param
@@ -110,17 +111,34 @@ def _date(raw: str | None, name: str) -> date | None:
         raise BadRequest(f"{name} must be an ISO date like 2026-01-31, got {raw!r}") from None
 
 
+MAX_TZ_CHARS = 64
+
+
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def check_tz(tz: str) -> str:
+    """`tz` if it is an IANA zone name this machine knows, else 400. Only names from the
+    zone list are accepted: `ZoneInfo` itself raises OSError on 256+ characters and accepts
+    file names (`localtime`, `posixrules`) that ClickHouse, which gets the name bound, lacks."""
+    if len(tz) > MAX_TZ_CHARS or tz not in _known_zones():
+        raise BadRequest(f"tz must be an IANA time zone like Europe/Paris, got {tz[:MAX_TZ_CHARS]!r}")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise BadRequest(f"tz must be an IANA time zone like Europe/Paris, got {tz!r}") from None
+    return tz
+
+
 def parse_scope(query: Mapping[str, Any], *, today: date | None = None) -> Scope:
     """The scope of a query; `query["filter"]` may be a list (a repeated parameter)."""
     site = query.get("site") or ""
     if not site:
         raise BadRequest("site is required")
     check_site_id(site)
-    tz = query.get("tz") or "UTC"
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise BadRequest(f"tz must be an IANA time zone like Europe/Paris, got {tz!r}") from None
+    tz = check_tz(query.get("tz") or "UTC")
     today = today or datetime.now(ZoneInfo(tz)).date()
     end = _date(query.get("to"), "to") or today
     start = _date(query.get("from"), "from") or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)

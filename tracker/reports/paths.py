@@ -48,13 +48,13 @@ class Params:
     limit: int = param("most sequences to return", DEFAULT_LIMIT, lo=1, hi=MAX_LIMIT)
 
 
-def paths_sql(trusted_only: bool) -> str:
+def paths_sql(trusted_only: bool, filters=()) -> str:
     return f"""
     SELECT sequence, count() AS sessions, sum(count()) OVER () AS total
     FROM (
         SELECT arraySlice(arrayDistinct(arrayFilter(p -> p != start, arraySlice(s, indexOf(s, start) + 1))), 1, {{depth:UInt8}}) AS sequence
         FROM (SELECT *, cityHash64({{start_path:String}}) AS start
-              FROM ({_sql.pageview_sessions(trusted_only, "has(pv_paths, cityHash64({start_path:String}))")}))
+              FROM ({_sql.pageview_sessions(trusted_only, "has(pv_paths, cityHash64({start_path:String}))", filters)}))
         ARRAY JOIN sessions AS s
         WHERE has(s, start)
     )
@@ -69,7 +69,7 @@ NAMES_SQL = f"SELECT h, name FROM ({_sql.PATH_NAMES}) WHERE h IN {{hashes:Array(
 def run(ctx: Context, params: Params) -> dict:
     storage = ctx.storage
     bind = ctx.bind(start_path=params.start, depth=params.depth, limit=params.limit)
-    rows = storage.dicts(paths_sql(ctx.scope.trusted_only), bind, what="paths report")
+    rows = storage.dicts(paths_sql(ctx.scope.trusted_only, ctx.scope.filters), bind, what="paths report")
     hashes = sorted({h for r in rows for h in r["sequence"]})
     names = dict(storage.query(NAMES_SQL, {**bind, "hashes": hashes}, what="paths report").rows) if hashes else {}
     total = int(rows[0]["total"]) if rows else 0

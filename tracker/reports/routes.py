@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from tracker.auth.roles import REPORTS as REPORT_ROLES
 from tracker.errors import NotFound
-from tracker.reports import campaigns, devices, excluded, funnel, lift, overview, pages, paths, promotions, sources
+from tracker.reports import campaigns, devices, excluded, funnel, lift, live, overview, pages, paths, promotions, sources
 from tracker.reports.runner import Report, dispatcher
 
 REPORTS: dict[str, Report] = {
@@ -22,6 +22,7 @@ REPORTS: dict[str, Report] = {
         Report.of(campaigns, REPORT_ROLES),
         Report.of(sources, REPORT_ROLES),
         Report.of(devices, REPORT_ROLES),
+        Report.of(live, REPORT_ROLES),
         Report.of(lift, REPORT_ROLES),
         # About the visitors `traffic=trusted` leaves out: always judged by the trusted rule.
         Report.of(excluded, REPORT_ROLES, traffic="trusted"),

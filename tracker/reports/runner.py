@@ -9,10 +9,11 @@ the one place that
 - authorizes the caller for those roles and the site, and applies the per-token rate limit;
 - parses the parameters: the scope first (`params.parse_scope`), then the report's own, in
   declaration order;
-- resolves the range's untrusted set (`trust.cache`) when the report reads it, and hands the
+- reads the range's newest untrusted set (`trust.live`) when the report reads it, and hands the
   report a `Context` whose `bind()` carries the scope, the trust configuration and the set;
 - runs the report off the event loop;
-- starts every answer with the same envelope: `site`, `from`, `to`, `traffic`, `tz`.
+- starts every answer with the same envelope: `site`, `from`, `to`, `traffic`, `tz`, and
+  `trust_as_of` when the answer read the untrusted set.
 
 Where later work plugs in: a parameter every report takes (a `filter=`) is part of the scope
 (`Scope`, `parse_scope`), and its SQL part of `_sql.events`; a field every trusted answer
@@ -33,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tracker.auth.roles import authorize
-from tracker.http import json_response, runtime_of
+from tracker.http import iso_time, json_response, runtime_of
 from tracker.reports.params import Scope, parse_params, parse_scope
 from tracker.reports.trust.score import TrustConfig, trust_params
 from tracker.reports.trust.signals import bind_coverage
@@ -52,7 +53,7 @@ class Context:
     storage: Storage
     scope: Scope
     trust: TrustConfig
-    untrusted_set: int = 0  # the range's untrusted set (trust.cache), 0 when the report does not read it
+    untrusted_set: int = 0  # the range's untrusted set (trust.live), 0 when the report does not read it
 
     def bind(self, **extra: Any) -> dict:
         """Bound parameters for the report's SQL: the scope's {site} {start} {end} {tz}, every
@@ -105,9 +106,11 @@ def run(runtime: Runtime, report: Report, scope: Scope, params: Any, *, trust: T
     """The answer of a parsed report (blocking: runs the report's queries). `trust` replaces the
     runtime's configuration (tests of other settings)."""
     config = trust or runtime.trust
-    set_id = runtime.trust_sets.set_id(scope.site, scope.start_ts, scope.end_ts, config) if report.reads_untrusted_set(scope) else 0
-    body = report.run(Context(runtime.storage, scope, config, set_id), params)
+    verdicts = runtime.trust_sets.verdicts(scope.site, scope.start_ts, scope.end_ts, config) if report.reads_untrusted_set(scope) else None
+    body = report.run(Context(runtime.storage, scope, config, verdicts.set_id if verdicts else 0), params)
     head = envelope(scope)
+    if verdicts is not None:  # the newest evaluation, never one made for this request (trust.live)
+        head["trust_as_of"] = iso_time(verdicts.as_of)
     assert not head.keys() & body.keys(), f"{report.name} answers envelope fields itself: {head.keys() & body.keys()}"
     return {**head, **body}
 

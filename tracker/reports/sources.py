@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tracker.reports import _sql
+from tracker.reports import _sql, revenue
 from tracker.reports.figures import money, ratio
 from tracker.reports.params import Listing
 from tracker.reports.runner import Context
@@ -22,7 +22,10 @@ from tracker.reports.runner import Context
 Params = Listing
 
 
-def sources_sql(trusted_only: bool, filters=()) -> str:
+def sources_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None) -> str:
+    base = _sql.events(trusted_only, filters)
+    # Orders and revenue as the site counts them: confirmed orders once it has any (revenue.py).
+    base = revenue.events(base, counting) if counting else base
     return f"""
     SELECT source,
            uniqExact(visitor) AS visitors,
@@ -31,15 +34,17 @@ def sources_sql(trusted_only: bool, filters=()) -> str:
            sum(bounced) AS bounces,
            sum(length(buys)) AS orders,
            sum(arraySum(o -> o.2, buys)) AS revenue
-    FROM ({_sql.sessions(_sql.events(trusted_only, filters))})
+    FROM ({_sql.sessions(base)})
     GROUP BY source
     ORDER BY visitors DESC, sessions DESC, source
     LIMIT {{limit:UInt32}}"""
 
 
 def run(ctx: Context, params: Params) -> dict:
-    rows = ctx.storage.dicts(sources_sql(ctx.scope.trusted_only, ctx.scope.filters), ctx.bind(limit=params.limit), what="sources report")
-    return {"rows": [shape(r) for r in rows]}
+    counting = revenue.money_of(ctx.storage, ctx.bind())
+    rows = ctx.storage.dicts(sources_sql(ctx.scope.trusted_only, ctx.scope.filters, counting),
+                             ctx.bind(limit=params.limit, **revenue.bind(counting)), what="sources report")
+    return {"revenue_source": counting.source, "currency": counting.currency, "rows": [shape(r) for r in rows]}
 
 
 def shape(row: Mapping) -> dict:

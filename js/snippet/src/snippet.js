@@ -95,8 +95,9 @@
   let last = '';
   let seen; // promo elements already counted on this page
   let watched; // promo elements under observation
+  // A pageview when the path or query changed: a new fragment alone (#reviews) is the same page.
   const page = () => {
-    const url = location.href;
+    const url = location.href.split('#')[0];
     if (url == last) return;
     push(ev('pageview', { ref: last || d.referrer || undefined }));
     last = url;

@@ -59,7 +59,7 @@ def test_visitors_listing(client, site, fraud_token):
     everyone = client.get("/api/trust/visitors", params={"site": site, **RANGE, "max_score": 100, "limit": 5, "offset": 10}, headers=auth(fraud_token)).json()
     assert everyone["total"] == 13 and len(everyone["rows"]) == 3 and everyone["rows"][-1]["score"] == 100
     past = client.get("/api/trust/visitors", params={"site": site, **RANGE, "offset": 50}, headers=auth(fraud_token)).json()
-    envelope = {"site": site, "from": RANGE["from"], "to": RANGE["to"], "traffic": "all", "tz": "UTC"}  # every answer starts so
+    envelope = {"site": site, "from": RANGE["from"], "to": RANGE["to"], "traffic": "all", "tz": "UTC", "filters": []}  # every answer starts so
     assert past == {**envelope, "rows": [], "total": 12}
     only = client.get("/api/trust/visitors", params={"site": site, **RANGE, "reason": "fast_click"}, headers=auth(fraud_token)).json()
     assert [r["vid"] for r in only["rows"]] == ["v2"]

@@ -66,7 +66,7 @@ def test_humans_trusted_fraud_excluded(shop, scores):
 
 def test_trusted_events_leave_out_exactly_the_excluded(shop, runtime, storage):
     scope = parse_scope({"site": shop, **RANGE})
-    bind = Context(storage, scope, runtime.trust, runtime.trust_sets.set_id(shop, scope.start_ts, scope.end_ts, runtime.trust)).bind()
+    bind = Context(storage, scope, runtime.trust, runtime.trust_sets.verdicts(shop, scope.start_ts, scope.end_ts).set_id).bind()
     trusted = {r[0] for r in storage.query(f"SELECT DISTINCT vid FROM ({_sql.events(True)})", bind).rows}
     everyone = {r[0] for r in storage.query(f"SELECT DISTINCT vid FROM ({_sql.events(False)})", bind).rows}
     assert everyone - trusted == BAD

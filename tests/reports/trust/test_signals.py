@@ -151,3 +151,45 @@ def test_forged_cookie_through_collect(client, runtime, new_site, storage):
     params = Context(storage, parse_scope({"site": site, "from": today, "to": today}), runtime.trust).bind_coverage()
     rows = storage.dicts(score.VISITOR_SCORES, params)
     assert len(rows) == 1 and "forged_cookie" in rows[0]["reasons"] and rows[0]["score"] <= 40
+
+
+# --- issue #14: rules that hold on traffic they were not tuned on ------------------------------
+
+PY_UA = "python-requests/2.31.0"
+
+
+def test_pageviews_only_from_http_libraries_leave_trusted_traffic(journeys, new_site, scores):
+    browser_then_backend = browse() + [("pageview", "/thank-you", 20), ("purchase", ("o-b", 30.0), 21, {"ua": CURL_UA}),
+                                       ("custom", "/", 22, {"ua": PY_UA})]
+    scripted = [("pageview", f"/p{i}", i * 5, {"ua": ua}) for i, ua in enumerate((CURL_UA, PY_UA, "Go-http-client/2.0", "okhttp/4.12.0"))]
+    site = journeys(new_site(), {"browser": browser_then_backend, "scripted": scripted})
+    got = scores(site)
+    assert "scripted_pageviews" not in got["browser"]["reasons"]
+    assert got["browser"]["score"] > 50, got["browser"]["reasons"]  # the backend's purchase keeps it trusted
+    assert {"scripted_pageviews", "scripted_client"} <= set(got["scripted"]["reasons"])
+    assert got["scripted"]["score"] <= 30
+
+
+def test_click_burst_is_caught_whatever_the_clock_minute(journeys, new_site, scores):
+    # 20 blind clicks 80-300 ms apart straddling a minute boundary: under 120/min, and before
+    # #14 they scored exactly 50 on click_without_view alone.
+    gaps = [0.08, 0.3, 0.15, 0.2, 0.11] * 4
+    at, burst = 55.0, []
+    for i, gap in enumerate(gaps):
+        at += gap
+        burst.append(("promo_click", f"P{i % 3}", at))
+    # 7 clicks in 10 s (and each after its view) is a quick human, not a burst.
+    quick = browse() + [step for i in range(7) for step in view_click(f"Q{i}", 1 + i * 1.4, 0.45)]
+    site = journeys(new_site(), {"burst": browse() + burst, "quick": quick})
+    got = scores(site)
+    assert {"click_burst", "click_without_view"} <= set(got["burst"]["reasons"])
+    assert got["burst"]["score"] <= 10  # well below the threshold, not on it
+    assert "click_burst" not in got["quick"]["reasons"] and got["quick"]["score"] == 100
+
+
+def test_an_ad_blocker_that_drops_views_does_not_make_a_shopper_a_clicker(journeys, new_site, scores):
+    # Six blind clicks among fourteen pages: the view beacons were blocked, the shopper browsed.
+    steps = [("pageview", f"/p{i}", i * 40) for i in range(14)] + [("promo_click", f"P{i}", 45 + i * 80) for i in range(6)]
+    site = journeys(new_site(), {"adblock": steps})
+    got = scores(site)["adblock"]
+    assert "click_without_view" not in got["reasons"] and got["score"] == 100

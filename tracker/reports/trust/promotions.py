@@ -3,7 +3,7 @@
 How the query works: promo clicks of the range, each judged with the per-event rules of
 `signals` (window functions over the visitor's events from a day before the range: was there
 a prior view of that promo, how long after it came the click) and against the excluded
-visitors of the range (its untrusted set, `trust.cache`). A click is *suspicious* when it had no
+visitors of the range (its untrusted set, `trust.live`). A click is *suspicious* when it had no
 prior view, came faster than the human floor, or came from an excluded visitor. Clicks are
 grouped per (promo, IP prefix) first, so each promo keeps its top offending prefixes.
 """

@@ -35,7 +35,9 @@ REASONS: dict[str, tuple[int, str]] = {
     "headless": (100, "headless_events > 0"),
     "webdriver": (100, "webdriver_events > 0"),
     "velocity": (60, "max_per_minute > {tt_velocity:UInt32}"),
-    "click_without_view": (50, "clicks_without_view >= {tt_cwv_min:UInt32}"),
+    # blind clicks must also be at least half the pageviews: an ad-blocker that drops view
+    # beacons leaves a browsing shopper with a few blind clicks among many pages
+    "click_without_view": (50, "clicks_without_view >= {tt_cwv_min:UInt32} AND clicks_without_view * 2 >= pageviews"),
     "fast_click": (50, "fast_clicks >= {tt_fast_click_min:UInt32}"),
     "purchase_without_pageview": (20, "purchases_without_pageview > 0"),
     "actions_only": (50, "events > 0 AND (purchases = events OR (clicks = events AND clicks >= 2))"),
@@ -45,6 +47,9 @@ REASONS: dict[str, tuple[int, str]] = {
     "coupon_shared": (50, "shared_coupon != ''"),
     "clock_skew": (20, "max_skew_ms > {tt_clock_skew_ms:UInt64}"),
     "scripted_client": (10, "scripted_events > 0"),
+    # issue #14
+    "scripted_pageviews": (60, "pageviews > 0 AND scripted_pageviews = pageviews"),
+    "click_burst": (50, "max_clicks_10s >= {tt_click_burst:UInt32}"),
 }
 CODES = tuple(REASONS)
 
@@ -66,6 +71,12 @@ class TrustConfig:
     coupon_visitors: int
     coupon_prefixes: int
     public_coupons: tuple[str, ...]
+    click_burst: int
+    leak_prefix_redeemers: int
+    leak_burst_redeemers: int
+    leak_burst_seconds: int
+    leak_fresh_seconds: int
+    leak_browse_pageviews: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TrustConfig:
@@ -84,6 +95,12 @@ class TrustConfig:
             coupon_visitors=settings.trust_coupon_visitors,
             coupon_prefixes=settings.trust_coupon_prefixes,
             public_coupons=tuple(c.strip().upper() for c in settings.trust_public_coupons if c.strip()),
+            click_burst=settings.trust_click_burst,
+            leak_prefix_redeemers=settings.trust_leak_prefix_redeemers,
+            leak_burst_redeemers=settings.trust_leak_burst_redeemers,
+            leak_burst_seconds=settings.trust_leak_burst_seconds,
+            leak_fresh_seconds=settings.trust_leak_fresh_seconds,
+            leak_browse_pageviews=settings.trust_leak_browse_pageviews,
         )
 
     @property
@@ -127,6 +144,12 @@ def trust_params(c: TrustConfig) -> dict[str, Any]:
         "tt_public_coupons": list(c.public_coupons),
         "tt_scripted_re": SCRIPTED_CLIENT,
         "tt_partials": c.partials_config,
+        "tt_click_burst": c.click_burst,
+        "tt_leak_prefix_redeemers": c.leak_prefix_redeemers,
+        "tt_leak_burst_redeemers": c.leak_burst_redeemers,
+        "tt_leak_burst_ms": c.leak_burst_seconds * 1000,
+        "tt_leak_fresh_ms": c.leak_fresh_seconds * 1000,
+        "tt_leak_browse_pageviews": c.leak_browse_pageviews,
     }
 
 
@@ -164,7 +187,8 @@ def evidence(row: Mapping[str, Any], c: TrustConfig) -> dict[str, dict[str, Any]
         elif reason == "velocity":
             out[reason] = {"max_events_per_minute": row["max_per_minute"], "minute": iso_time(row["velocity_at"]), "threshold": c.velocity_per_minute}
         elif reason == "click_without_view":
-            out[reason] = {"clicks": row["clicks_without_view"], "of_clicks": row["clicks"], "threshold": c.click_without_view_min}
+            out[reason] = {"clicks": row["clicks_without_view"], "of_clicks": row["clicks"], "pageviews": row["pageviews"],
+                           "threshold": c.click_without_view_min}
         elif reason == "fast_click":
             out[reason] = {"clicks": row["fast_clicks"], "fastest_ms": row["min_click_ms"], "threshold_ms": c.fast_click_ms, "threshold": c.fast_click_min}
         elif reason == "purchase_without_pageview":
@@ -183,4 +207,8 @@ def evidence(row: Mapping[str, Any], c: TrustConfig) -> dict[str, dict[str, Any]
             out[reason] = {"max_skew_seconds": round(row["max_skew_ms"] / 1000, 3), "threshold_seconds": c.clock_skew_seconds}
         elif reason == "scripted_client":
             out[reason] = {"events": row["scripted_events"]}
+        elif reason == "scripted_pageviews":
+            out[reason] = {"pageviews": row["pageviews"], "scripted_pageviews": row["scripted_pageviews"]}
+        elif reason == "click_burst":
+            out[reason] = {"max_clicks_10s": row["max_clicks_10s"], "threshold": c.click_burst}
     return out

@@ -40,7 +40,7 @@ def _fill(template: str, **parts: str) -> str:
 
 # Version of the partials' definition: bump when the partials SQL changes meaning, so that
 # materialised days computed by older code are recomputed instead of trusted.
-PARTIALS_VERSION = "3"
+PARTIALS_VERSION = "4"
 
 # Columns of a day partial, in the order of `visitor_signals` (after site, day, vid, computed_at).
 PARTIAL_COLUMNS = (
@@ -48,6 +48,8 @@ PARTIAL_COLUMNS = (
     "webdriver_events", "max_per_minute", "velocity_at", "clicks", "clicks_without_view", "viewed_clicks",
     "fast_clicks", "min_click_ms", "purchases", "purchases_without_pageview", "unsigned_events",
     "forged_events", "scripted_events", "max_skew_ms", "coupons",
+    # migration 064 (issue #14): scripted_pageviews, click_burst, coupon_shared's visitor evidence
+    "pageviews", "scripted_pageviews", "max_clicks_10s", "pageviews_before_buy", "first_buy_ms", "promos_seen",
 )
 
 # Event rows with what the per-event rules need. `at_ms` is the client clock when the event
@@ -67,7 +69,13 @@ _CONTEXT = """
            maxIf(at_ms, type = 'promo_view') OVER (
                PARTITION BY vid, promo_id ORDER BY at_ms RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
            ) AS view_ms,
-           minIf(ts_ms, type = 'pageview') OVER (PARTITION BY vid) AS first_pv_ms
+           minIf(ts_ms, type = 'pageview') OVER (PARTITION BY vid) AS first_pv_ms,
+           minIf(ts_ms, type = 'purchase') OVER (PARTITION BY vid) AS first_buy_all,
+           -- promo clicks of the visitor in the 10 s up to this event (click_burst): a rate over
+           -- any sliding window, not per clock minute
+           countIf(type = 'promo_click') OVER (
+               PARTITION BY vid ORDER BY at_ms RANGE BETWEEN 9999 PRECEDING AND CURRENT ROW
+           ) AS clicks_10s
     FROM events FINAL
     WHERE site = {site:String} AND ($context)
 """
@@ -110,7 +118,13 @@ _MINUTES = """
            countIf(id_forged = 1) AS forged_m,
            countIf(scripted) AS scripted_m,
            max(skew_ms) AS skew_m,
-           groupUniqArrayIf(coupon, type = 'purchase' AND coupon != '') AS coupons_m
+           groupUniqArrayIf(coupon, type = 'purchase' AND coupon != '') AS coupons_m,
+           countIf(type = 'pageview') AS pageviews_m,
+           countIf(type = 'pageview' AND scripted) AS spv_m,
+           maxIf(clicks_10s, type = 'promo_click') AS burst_m,
+           countIf(type = 'pageview' AND (first_buy_all = 0 OR ts_ms <= first_buy_all)) AS pvb_m,
+           minIf(ts_ms, type = 'purchase') AS buy_m,
+           groupUniqArrayIf(16)(promo_id, type IN ('promo_view', 'promo_click') AND promo_id != '') AS promos_m
     FROM ($context_rows)
     WHERE $trigger
     GROUP BY vid, day, minute
@@ -139,7 +153,13 @@ _DAYS = """
            toUInt32(sum(forged_m)) AS forged_events,
            toUInt32(sum(scripted_m)) AS scripted_events,
            toInt64(max(skew_m)) AS max_skew_ms,
-           groupUniqArrayArray(coupons_m) AS coupons
+           groupUniqArrayArray(coupons_m) AS coupons,
+           toUInt32(sum(pageviews_m)) AS pageviews,
+           toUInt32(sum(spv_m)) AS scripted_pageviews,
+           toUInt32(max(burst_m)) AS max_clicks_10s,
+           toUInt32(sum(pvb_m)) AS pageviews_before_buy,
+           toInt64(minIf(buy_m, buy_m > 0)) AS first_buy_ms,
+           groupUniqArrayArray(16)(promos_m) AS promos_seen
     FROM ($minutes)
     GROUP BY vid, day
 """
@@ -245,9 +265,15 @@ _VISITORS = _fill("""
                sum(forged_events) AS forged_events,
                sum(scripted_events) AS scripted_events,
                max(max_skew_ms) AS max_skew_ms,
-               groupUniqArrayArray(coupons) AS coupons
-        -- aliases fs/mpm/vc: an aggregate may not read another aggregate's same-named alias
-        FROM (SELECT *, first_seen AS fs, max_per_minute AS mpm, viewed_clicks AS vc FROM ($range_partials))
+               groupUniqArrayArray(coupons) AS coupons,
+               sum(pageviews) AS pageviews,
+               sum(scripted_pageviews) AS scripted_pageviews,
+               max(max_clicks_10s) AS max_clicks_10s,
+               sum(pageviews_before_buy) AS pageviews_before_buy,
+               minIf(first_buy_ms, fb > 0) AS first_buy_ms,
+               groupUniqArrayArray(16)(promos_seen) AS promos_seen
+        -- aliases fs/mpm/vc/fb: an aggregate may not read another aggregate's same-named alias
+        FROM (SELECT *, first_seen AS fs, max_per_minute AS mpm, viewed_clicks AS vc, first_buy_ms AS fb FROM ($range_partials))
         GROUP BY vid
       )
     )

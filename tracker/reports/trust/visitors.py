@@ -115,6 +115,8 @@ SIGNAL_VALUES = {
     "coupon_shared": "shared_coupon_visitors",
     "clock_skew": "max_skew_ms",
     "scripted_client": "scripted_events",
+    "scripted_pageviews": "scripted_pageviews",
+    "click_burst": "max_clicks_10s",
 }
 
 

@@ -1,0 +1,237 @@
+"""Reports on a live shop: `traffic=all` against `traffic=trusted` while events stream in.
+
+    .venv/bin/python loadtests/bench_live.py --events 1000000 [--data DIR] [--rate 100] [--rounds 5]
+
+Measured from outside, the way a shop's dashboard is used during a sale:
+1. seeds `--events` events over 30 days (`tracker seed --site live`, about 9.6 events a
+   visitor) into `--data` unless that dir already holds them (seeding 10M takes minutes: keep
+   the dir and pass it again);
+2. serves it (`tracker serve`, a real subprocess, default settings but rate limits off);
+3. waits for the trust job (`POST /api/trust/refresh` of the range until nothing is stale) and
+   for the first evaluation of the range (the first trusted overview);
+4. streams `--rate` events/s through `/api/collect` (batches of 10 pageviews by returning
+   visitors, one in twenty a crawler) from a thread, timing every request;
+5. times each report over the last 30 days with `traffic=all` and `traffic=trusted`
+   interleaved (`--rounds` each, alternating which goes first), and prints per report the
+   medians, the trusted/all ratio, the `trust_as_of` lag (answer time minus `trust_as_of`:
+   how far behind the newest accepted event trust was), the collect latency p50/p99/max
+   while the reports ran, the server's peak RSS and the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx2 as httpx
+import orjson
+
+EVENTS_PER_VISITOR = 9.6  # what `tracker seed` produces on average over 30 days
+DAYS = 30
+SITE = "live"
+FUNNEL = json.dumps([{"type": "pageview", "path": "/c/*"}, {"type": "pageview", "path": "/p/*"}, {"type": "add_to_cart"}, {"type": "purchase"}])
+REPORTS = [
+    ("overview", {}),
+    ("pages", {}),
+    ("sources", {}),
+    ("campaigns", {}),
+    ("paths", {"start": "/", "depth": "3"}),
+    ("funnel", {"steps": FUNNEL, "window": "3600"}),
+    ("promotions", {"model": "last_click"}),
+]
+BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+CRAWLER = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def tracker(data: Path, *args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tracker", "--data", str(data), *args], check=True, env=env, **kwargs)
+
+
+def seeded_events(data: Path) -> int:
+    marker = data / "bench_live.json"
+    return json.loads(marker.read_text())["events"] if marker.exists() else 0
+
+
+def seed(data: Path, events: int) -> None:
+    visitors = int(events / EVENTS_PER_VISITOR)
+    started = time.perf_counter()
+    out = tracker(data, "seed", "--site", SITE, "--visitors", str(visitors), "--days", str(DAYS), capture_output=True, text=True).stdout
+    took = time.perf_counter() - started
+    print(out.strip().splitlines()[-1] if out.strip() else "", f"(seeded in {took:.0f} s)", flush=True)
+    (data / "bench_live.json").write_text(json.dumps({"events": events, "visitors": visitors, "seconds": took}))
+
+
+class Server:
+    def __init__(self, data: Path, port: int):
+        self.url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "TRACKER_RATE_COLLECT_PER_PREFIX": "0", "TRACKER_RATE_COLLECT_PER_SITE": "0",
+               "TRACKER_RATE_REPORTS_PER_TOKEN": "0", "TRACKER_LOG_LEVEL": "warning"}
+        self.log = open(data.parent / f"bench_live-{port}.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "tracker", "--data", str(data), "serve", "--port", str(port)],
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"tracker serve exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.token = (data / "cli_token").read_text().strip()
+        self.http = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=600)
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Stream(threading.Thread):
+    """`rate` events/s through /api/collect, 10 a request; records each request's latency."""
+
+    def __init__(self, url: str, rate: float):
+        super().__init__(daemon=True)
+        self.url, self.rate = url, rate
+        self.latencies: list[tuple[float, float]] = []  # (monotonic start, seconds)
+        self.sent = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        interval = 10 / self.rate
+        with httpx.Client(timeout=30) as client:
+            n = 0
+            next_at = time.monotonic()
+            while not self.stopping.is_set():
+                n += 1
+                ua = CRAWLER if n % 20 == 0 else BROWSER
+                events = [{"type": "pageview", "id": uuid.uuid4().hex, "url": f"https://shop.example/p/{(n * 7 + i) % 500}",
+                           "vid": f"live-{n % 5000}"} for i in range(10)]
+                body = orjson.dumps({"site": SITE, "events": events})
+                started = time.monotonic()
+                try:
+                    r = client.post(self.url + "/api/collect", content=body, headers={"Content-Type": "text/plain", "User-Agent": ua})
+                    if r.status_code == 202:
+                        self.sent += len(events)
+                except httpx.HTTPError:
+                    pass
+                self.latencies.append((started, time.monotonic() - started))
+                next_at += interval
+                self.stopping.wait(max(0.0, next_at - time.monotonic()))
+
+    def between(self, start: float, end: float) -> list[float]:
+        return [took for at, took in self.latencies if start <= at <= end]
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def window() -> dict:
+    today = datetime.now(UTC).date()
+    return {"site": SITE, "from": (today - timedelta(days=DAYS - 1)).isoformat(), "to": today.isoformat()}
+
+
+def wait_for_trust(server: Server) -> None:
+    started = time.perf_counter()
+    while True:
+        got = server.http.post("/api/trust/refresh", params=window())
+        got.raise_for_status()
+        if not got.json()["refreshed"]:
+            break
+    first = server.http.get("/api/reports/overview", params=window()).json()
+    print(f"trust job caught up and first evaluation in {time.perf_counter() - started:.1f} s "
+          f"({first['visitors']:,} trusted visitors, {first['excluded_visitors']:,} excluded)", flush=True)
+
+
+def time_report(server: Server, name: str, query: dict, traffic: str) -> tuple[float, float | None]:
+    started = time.perf_counter()
+    r = server.http.get(f"/api/reports/{name}", params={**window(), **query, "traffic": traffic})
+    took = time.perf_counter() - started
+    r.raise_for_status()
+    body = r.json()
+    lag = None
+    if "trust_as_of" in body:
+        as_of = datetime.fromisoformat(body["trust_as_of"].replace("Z", "+00:00"))
+        lag = (datetime.now(UTC) - as_of).total_seconds()
+    return took, lag
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--data", type=Path, default=None, help="data dir (kept; default /tmp/bench_live-<events>)")
+    parser.add_argument("--rate", type=float, default=100.0, help="events/s streamed through /api/collect")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--warmup", type=float, default=15.0, help="seconds of streaming before the first report")
+    args = parser.parse_args()
+    data = args.data or Path(f"/tmp/bench_live-{args.events}")
+    data.mkdir(parents=True, exist_ok=True)
+    if seeded_events(data) != args.events:
+        seed(data, args.events)
+    server = Server(data, args.port)
+    stream = Stream(server.url, args.rate)
+    try:
+        wait_for_trust(server)
+        stream.start()
+        time.sleep(args.warmup)
+        began = time.monotonic()
+        rows, lags = [], []
+        for name, query in REPORTS:
+            if server.http.get(f"/api/reports/{name}", params={**window(), **query, "traffic": "all"}).status_code == 404:
+                print(f"  {name:<11} (no such report on this version)", flush=True)
+                continue
+            times = {"all": [], "trusted": []}
+            for k in range(args.rounds):
+                for traffic in (("all", "trusted") if k % 2 == 0 else ("trusted", "all")):
+                    took, lag = time_report(server, name, query, traffic)
+                    times[traffic].append(took)
+                    if lag is not None:
+                        lags.append(lag)
+            rows.append((name, statistics.median(times["all"]), statistics.median(times["trusted"])))
+            print(f"  {name:<11} all {rows[-1][1]:6.2f} s   trusted {rows[-1][2]:6.2f} s   ratio {rows[-1][2] / rows[-1][1]:4.2f}", flush=True)
+        ended = time.monotonic()
+        collect = stream.between(began, ended)
+    finally:
+        stream.stopping.set()
+        stream.join(timeout=30)
+        peak = server.peak_rss_mb()
+        server.stop()
+    load = os.getloadavg()
+    print()
+    print(f"events seeded {args.events:,}, streamed {stream.sent:,} at {args.rate:g}/s; rounds {args.rounds}")
+    print("| report (last 30 days) | all (median) | trusted (median) | trusted/all |")
+    print("|---|---:|---:|---:|")
+    for name, a, t in rows:
+        print(f"| {name} | {a:.2f} s | {t:.2f} s | {t / a:.2f} |")
+    print(f"trust_as_of lag: median {statistics.median(lags):.1f} s, max {max(lags):.1f} s")
+    print(f"/api/collect while reports ran: {len(collect)} requests, p50 {percentile(collect, 50) * 1000:.1f} ms, "
+          f"p99 {percentile(collect, 99) * 1000:.1f} ms, max {max(collect) * 1000:.0f} ms")
+    print(f"server peak RSS {peak:,.0f} MiB; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

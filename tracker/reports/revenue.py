@@ -1,0 +1,211 @@
+"""Money, counted one way for every report: confirmed orders once a site has them.
+
+Until a site's backend has confirmed an order (`POST /api/orders`, CONTRACT §9), revenue is
+what the visitors' browsers said in their `purchase` events. From the first confirmation on,
+every report that counts orders, revenue, conversions, AOV or attribution reads the events
+through `events(base, money)`, which changes only the purchase rows:
+
+- A browser purchase whose order id has a confirmation with status `paid` keeps its visitor,
+  time and session (so its promo clicks and campaign still earn it) and takes the confirmed
+  revenue, currency and coupon. If the browser sent several purchases for one order id (a
+  reloaded thank-you page with a new event id), only the first counts.
+- A browser purchase with no confirmation, or a refunded one, is left out of the figures;
+  `reconciliation_sql` counts it apart (`unconfirmed_*` once the grace period has passed,
+  `pending_*` within it, `refunded_*`). A refund therefore subtracts the order from every
+  figure it was in, in the range its purchase happened.
+- A paid confirmation with no browser purchase near the range (a phone order, a blocked
+  snippet) is real revenue without a visitor: `orphans_sql` gives it per day (of its `ts`),
+  and reports that show totals add it (it has no session, so it earns no promotion or
+  campaign, and no `filter=` can match it).
+
+Currencies are never summed as one: `Money.currency` is the site's reporting currency (the
+currency of most of its confirmed orders, or of the range's browser purchases before any
+confirmation), money figures count the orders in it, and `currencies_sql` lists every
+currency's orders and revenue apart when there is more than one.
+
+How the join works: the confirmations are read with `argMax(..., version)` per order (the
+latest wins, whether or not ClickHouse has merged the ReplacingMergeTree yet), limited to
+`paid`, and joined to the first browser purchase event of each order id within a day of the
+range; the event stream is LEFT ANY JOINed to that small table on (order id, event id) and
+keeps a purchase row only when it matched. For a site without confirmations `events` returns
+its input unchanged (no join, no cost). SQL is composed through `$name` slots only (never
+user input); values are bound: {site} {start} {end} {tz} and `bind(money)`'s
+{rev_currency} {rev_grace_ms}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from string import Template
+from typing import Any
+
+from tracker.storage.client import Storage
+
+DEFAULT_GRACE_MINUTES = 60  # a purchase the backend has not confirmed within this is "unconfirmed"
+# Browser purchases are matched to confirmations within this margin around the report range,
+# so an order confirmed late or whose browser event lies just outside is not counted twice.
+MATCH_MARGIN = "INTERVAL 1 DAY"
+
+
+def _fill(template: str, **parts: str) -> str:
+    return Template(template).substitute(parts)
+
+
+@dataclass(frozen=True)
+class Money:
+    """How a report counts money for one site and range (`money_of`)."""
+
+    confirmed: bool  # the site has confirmed orders: count them, not the browsers' claims
+    currency: str  # the reporting currency ('' when no order says)
+    currencies: int  # distinct currencies among the orders that count
+    grace_minutes: int = DEFAULT_GRACE_MINUTES
+
+    @property
+    def source(self) -> str:
+        return "confirmed" if self.confirmed else "browser"
+
+
+# The latest confirmation of each of the site's orders.
+LATEST = """
+    SELECT order_id, argMax(status, version) AS status, argMax(revenue, version) AS revenue,
+           argMax(currency, version) AS currency, argMax(coupon, version) AS coupon,
+           argMax(ordered_at, version) AS ordered_at
+    FROM orders
+    WHERE site = {site:String}
+    GROUP BY order_id
+"""
+
+# Browser purchases near the range: the first purchase event of each order id.
+_SEEN = f"""
+    SELECT order_id, argMin(event_id, (ts, event_id)) AS first_event
+    FROM events
+    WHERE site = {{site:String}} AND type = 'purchase' AND order_id != ''
+      AND ts >= {{start:DateTime64(3, 'UTC')}} - {MATCH_MARGIN} AND ts < {{end:DateTime64(3, 'UTC')}} + {MATCH_MARGIN}
+    GROUP BY order_id
+"""
+
+_PAID = _fill("""
+    SELECT s.order_id AS c_order, s.first_event AS c_event,
+           o.revenue AS c_revenue, o.currency AS c_currency, o.coupon AS c_coupon
+    FROM ($seen) AS s
+    INNER JOIN ($latest) AS o ON s.order_id = o.order_id
+    WHERE o.status = 'paid'
+""", seen=_SEEN, latest=LATEST)
+
+_CONFIRMED_STREAM = """
+    SELECT * EXCEPT (c_order, c_revenue, c_currency, c_coupon)
+             REPLACE (if(c_order != '', c_revenue, revenue) AS revenue,
+                      if(c_order != '', c_currency, currency) AS currency,
+                      if(c_order != '' AND c_coupon != '', c_coupon, coupon) AS coupon)
+    FROM (
+        SELECT e.*, k.c_order, k.c_revenue, k.c_currency, k.c_coupon
+        FROM ($base) AS e
+        LEFT ANY JOIN ($paid) AS k ON e.order_id = k.c_order AND e.event_id = k.c_event
+    )
+    WHERE type != 'purchase' OR (c_order != '' $currency_rule)
+"""
+
+_IN_CURRENCY = "AND c_currency = {rev_currency:String}"
+_BROWSER_ONE_CURRENCY = """
+    SELECT * FROM ($base) WHERE type != 'purchase' OR currency IN ('', {rev_currency:String})
+"""
+
+MONEY_SQL = f"""
+    SELECT (SELECT count() FROM (SELECT 1 FROM orders WHERE site = {{site:String}} LIMIT 1)) AS confirmed,
+           (SELECT groupArray(currency) FROM (
+                SELECT currency, count() AS n FROM ({LATEST}) WHERE status = 'paid' GROUP BY currency ORDER BY n DESC, currency
+           )) AS confirmed_currencies,
+           (SELECT groupArray(currency) FROM (
+                SELECT currency, count() AS n FROM events
+                WHERE site = {{site:String}} AND type = 'purchase' AND currency != ''
+                  AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}
+                GROUP BY currency ORDER BY n DESC, currency
+           )) AS browser_currencies
+"""
+
+
+def money_of(storage: Storage, params: dict[str, Any]) -> Money:
+    """The site's way of counting money for the range in `params` (one small query)."""
+    row = storage.query(MONEY_SQL, params, what="reading how the site counts revenue").first() or {}
+    confirmed = bool(row.get("confirmed"))
+    currencies = list(row.get("confirmed_currencies") if confirmed else row.get("browser_currencies") or [])
+    grace = getattr(storage.settings, "orders_grace_minutes", DEFAULT_GRACE_MINUTES)
+    return Money(confirmed=confirmed, currency=currencies[0] if currencies else "", currencies=len(currencies), grace_minutes=grace)
+
+
+def bind(money: Money) -> dict[str, Any]:
+    """The fragment's bound parameters (add them to the report's `ctx.bind`)."""
+    return {"rev_currency": money.currency, "rev_grace_ms": money.grace_minutes * 60_000}
+
+
+def events(base: str, money: Money, *, every_currency: bool = False) -> str:
+    """`base` (an events query: `_sql.events(...)` or one of its columns' supersets) with its
+    purchase rows counted as `money` says; every other row passes unchanged.
+    `every_currency`: keep orders in every currency (for a per-currency breakdown only)."""
+    if money.confirmed:
+        rule = "" if every_currency else _IN_CURRENCY
+        return _fill(_CONFIRMED_STREAM, base=base, paid=_PAID, currency_rule=rule)
+    if money.currencies > 1 and not every_currency:
+        return _fill(_BROWSER_ONE_CURRENCY, base=base)
+    return base
+
+
+# Paid confirmations without a browser purchase near the range, by the day of their `ts`.
+ORPHANS = _fill("""
+    SELECT toDate(ordered_at, {tz:String}) AS day, currency, count() AS orders, sum(revenue) AS revenue
+    FROM ($latest)
+    WHERE status = 'paid'
+      AND ordered_at >= {start:DateTime64(3, 'UTC')} AND ordered_at < {end:DateTime64(3, 'UTC')}
+      AND order_id NOT IN (SELECT order_id FROM ($seen))
+    GROUP BY day, currency
+    ORDER BY day, currency
+""", latest=LATEST, seen=_SEEN)
+
+
+def orphans(storage: Storage, params: dict[str, Any], money: Money) -> list[dict]:
+    """Confirmed orders without a browser event: [{day, currency, orders, revenue}] (none for
+    a site without confirmations)."""
+    if not money.confirmed:
+        return []
+    return storage.dicts(ORPHANS, params, what="reading confirmed orders without a browser purchase")
+
+
+def reconciliation_sql(base: str) -> str:
+    """One row: the range's browser purchases (of `base`: its trust and filter rules apply) by
+    what the backend said of them — never confirmed after the grace period (`unconfirmed_*`),
+    not yet confirmed within it (`pending_*`), refunded (`refunded_*`). Revenue is the
+    browser's claim for the first two (reporting currency or none), the confirmation's for
+    refunds."""
+    return _fill("""
+    SELECT countIf(status = '' AND late) AS unconfirmed_orders,
+           sumIf(revenue, status = '' AND late AND currency IN ('', {rev_currency:String})) AS unconfirmed_revenue,
+           countIf(status = '' AND NOT late) AS pending_orders,
+           sumIf(revenue, status = '' AND NOT late AND currency IN ('', {rev_currency:String})) AS pending_revenue,
+           countIf(status = 'refunded') AS refunded_orders,
+           sumIf(c_revenue, status = 'refunded' AND c_currency = {rev_currency:String}) AS refunded_revenue
+    FROM (
+        SELECT b.order_id AS order_id, b.revenue AS revenue, b.currency AS currency, b.late AS late,
+               c.status AS status, c.revenue AS c_revenue, c.currency AS c_currency
+        FROM (
+            SELECT order_id, argMin(revenue, ts) AS revenue, argMin(currency, ts) AS currency,
+                   min(ts) < now64(3) - toIntervalMillisecond({rev_grace_ms:UInt64}) AS late
+            FROM ($base)
+            WHERE type = 'purchase' AND order_id != ''
+            GROUP BY order_id
+        ) AS b
+        LEFT ANY JOIN ($latest) AS c ON b.order_id = c.order_id
+    )
+    SETTINGS join_use_nulls = 0
+    """, base=base, latest=LATEST)
+
+
+def currencies_sql(base: str, money: Money) -> str:
+    """Per currency: orders and revenue of the orders that count (`base` through `events`
+    with every currency kept); for a site whose orders come in more than one currency."""
+    return _fill("""
+    SELECT currency, uniqExact(order_id) AS orders, sum(revenue) AS revenue
+    FROM ($stream)
+    WHERE type = 'purchase'
+    GROUP BY currency
+    ORDER BY orders DESC, currency
+    """, stream=events(base, money, every_currency=True))
