@@ -102,10 +102,14 @@ def run(args, wrk, wait_up, free_port) -> None:
             if name == "durable":
                 import httpx2 as httpx
 
-                time.sleep(SETTLE)
-                stored[name] = httpx.get(f"http://127.0.0.1:{port}/count", timeout=30).text.strip()
+                deadline = time.monotonic() + 30  # its last second of rows is inserted a moment later
+                while time.monotonic() < deadline:
+                    stored[name] = httpx.get(f"http://127.0.0.1:{port}/count", timeout=30).text.strip()
+                    if int(stored[name]) >= acknowledged:
+                        break
+                    time.sleep(0.5)
         finally:
-            proc.send_signal(signal.SIGTERM if name.startswith("tracker") else signal.SIGINT)
+            proc.send_signal(signal.SIGTERM)
             proc.wait(180)
         if name.startswith("tracker"):
             stored[name] = stored_by_tracker(data)

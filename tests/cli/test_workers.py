@@ -140,6 +140,41 @@ def test_a_worker_killed_mid_load_is_restarted_and_loses_no_acknowledged_event(t
     assert len(acked) > 400 and not missing, f"{len(missing)} acknowledged events were lost"
 
 
+def test_the_storage_process_killed_mid_load_is_restarted_and_loses_no_acknowledged_event(tmp_path):
+    data, port = tmp_path / "data", free_port()
+    server = TrackerServer(data, port, env=WORKERS).start()
+    server.add_site("shop")
+    acked: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def stream() -> None:
+        while not stop.is_set():
+            ids = send(server.url, "shop", 10)
+            with lock:
+                acked.extend(ids)
+
+    threads = [threading.Thread(target=stream) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(2.0)
+        first = orjson.loads((data / "storage.json").read_bytes())
+        os.kill(first["storage_pid"], signal.SIGKILL)
+        wait_for(lambda: orjson.loads((data / "storage.json").read_bytes())["storage_pid"] != first["storage_pid"], what="the storage restart")
+        with lock:
+            at_restart = len(acked)
+        wait_for(lambda: len(acked) > at_restart + 200, what="traffic after the restart")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert "the storage process exited" in server.log.read_text()
+    stored = {r["event_id"] for r in server.stored("SELECT event_id FROM events FINAL WHERE site = {site:String}", site="shop")}
+    missing = set(acked) - stored
+    assert len(acked) > 400 and not missing, f"{len(missing)} acknowledged events were lost"
+
+
 def test_the_cli_works_while_workers_serve(tmp_path):
     data, port = tmp_path / "data", free_port()
     server = TrackerServer(data, port, env=WORKERS).start()

@@ -87,7 +87,7 @@ def run(settings: Settings, workers: int) -> int:
             files.append(write_server_file(data_dir, url))
         first_start(settings.replace(dsn=dsn), url, workers, private=storage is not None)
         print(f"tracker listening on {url} with {workers} workers  (demo shop: {url}/demo, dashboard: {url}/dashboard)", flush=True)
-        Supervisor(settings, dsn, sock, workers).run()
+        Supervisor(settings, dsn, sock, workers, storage=storage).run()
     finally:
         sock.close()
         if storage is not None:
@@ -172,9 +172,10 @@ def first_start(settings: Settings, url: str, workers: int, *, private: bool) ->
 class Supervisor:
     """Starts the workers, restarts the ones that die, stops them all on a signal."""
 
-    def __init__(self, settings: Settings, dsn: str, sock: socket.socket, workers: int):
+    def __init__(self, settings: Settings, dsn: str, sock: socket.socket, workers: int, storage=None):
         self.settings = settings
         self.dsn = dsn
+        self.storage = storage  # the private storage process, if any: restarted when it dies
         self.sock = sock
         self.count = workers
         self.procs: dict[int, subprocess.Popen] = {}
@@ -213,6 +214,7 @@ class Supervisor:
             for index in range(self.count):
                 self.spawn(index)
             while not self._stop.wait(0.2):
+                self.check_storage()
                 self.check()
         finally:
             self.stop_all()
@@ -235,6 +237,24 @@ class Supervisor:
                 del self.died_at[index]
                 self.restarts += 1
                 self.spawn(index)
+
+    def check_storage(self) -> None:
+        """Restart a private storage process that died. Workers keep spooling meanwhile (their
+        flushes back off and retry), so nothing acknowledged waits anywhere but on disk."""
+        if self.storage is None or self.storage.running():
+            return
+        print(f"tracker: the storage process exited ({self.storage.log_tail(300)}); restarting it", file=sys.stderr, flush=True)
+        old = self.storage.http_port
+        try:
+            self.storage.start()
+        except Exception as exc:  # retried on the next round
+            print(f"tracker: the storage process did not restart: {exc}", file=sys.stderr, flush=True)
+            return
+        moved = self.storage.http_port != old  # its port was taken meanwhile: a new DSN, workers restart on it
+        self.dsn = self.dsn.replace(f":{old}", f":{self.storage.http_port}")
+        served.write(self.settings.data_dir.resolve(), dsn=self.dsn, storage_pid=self.storage.pid, node_dir=self.storage.dir)
+        for proc in self.procs.values() if moved else ():
+            proc.send_signal(signal.SIGTERM)
 
     def stop_all(self) -> None:
         for proc in self.procs.values():
