@@ -27,10 +27,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SETTLE = 2.5
 TICK = os.sysconf("SC_CLK_TCK")
+STORAGE_MARK = b"tracker.storage.server_process"  # the private storage process of serve --workers
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process and all its descendants now alive."""
+def tree_cpu(pid: int, only: bytes = b"") -> float:
+    """CPU seconds (user + system) of a process and all its descendants now alive (`only`:
+    just those whose command line contains it)."""
     total, stack, seen = 0.0, [pid], set()
     while stack:
         p = stack.pop()
@@ -39,7 +41,8 @@ def tree_cpu(pid: int) -> float:
         seen.add(p)
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / TICK
+            if not only or only in Path(f"/proc/{p}/cmdline").read_bytes():
+                total += (int(fields[11]) + int(fields[12])) / TICK
             for task in Path(f"/proc/{p}/task").iterdir():
                 stack += [int(c) for c in (task / "children").read_text().split()]
         except (OSError, ValueError):
@@ -59,12 +62,19 @@ def start(name: str, port: int, data: Path, env: dict) -> subprocess.Popen:
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
 
 
+READ_STORED = """
+import sys
+from tracker.config import Settings
+from tracker.storage.client import Storage
+s = Storage(Settings.load({"data_dir": sys.argv[1]}, env={}))
+print(s.scalar("SELECT count() FROM events FINAL WHERE site = 'demo'"),
+      s.scalar("SELECT round(sum(data_compressed_bytes) / sum(rows)) FROM system.parts WHERE active AND table = 'events' AND database = 'tracker'"))
+"""
+
+
 def stored_by_tracker(data: Path) -> str:
-    return subprocess.run(
-        [sys.executable, "-c", "import sys;from tracker.config import Settings;from tracker.storage.client import Storage;"
-         "s=Storage(Settings.load({'data_dir':sys.argv[1]}, env={}));print(s.scalar(\"SELECT count() FROM events FINAL WHERE site='demo'\"))", str(data)],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()
+    """Stored events, and compressed bytes a row (of these synthetic rows: a lower bound)."""
+    return subprocess.run([sys.executable, "-c", READ_STORED, str(data)], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def constant_rate(port: int, rate: float, seconds: int, batch: int, run: str) -> dict:
@@ -87,11 +97,12 @@ def run(args, wrk, wait_up, free_port) -> None:
         try:
             wait_up(f"http://127.0.0.1:{port}")
             for batch in batches:
-                before = tree_cpu(proc.pid)
+                before, before_storage = tree_cpu(proc.pid), tree_cpu(proc.pid, STORAGE_MARK)
                 r = wrk(f"http://127.0.0.1:{port}", batch, args.seconds, args.connections, f"{name}{batch}")
                 time.sleep(SETTLE)
                 events = (r["requests"] - r["non2xx"]) * batch
                 r["cpu_us"] = (tree_cpu(proc.pid) - before) / max(1, events) * 1e6
+                r["storage_us"] = (tree_cpu(proc.pid, STORAGE_MARK) - before_storage) / max(1, events) * 1e6
                 acknowledged += events
                 results.append((name, batch, r))
                 if name.startswith("tracker") and batch == max(batches):
@@ -127,5 +138,10 @@ def run(args, wrk, wait_up, free_port) -> None:
     for name, batch, c in paced:
         print(f"{name} at a constant {c['target_rps']:.0f} req/s (half its peak, batch {batch}): achieved {c['achieved_rps']:.0f} req/s, "
               f"p50 {c['p50']} ms, p90 {c['p90']} ms, p99 {c['p99']} ms, p99.9 {c['p999']} ms, max {c['max']} ms, errors {c['errors']}, non-202 {c['non202']}")
+    for name, batch, r in results:
+        if r["storage_us"]:
+            print(f"{name} batch {batch}: of {r['cpu_us']:.1f} us of CPU an event, the storage process took {r['storage_us']:.1f}")
     for name in targets[1:]:
-        print(f"{name}: acknowledged {stored[name + ':acked']} events (excluding warm-up probes), stored {stored[name]}")
+        count, *size = stored[name].split()
+        print(f"{name}: acknowledged {stored[name + ':acked']} events (excluding warm-up probes), stored {count}"
+              + (f" ({size[0]} compressed bytes a row)" if size else ""))

@@ -42,6 +42,7 @@ class Log:
     def __init__(self, directory: Path, client):
         self.dir = directory
         self.client = client
+        self.client_lock = threading.Lock()  # one query at a time on the embedded engine's client
         self.lock = threading.Condition()
         self.pending: list[tuple[bytes, asyncio.Future, asyncio.AbstractEventLoop]] = []
         self.seq = 0
@@ -65,13 +66,15 @@ class Log:
     def _commit_loop(self) -> None:
         while True:
             with self.lock:
-                while not self.pending:
-                    self.lock.wait()
-            time.sleep(COMMIT_DELAY)  # let a group gather
+                if not self.pending:
+                    self.lock.wait(INSERT_EVERY)  # wakes to close an idle file too
+            if self.pending:
+                time.sleep(COMMIT_DELAY)  # let a group gather
             with self.lock:
                 batch, self.pending = self.pending, []
-            os.write(self.fd, b"".join(lines for lines, _, _ in batch))
-            os.fsync(self.fd)
+            if batch:
+                os.write(self.fd, b"".join(lines for lines, _, _ in batch))
+                os.fsync(self.fd)
             for _, future, loop in batch:
                 loop.call_soon_threadsafe(_done, future)
             if time.monotonic() - self.opened > INSERT_EVERY:
@@ -86,9 +89,14 @@ class Log:
             time.sleep(INSERT_EVERY / 2)
             for path in sorted(self.dir.glob("*.ready")):
                 data = path.read_bytes()
-                if data:
-                    self.client.raw_insert("events", None, data, fmt="JSONEachRow",
-                                           settings={"insert_deduplication_token": path.stem, "input_format_skip_unknown_fields": 1})
+                try:
+                    if data:
+                        with self.client_lock:
+                            self.client.raw_insert("events", None, data, fmt="JSONEachRow",
+                                                   settings={"insert_deduplication_token": path.stem, "input_format_skip_unknown_fields": 1})
+                except Exception as exc:  # kept on disk, retried next round
+                    print(f"insert of {path.name} failed: {exc}", file=sys.stderr, flush=True)
+                    break
                 path.unlink()
 
 
@@ -112,7 +120,8 @@ def build(port: int, data: Path) -> uvicorn.Server:
         return Response(orjson.dumps({"accepted": len(payload["events"]), "rejected": []}), status_code=202, media_type="application/json")
 
     async def count(request: Request) -> Response:
-        return Response(str(client.command("SELECT count() FROM events")))
+        with log.client_lock:
+            return Response(str(client.command("SELECT count() FROM events")))
 
     app = Starlette(routes=[Route("/api/collect", collect, methods=["POST"]), Route("/count", count)])
     return uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, access_log=False, log_level="warning", server_header=False))
