@@ -200,6 +200,10 @@ def test_the_cli_works_while_workers_serve(tmp_path):
             capture_output=True, text=True, timeout=60,
         )
         assert read.returncode == 0 and read.stdout.split() == ["True", "1"], read.stderr[-2000:]
+        # A second serve on the same dir, plain or with workers, is refused naming the supervisor.
+        for extra in ((), ("--workers", "2")):
+            second = tracker_cli("serve", "--data", str(data), "--port", str(free_port()), *extra)
+            assert second.returncode == 1 and f"pid {server.proc.pid}" in second.stderr and "Traceback" not in second.stderr
     finally:
         server.stop()
 
