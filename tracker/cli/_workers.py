@@ -65,6 +65,7 @@ DEFAULT_GRANTS = ("GRANT SYSTEM LISTEN ON *.*", "GRANT READ ON FILE", "GRANT CRE
 def run(settings: Settings, workers: int) -> int:
     """Serve with `workers` processes until SIGTERM/SIGINT; the exit status of `serve`."""
     from tracker.cli._api import running_server, write_server_file
+    from tracker.cli.serve import _url_host
 
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -347,6 +348,9 @@ def worker_main(index: int, fd: int, supervisor: int) -> int:
     from tracker.app import create_app
     from tracker.runtime import Runtime
 
+    # SIGTERM at any point from here on (a stop while this worker is still starting) ends in
+    # the `finally` below, which flushes whatever the spool holds, instead of a silent death.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     _term_with_parent(supervisor)
     settings = Settings.load()
     logging.getLogger("tracker").setLevel(settings.log_level.upper())
@@ -362,12 +366,16 @@ def worker_main(index: int, fd: int, supervisor: int) -> int:
         gc.set_threshold(50_000, 50, 50)  # as in plain serve (tracker/cli/serve.py)
         config = uvicorn.Config(app, proxy_headers=False, access_log=False, log_level=settings.log_level, server_header=False,
                                 timeout_graceful_shutdown=10)
-        signal.signal(signal.SIGTERM, _exit_on_signal)
-        try:
-            uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
-        except SystemExit:
-            pass
+        uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
+    except SystemExit:
+        pass
     finally:
+        # Everything this worker acknowledged goes to storage before it exits, retrying a
+        # storage error for a while (Flusher.stop alone gives up at the first one); what is
+        # still left is replayed by the next worker with this index.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop is enough; a second must not cut the flush
+        with contextlib.suppress(Exception):
+            runtime.flusher.drain(timeout=30)
         runtime.close()
         lock.close()
     return 0
@@ -385,12 +393,6 @@ def _term_with_parent(supervisor: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     if os.getppid() != supervisor:
         os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::", ""):
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
 
 
 if __name__ == "__main__":
