@@ -37,7 +37,7 @@ def run(args) -> int:
     logging.getLogger("tracker").setLevel(settings.log_level.upper())
     if settings.workers < 1:
         raise CliError("--workers must be at least 1")
-    if settings.workers > 1:
+    if settings.workers > 1 or getattr(args, "workers", None):  # an explicit --workers 1 is supervised too
         return workers.run(settings, settings.workers)
     data_dir = settings.data_dir.resolve()
     if settings.embedded:
