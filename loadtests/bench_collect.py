@@ -77,9 +77,17 @@ def main() -> None:
     ap.add_argument("--batches", default="1,20")
     ap.add_argument("--compare", type=Path, default=None, help="a checkout of another commit to serve side by side")
     ap.add_argument("--rounds", type=int, default=1, help="repeat each measurement, alternating servers (best is printed)")
+    ap.add_argument("--references", action="store_true",
+                    help="bare and durable references, CPU per event, p99 at half peak, serve --workers (loadtests/collect_references.py)")
+    ap.add_argument("--workers", default="1,2", help="with --references: the serve --workers counts to measure")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")
+    if args.references:
+        sys.path.insert(0, str(HERE))
+        from collect_references import run
+
+        return run(args, wrk, wait_up, free_port)
     data = Path(tempfile.mkdtemp(prefix="bench-collect-"))
     bare_port, tracker_port = free_port(), free_port()
     env = {**os.environ, "TRACKER_RATE_COLLECT_PER_PREFIX": "0", "TRACKER_RATE_COLLECT_PER_SITE": "0", "TRACKER_LOG_LEVEL": "warning"}
