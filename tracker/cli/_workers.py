@@ -293,10 +293,11 @@ def lock_spool(directory: Path):
 def orphan_spools(spool_root: Path, keep: set[Path]) -> list[Path]:
     """Spool directories under `spool_root` (itself included) that hold segments and that no
     process in `keep` (or holding their lock) owns."""
+    keep = {k.resolve() for k in keep}  # the live spool may be reached through a symlink
     found = []
     candidates = [spool_root] + sorted(p for p in spool_root.iterdir() if p.is_dir()) if spool_root.is_dir() else []
     for directory in candidates:
-        if directory in keep or not (any(directory.glob("*.ready")) or any(directory.glob("*.open"))):
+        if directory.resolve() in keep or not (any(directory.glob("*.ready")) or any(directory.glob("*.open"))):
             continue
         found.append(directory)
     return found
