@@ -17,7 +17,8 @@ from tracker.auth.roles import ADMIN, ORDERS, REPORTS, TRUST
 from tracker.routing import all_routes
 
 # Public on purpose: visitor-facing ingest, the snippet, the demo shop, probes, dashboard login.
-PUBLIC_EXACT = {"/api/collect", "/api/assign", "/api/opt-out", "/api/forget-me", "/snippet.js", "/healthz", "/readyz"}
+PUBLIC_EXACT = {"/api/collect", "/api/assign", "/api/opt-out", "/api/forget-me", "/snippet.js", "/healthz", "/readyz",
+                "/openapi.json", "/api/docs", "/site.css"}  # the API's description and the start page's stylesheet are public
 PUBLIC_PREFIXES = ("/demo", "/dashboard/login", "/dashboard/static", "/dashboard/assets", "/dashboard/logout", "/static")
 # (a page, not an API: the dashboard answers a redirect to its login page, 401 or 404)
 # Who may use the API, by path prefix (reports, trust, privacy and admin sections).
