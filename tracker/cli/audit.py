@@ -28,7 +28,7 @@ def run(args) -> int:
     if args.json:
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
-    print_table(["at", "token", "role", "method", "route", "site", "status", "duration_ms"],
+    print_table(["at", "token", "role", "method", "route", "site", "status", "duration_ms", "what"],
                 [[str(r["at"])[:23], r["token_name"] or (r["token_id"] or "-"), r["role"] or "-", r["method"], r["route"],
-                  r["site"] or "-", r["status"], round(r["duration_ms"], 1)] for r in rows])
+                  r["site"] or "-", r["status"], round(r["duration_ms"], 1), r.get("detail") or ""] for r in rows])
     return 0

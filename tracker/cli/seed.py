@@ -22,7 +22,8 @@ def run(args) -> int:
         result = api.request("POST", "/api/admin/seed", params=params, timeout=3600)
     print(
         f"seeded {result['events']:,} events for {result['visitors']:,} visitors into {result['site']} "
-        f"({result['humans']:,} humans, {result['bots']:,} bots, {result['fraud']:,} fraud) "
+        f"({result['humans']:,} humans of which {result.get('confounders', 0):,} confounders, {result['bots']:,} bots, "
+        f"{result['fraud']:,} fraud) "
         f"in {result['seconds']:.1f}s ({result['events_per_second']:,} events/s)"
     )
     print(f"ground truth: {result['truth_file']}")

@@ -23,9 +23,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import uvicorn
-
     from tracker.app import create_app
+    from tracker.cli._server import build_server
     from tracker.cli._api import ensure_cli_token, running_server, write_server_file
     from tracker.errors import DataDirBusy, StorageError
     from tracker.runtime import Runtime
@@ -38,7 +37,7 @@ def run(args) -> int:
     logging.getLogger("tracker").setLevel(settings.log_level.upper())
     if settings.workers < 1:
         raise CliError("--workers must be at least 1")
-    if settings.workers > 1:
+    if settings.workers > 1 or getattr(args, "workers", None):  # an explicit --workers 1 is supervised too
         return workers.run(settings, settings.workers)
     data_dir = settings.data_dir.resolve()
     if settings.embedded:
@@ -95,21 +94,12 @@ def run(args) -> int:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 50)
-        config = uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            proxy_headers=False,  # the client IP comes from tracker's own trusted-proxy rule
-            access_log=False,
-            log_level=settings.log_level,
-            server_header=False,
-            timeout_graceful_shutdown=10,
-        )
+        server = build_server(app, settings)  # slow-client limits: _server.py; it serves the socket bound above
         # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the
         # spool is flushed and server.json removed below instead of dying mid-way.
         signal.signal(signal.SIGTERM, _exit_on_signal)
         try:
-            uvicorn.Server(config).run(sockets=[sock])
+            server.run(sockets=[sock])
         except SystemExit:
             pass
     finally:

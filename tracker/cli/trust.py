@@ -13,7 +13,7 @@ from tracker.cli._table import print_rows, print_table
 COLUMNS = {
     "visitors": ("vid", "score", "reasons", "events", "first_seen", "last_seen"),
     "promotions": ("promo_id", "clicks", "suspicious_clicks", "suspicious_share", "top_prefixes"),
-    "coupons": ("coupon", "visitors", "ip_prefixes", "redemptions", "revenue", "unusual"),
+    "coupons": ("coupon", "verdict", "visitors", "ip_prefixes", "redemptions", "revenue", "unusual"),
     "networks": ("ip_prefix", "visitors", "events", "automated_events", "max_fresh_ids", "excluded_visitors", "reasons"),
 }
 
@@ -26,7 +26,7 @@ def register(sub) -> None:
         ("visitors", "visitors at or below a trust score, lowest first"),
         ("visitor", "one visitor's signals and event timeline"),
         ("promotions", "suspicious promo clicks per promotion"),
-        ("coupons", "coupons redeemed by unusually many visitors or IP prefixes"),
+        ("coupons", "leaked and popular coupons (redeemed by unusually many visitors or IP prefixes), with the evidence"),
         ("networks", "IP prefixes with many visitor ids or automated traffic"),
         ("refresh", "materialise the trust signals of the range's closed days now"),
     ):
