@@ -161,7 +161,7 @@ class Settings:
         "TRACKER_TRUST_CHURN_WINDOW_SECONDS",
     )
     trust_coupon_visitors: int = _setting(
-        10, "coupon_shared: fires for visitors redeeming a coupon redeemed by at least this many visitors in the range.",
+        10, "coupon_shared: a coupon redeemed by at least this many visitors in the range is unusual (a leak needs evidence about the visitor too, docs/trust.md).",
         "TRACKER_TRUST_COUPON_VISITORS",
     )
     trust_coupon_prefixes: int = _setting(
@@ -210,7 +210,22 @@ class Settings:
 
     # --- serve -------------------------------------------------------------------------------
     workers: int = _setting(1, "Worker processes of `tracker serve` on one socket, each with its own spool (docs/deployment.md).", "TRACKER_WORKERS")
+    max_connections: int = _setting(
+        2048, "Open connections one serve process keeps; past it the oldest connection still waiting for its request is "
+        "closed, and a request when every connection is busy gets 503 (kept below the open-file limit).", "TRACKER_MAX_CONNECTIONS",
+    )
+    request_read_timeout: float = _setting(
+        10.0, "Seconds a connection may take to send a whole request (headers and body) before it is closed (slow clients).",
+        "TRACKER_REQUEST_READ_TIMEOUT",
+    )
     demo: bool = _setting(False, "Seed the `demo` site with synthetic traffic on first start when it has no events.", "TRACKER_DEMO")
+
+    # --- the command line --------------------------------------------------------------------
+    server: str = _setting(
+        "", "Base URL of a running `tracker serve` the CLI sends its commands to (`--server`); empty: the one serving the data dir, else in-process.",
+        "TRACKER_SERVER",
+    )
+    token: str = _setting("", "Admin token the CLI sends to `server` (`--token`); empty: the data dir's local CLI token.", "TRACKER_TOKEN")
 
     @property
     def effective_dsn(self) -> str:
