@@ -187,6 +187,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds of streaming before the first report")
+    parser.add_argument("--only", default="", help="comma-separated reports to time (default: all of them)")
     args = parser.parse_args()
     data = args.data or Path(f"/tmp/bench_live-{args.events}")
     data.mkdir(parents=True, exist_ok=True)
@@ -201,6 +202,8 @@ def main() -> None:
         began = time.monotonic()
         rows, lags = [], []
         for name, query in REPORTS:
+            if args.only and name not in args.only.split(","):
+                continue
             if server.http.get(f"/api/reports/{name}", params={**window(), **query, "traffic": "all"}).status_code == 404:
                 print(f"  {name:<11} (no such report on this version)", flush=True)
                 continue

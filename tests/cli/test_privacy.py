@@ -40,7 +40,7 @@ def test_privacy_and_audit_commands(tmp_path):
     after = json.loads(tracker(data, "privacy", "export", "cli-visitor").stdout)
     assert sum(after["counts"].values()) == 0
 
-    out = tracker(data, "audit", "--json", "--token", "cli-local")
+    out = tracker(data, "audit", "--json", "--by", "cli-local")
     assert out.returncode == 0, out.stderr
     calls = [(r["method"], r["route"], r["status"]) for r in json.loads(out.stdout)]
     assert ("DELETE", "/api/privacy/visitors/{vid:path}", 200) in calls and ("POST", "/api/admin/import", 200) in calls

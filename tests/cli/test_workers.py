@@ -22,7 +22,8 @@ from tests.support.servers import TrackerServer, free_port
 from tracker.ingest.spool import read_records
 
 pytestmark = pytest.mark.slow
-TEXT = {"Content-Type": "text/plain"}
+# A browser's agent: pageviews from an HTTP library are scripted traffic, out of the trusted default.
+TEXT = {"Content-Type": "text/plain", "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"}
 WORKERS = {"TRACKER_WORKERS": "2"}
 
 
@@ -122,7 +123,7 @@ def test_a_worker_killed_mid_load_is_restarted_and_loses_no_acknowledged_event(t
     for t in threads:
         t.start()
     try:
-        time.sleep(2.0)
+        wait_for(lambda: len(acked) >= 200, what="traffic before the kill")  # not a fixed sleep: CI may be slow
         before = workers_of(server.proc.pid)
         os.kill(before[0], signal.SIGKILL)
         restarted = wait_for(lambda: (w := workers_of(server.proc.pid)).get(0) not in (None, before[0]) and w, what="worker 0's restart")
@@ -158,7 +159,7 @@ def test_the_storage_process_killed_mid_load_is_restarted_and_loses_no_acknowled
     for t in threads:
         t.start()
     try:
-        time.sleep(2.0)
+        wait_for(lambda: len(acked) >= 200, what="traffic before the kill")  # not a fixed sleep: CI may be slow
         first = orjson.loads((data / "storage.json").read_bytes())
         os.kill(first["storage_pid"], signal.SIGKILL)
         wait_for(lambda: orjson.loads((data / "storage.json").read_bytes())["storage_pid"] != first["storage_pid"], what="the storage restart")

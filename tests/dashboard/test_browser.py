@@ -55,6 +55,9 @@ def test_overview_follows_the_date_range_and_traffic_toggle(page_for, dashboard_
     expect(page.locator("#excluded[data-value]")).to_have_count(1)
     assert page.locator("#excluded").get_attribute("data-value") == str(excluded)
     assert f"{excluded} visitor" in page.locator("#excluded").text_content()
+    as_of = page.locator("#excluded [data-trust-as-of]")  # when trust was last evaluated, beside the count
+    expect(as_of).to_have_count(1)
+    assert as_of.get_attribute("data-trust-as-of").endswith("Z") and "trust as of" in as_of.text_content()
 
     page.click("text=All traffic")
     page.wait_for_url("**traffic=all**")

@@ -343,9 +343,8 @@ def worker_main(index: int, fd: int, supervisor: int) -> int:
     """Serve the app on the inherited socket `fd` until SIGTERM, then flush the spool."""
     import gc
 
-    import uvicorn
-
     from tracker.app import create_app
+    from tracker.cli._server import build_server
     from tracker.runtime import Runtime
 
     # SIGTERM at any point from here on (a stop while this worker is still starting) ends in
@@ -364,9 +363,8 @@ def worker_main(index: int, fd: int, supervisor: int) -> int:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 50)  # as in plain serve (tracker/cli/serve.py)
-        config = uvicorn.Config(app, proxy_headers=False, access_log=False, log_level=settings.log_level, server_header=False,
-                                timeout_graceful_shutdown=10)
-        uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
+        server = build_server(app, settings)  # slow-client limits: tracker/cli/_server.py
+        server.run(sockets=[socket.socket(fileno=fd)])
     except SystemExit:
         pass
     finally:

@@ -23,18 +23,21 @@ taken before the range's current set was computed:
 - the events of the site from a day before the range to its end (the rule looks one day
   back): their count and the sum of their timestamps;
 - the site's promotions registry rows (their coupons are exempt from `coupon_shared`);
+- the site's order confirmations and how many of the range's purchases are past the grace
+  period (the money reasons of `trust/revenue.py`; `POST /api/orders` wakes the check like a
+  flush does);
 - the trust settings: part of the key.
 Unchanged: the set is still exact and only its `as_of` advances. Changed: the range is
 re-evaluated with the very same SQL a from-scratch evaluation runs (`score.VISITOR_SCORES`),
-at most once every `interval` seconds a range, on one thread of ClickHouse so that reports and
-ingest keep the other core. Which visitors are untrusted is therefore always exactly today's
+at most once every `interval` seconds a range (stretched to twice its last evaluation, within
+the lag budget), on one thread of ClickHouse so that reports and ingest keep the other core. Which visitors are untrusted is therefore always exactly today's
 rule applied to the data up to `as_of`; for a range that ended before `as_of` it is exact.
 
 `as_of` (`trust_as_of` in every trusted answer) is a time up to which every accepted event was
 in storage when the fingerprint was taken: the time of the check when this process's spool had
 nothing waiting, else the receive time of the newest stored event of the site. It lags the
-newest accepted event by at most `interval` + one evaluation + one flush (about 20 s at 10M
-events; the contract allows 60).
+newest accepted event by about the spacing + one evaluation + one flush (LAG_BUDGET, 45 s, at
+most while an evaluation takes under 15 s; the contract allows 60).
 
 Superseded sets stay readable RETIRE_SECONDS for reports still running on them, then are
 dropped (one partition each); `close` drops the process's sets and a one-day TTL clears any
@@ -67,17 +70,21 @@ RETIRE_SECONDS = 120.0  # how long a superseded set stays readable for reports s
 # Live events are stored at their receive time: a flush can change only ranges ending after
 # now minus this (a range that ended earlier changes by imports and erasures: RECHECK_SECONDS).
 LIVE_REACH = timedelta(hours=1)
-TICK_SECONDS = 1.0  # the background loop's pace when no flush wakes it
+TICK_SECONDS = 1.0
+LAG_BUDGET = 45.0  # spacing + one evaluation stay under this (the contract allows 60 s of lag)  # the background loop's pace when no flush wakes it
 DEFAULT_DAYS = 30  # the dashboard's default range (tracker.dashboard.pages.DEFAULT_PRESET)
 # Background evaluations leave the other core to reports and ingest (first asks use all).
 BACKGROUND = {"max_threads": 1}
 
 FINGERPRINT = """
     SELECT
-        (SELECT (count(), sum(toUnixTimestamp64Milli(ts))) FROM events
+        (SELECT (count(), sum(toUnixTimestamp64Milli(ts)),
+                 countIf(type = 'purchase' AND ts < now64(3) - toIntervalMillisecond({tt_orders_grace_ms:UInt64}))) FROM events
          WHERE site = {site:String}
            AND ts >= {start:DateTime64(3, 'UTC')} - INTERVAL 1 DAY AND ts < {end:DateTime64(3, 'UTC')}) AS e,
-        (SELECT (count(), max(updated_at)) FROM promos WHERE site = {site:String}) AS p
+        (SELECT (count(), max(updated_at)) FROM promos WHERE site = {site:String}) AS p,
+        -- trust/revenue.py: a new confirmation, or a purchase passing the grace period unconfirmed
+        (SELECT (count(), max(version)) FROM orders WHERE site = {site:String}) AS o
 """
 
 # The receive time of the site's newest stored event (live events are stored with ts = their
@@ -115,6 +122,7 @@ class _Range:
     asked_at: float = field(default_factory=time.monotonic)
     checked_at: float = 0.0
     evaluated_at: float = 0.0
+    took: float = 0.0  # seconds the last evaluation took
     flushes_seen: int = -1
     lock: threading.Lock = field(default_factory=threading.Lock)  # one evaluation at a time
 
@@ -190,7 +198,7 @@ class LiveTrust:
                 continue
             flushed = entry.flushes_seen != flushes and entry.end > open_after
             due = force or flushed or now - entry.checked_at >= RECHECK_SECONDS
-            if not due or (not force and now - entry.checked_at < self.interval):
+            if not due or (not force and now - entry.checked_at < self._spacing(entry)):
                 continue
             if not entry.lock.acquire(blocking=False):
                 continue  # a first ask is evaluating it right now
@@ -204,6 +212,12 @@ class LiveTrust:
         self.passes += 1
         return done
 
+    def _spacing(self, entry: _Range) -> float:
+        """Seconds between two checks of a range: `interval`, stretched to twice the range's last
+        evaluation so that the evaluator takes at most a third of a core, but never so far that
+        `as_of` would fall more than LAG_BUDGET behind (spacing + one evaluation)."""
+        return max(self.interval, min(2 * entry.took, LAG_BUDGET - entry.took))
+
     def _evaluate(self, entry: _Range, *, settings: dict | None) -> bool:
         """Bring one range up to date (holding its lock); True when its set was recomputed."""
         params = entry.params()
@@ -214,8 +228,10 @@ class LiveTrust:
             entry.current = Verdicts(entry.current.set_id, max(as_of, entry.current.as_of))
             return False
         set_id = secrets.randbits(63) | 1
+        started = time.monotonic()
         self.storage.command(FILL, {**bind_coverage(self.storage, params), "set_id": set_id},
                              what="computing the untrusted visitors", settings=settings)
+        entry.took = time.monotonic() - started
         old = entry.current
         entry.current = Verdicts(set_id, max(as_of, old.as_of) if old else as_of)
         entry.fingerprint = fingerprint
