@@ -75,11 +75,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--batches", default="1,20")
+    ap.add_argument("--compare", type=Path, default=None, help="a checkout of another commit to serve side by side")
+    ap.add_argument("--rounds", type=int, default=1, help="repeat each measurement, alternating servers (best is printed)")
     ap.add_argument("--references", action="store_true",
                     help="bare and durable references, CPU per event, p99 at half peak, serve --workers (loadtests/collect_references.py)")
     ap.add_argument("--workers", default="1,2", help="with --references: the serve --workers counts to measure")
-    ap.add_argument("--compare", type=Path, default=None, help="a checkout of another commit to serve side by side")
-    ap.add_argument("--rounds", type=int, default=1, help="repeat each measurement, alternating servers (best is printed)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install -y wrk")

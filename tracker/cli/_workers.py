@@ -363,8 +363,7 @@ def worker_main(index: int, fd: int, supervisor: int) -> int:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 50)  # as in plain serve (tracker/cli/serve.py)
-        server = build_server(app, settings)  # slow-client limits: tracker/cli/_server.py
-        server.run(sockets=[socket.socket(fileno=fd)])
+        build_server(app, settings).run(sockets=[socket.socket(fileno=fd)])  # slow-client limits: tracker/cli/_server.py
     except SystemExit:
         pass
     finally:
