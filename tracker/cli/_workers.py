@@ -348,9 +348,10 @@ def worker_main(index: int, fd: int, supervisor: int) -> int:
     from tracker.cli._server import build_server
     from tracker.runtime import Runtime
 
-    # SIGTERM at any point from here on (a stop while this worker is still starting) ends in
-    # the `finally` below, which flushes whatever the spool holds, instead of a silent death.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    # A stop while this worker is still starting (imports, recovering its spool) is held until
+    # the runtime is open, so the `finally` below flushes what the spool recovered.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     _term_with_parent(supervisor)
     settings = Settings.load()
     logging.getLogger("tracker").setLevel(settings.log_level.upper())
@@ -364,7 +365,9 @@ def worker_main(index: int, fd: int, supervisor: int) -> int:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 50)  # as in plain serve (tracker/cli/serve.py)
-        build_server(app, settings).run(sockets=[socket.socket(fileno=fd)])  # slow-client limits: tracker/cli/_server.py
+        signal.signal(signal.SIGTERM, _exit_on_signal)  # uvicorn's own handler while it runs
+        if not stop.is_set():
+            build_server(app, settings).run(sockets=[socket.socket(fileno=fd)])  # slow-client limits: tracker/cli/_server.py
     except SystemExit:
         pass
     finally:
