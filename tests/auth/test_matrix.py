@@ -36,7 +36,8 @@ from tracker.routing import all_routes
 
 # Public on purpose: visitor-facing ingest, the snippet, the demo shop, probes, dashboard login.
 PUBLIC = {"/api/collect", "/api/assign", "/api/opt-out", "/api/forget-me", "/snippet.js", "/healthz", "/readyz",
-          "/dashboard/login", "/dashboard/logout"}
+          "/dashboard/login", "/dashboard/logout",
+          "/", "/openapi.json", "/api/docs", "/site.css"}  # the start page, its stylesheet and the API's description are public
 PUBLIC_PREFIXES = ("/demo", "/dashboard/static", "/static")
 ORIGIN = "http://testserver"  # the test client's own origin
 
