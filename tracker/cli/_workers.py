@@ -295,7 +295,6 @@ def orphan_spools(spool_root: Path, keep: set[Path]) -> list[Path]:
     process in `keep` (or holding their lock) owns."""
     keep = {k.resolve() for k in keep}  # the live spool may be reached through a symlink
     found = []
-    keep = {k.resolve() for k in keep}  # a symlinked spool dir is the live one, not an orphan
     candidates = [spool_root] + sorted(p for p in spool_root.iterdir() if p.is_dir()) if spool_root.is_dir() else []
     for directory in candidates:
         if directory.resolve() in keep or not (any(directory.glob("*.ready")) or any(directory.glob("*.open"))):
