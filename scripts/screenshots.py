@@ -28,6 +28,10 @@ FUNNEL = '[{"type":"pageview","path":"/"},{"type":"promo_click"},{"type":"add_to
 PAGES = [
     ("overview", "/dashboard"),
     ("overview-7-days", "/dashboard?range=7"),
+    ("sources", "/dashboard/sources"),
+    ("sources-filtered", "/dashboard/sources?filter=device:mobile"),
+    ("devices", "/dashboard/devices"),
+    ("now", "/dashboard/now?traffic=all"),
     ("pages", "/dashboard/pages"),
     ("paths", "/dashboard/paths?start=/"),
     ("funnel", "/dashboard/funnel?steps=" + FUNNEL),
@@ -39,7 +43,23 @@ PAGES = [
     ("trust-coupons", "/dashboard/trust/coupons"),
     ("trust-networks", "/dashboard/trust/networks"),
 ]
-PHONE = [("phone-overview", "/dashboard"), ("phone-funnel", "/dashboard/funnel?steps=" + FUNNEL), ("phone-trust", "/dashboard/trust")]
+PHONE = [("phone-overview", "/dashboard"), ("phone-funnel", "/dashboard/funnel?steps=" + FUNNEL), ("phone-trust", "/dashboard/trust"),
+         ("phone-sources", "/dashboard/sources")]
+
+
+def browse_demo(browser, base: str) -> None:
+    """A few shoppers on the demo shop (its snippet sends to this tracker), so the Now page
+    shows the last minutes. Playwright's Chromium says navigator.webdriver, so they count under
+    all traffic only (the Now screenshot uses traffic=all)."""
+    for n, (path, ref) in enumerate([("/demo", "https://news.example/"), ("/demo/category/shoes", ""), ("/demo/product/SH-101", "https://www.google.com/")]):
+        context = browser.new_context(viewport={"width": 1200, "height": 800}, extra_http_headers={"Referer": ref} if ref else {})
+        page = context.new_page()
+        page.goto(base + path)
+        page.wait_for_timeout(1500)
+        if n == 2:
+            page.goto(base + "/demo/cart")
+            page.wait_for_timeout(1200)
+        context.close()
 
 
 def free_port() -> int:
@@ -96,8 +116,17 @@ def main() -> int:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             context = browser.new_context(viewport={"width": 1366, "height": 860}, device_scale_factor=1)
             page = context.new_page()
+            browse_demo(browser, base)
             page.goto(base + "/dashboard/login")
             page.screenshot(path=str(out / "login.png"))
+            login_phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
+            lp = login_phone.new_page()
+            lp.goto(base + "/dashboard/login")
+            lp.screenshot(path=str(out / "phone-login.png"))
+            lp.goto(base + "/demo")
+            lp.wait_for_timeout(1500)
+            lp.screenshot(path=str(out / "phone-demo.png"))
+            login_phone.close()
             page.fill("input[name=token]", token)
             page.click("button[type=submit]")
             page.wait_for_url("**/dashboard")

@@ -8,7 +8,7 @@ import logging
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from tracker import routing
@@ -27,6 +27,16 @@ async def tracker_error(request: Request, exc: TrackerError) -> Response:
 async def http_error(request: Request, exc: HTTPException) -> Response:
     message = {404: "not found", 405: "method not allowed"}.get(exc.status_code, exc.detail or "error")
     return error_response(message, exc.status_code, getattr(exc, "headers", None))
+
+
+async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+    """The client left mid-request (e.g. mid-body): an ordinary outcome, counted, not an error
+    (a traceback per disconnect would let anyone flood the log). Nobody reads the answer."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is not None:
+        runtime.pipeline.note_disconnect()
+    log.debug("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
@@ -54,6 +64,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     return Starlette(
         routes=routing.all_routes(),
         middleware=routing.middleware(),
-        exception_handlers={TrackerError: tracker_error, HTTPException: http_error, Exception: unexpected_error},
+        exception_handlers={TrackerError: tracker_error, HTTPException: http_error, ClientDisconnect: client_gone,
+                            Exception: unexpected_error},
         lifespan=lifespan,
     )

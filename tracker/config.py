@@ -109,11 +109,22 @@ class Settings:
         60, "Minutes the shop's backend has to confirm a browser purchase (POST /api/orders) before reports show it as unconfirmed.",
         "TRACKER_ORDERS_GRACE_MINUTES",
     )
+    revenue_ceiling_factor: float = _setting(
+        20.0, "A purchase the backend has not confirmed counts in no revenue above this many times the site's median order "
+        "(confirmed orders, else the range's browser purchases); 0 disables the ceiling.", "TRACKER_REVENUE_CEILING_FACTOR",
+    )
+    revenue_ceiling_min_orders: int = _setting(
+        20, "Orders a site needs before its median sets the revenue ceiling (fewer: no ceiling).", "TRACKER_REVENUE_CEILING_MIN_ORDERS",
+    )
 
     # --- trust and safety (docs/trust.md: every reason code, rule, threshold and weight) ------
     trust_threshold: int = _setting(
         50, "Trust score (0-100) at or below which a visitor is excluded from trusted traffic.",
         "TRACKER_TRUST_THRESHOLD",
+    )
+    trust_revenue_tolerance: float = _setting(
+        0.01, "revenue_mismatch: how far (a share, 0.01 = 1%, and at least a cent) a browser purchase may differ from its confirmation.",
+        "TRACKER_TRUST_REVENUE_TOLERANCE",
     )
     trust_weights: tuple[str, ...] = _setting(
         (),
@@ -150,7 +161,7 @@ class Settings:
         "TRACKER_TRUST_CHURN_WINDOW_SECONDS",
     )
     trust_coupon_visitors: int = _setting(
-        10, "coupon_shared: fires for visitors redeeming a coupon redeemed by at least this many visitors in the range.",
+        10, "coupon_shared: a coupon redeemed by at least this many visitors in the range is unusual (a leak needs evidence about the visitor too, docs/trust.md).",
         "TRACKER_TRUST_COUPON_VISITORS",
     )
     trust_coupon_prefixes: int = _setting(
@@ -199,7 +210,22 @@ class Settings:
 
     # --- serve -------------------------------------------------------------------------------
     workers: int = _setting(1, "Worker processes of `tracker serve` on one socket, each with its own spool (docs/deployment.md).", "TRACKER_WORKERS")
+    max_connections: int = _setting(
+        2048, "Open connections one serve process keeps; past it the oldest connection still waiting for its request is "
+        "closed, and a request when every connection is busy gets 503 (kept below the open-file limit).", "TRACKER_MAX_CONNECTIONS",
+    )
+    request_read_timeout: float = _setting(
+        10.0, "Seconds a connection may take to send a whole request (headers and body) before it is closed (slow clients).",
+        "TRACKER_REQUEST_READ_TIMEOUT",
+    )
     demo: bool = _setting(False, "Seed the `demo` site with synthetic traffic on first start when it has no events.", "TRACKER_DEMO")
+
+    # --- the command line --------------------------------------------------------------------
+    server: str = _setting(
+        "", "Base URL of a running `tracker serve` the CLI sends its commands to (`--server`); empty: the one serving the data dir, else in-process.",
+        "TRACKER_SERVER",
+    )
+    token: str = _setting("", "Admin token the CLI sends to `server` (`--token`); empty: the data dir's local CLI token.", "TRACKER_TOKEN")
 
     @property
     def effective_dsn(self) -> str:

@@ -12,6 +12,7 @@ def all_routes() -> list[BaseRoute]:
     from tracker.auth import routes as auth
     from tracker.dashboard import routes as dashboard
     from tracker.ingest import routes as ingest
+    from tracker.openapi import routes as openapi
     from tracker.orders import routes as orders
     from tracker.privacy import routes as privacy
     from tracker.promos import routes as promos
@@ -21,7 +22,7 @@ def all_routes() -> list[BaseRoute]:
 
     return [
         *ingest.routes, *orders.routes, *web.routes, *admin.routes, *admin_seed.routes, *auth.routes, *promos.routes,
-        *reports.routes, *trust.routes, *privacy.routes, *dashboard.routes,
+        *reports.routes, *trust.routes, *privacy.routes, *dashboard.routes, *openapi.routes,
     ]
 
 

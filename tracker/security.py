@@ -20,6 +20,8 @@ a new route is covered without anyone remembering it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 from urllib.parse import urlsplit
 
@@ -37,13 +39,20 @@ BASE_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
-NOT_PAGES = ("/snippet.js", "/healthz", "/readyz")
-# Pages (dashboard, demo) get a CSP; API responses are JSON and need none beyond nosniff.
+# The snippet's queue stub, the one inline script any page of ours carries (CONTRACT §7: the
+# demo shop shows the tag exactly as a shop pastes it), allowed by its hash; no other inline
+# script runs, so a value that slipped into a page unescaped still cannot execute.
+SNIPPET_STUB = "window.tracker=window.tracker||function(){(tracker.q=tracker.q||[]).push(arguments)}"
+STUB_HASH = "sha256-" + base64.b64encode(hashlib.sha256(SNIPPET_STUB.encode()).digest()).decode()
+# Every HTML answer (dashboard, demo, error pages) gets a page CSP; JSON one that allows nothing.
+# Styles may be inline (the demo's per-product colour attributes); scripts never.
 PAGE_CSP = (
     b"content-security-policy",
-    b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
-    b"frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    (f"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' '{STUB_HASH}'; "
+     "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'").encode(),
 )
+# JSON and other API answers: nothing may run or frame them even if opened as a document.
+API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'")
 
 
 class SecurityHeaders:
@@ -54,15 +63,18 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_page = not scope["path"].startswith("/api/") and scope["path"] not in NOT_PAGES
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 headers.extend(h for h in BASE_HEADERS if h[0] not in present)
-                if is_page and PAGE_CSP[0] not in present:
-                    headers.append(PAGE_CSP)
+                if PAGE_CSP[0] not in present:  # a page that sets its own (the dashboard's, stricter) keeps it
+                    kind = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                    if kind.startswith(b"text/html"):
+                        headers.append(PAGE_CSP)
+                    elif kind.startswith(b"application/json"):
+                        headers.append(API_CSP)
                 if scope["path"].startswith("/api/") and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
@@ -130,9 +142,12 @@ class CrossSiteGuard:
         if scope["type"] != "http" or scope.get("method", "GET") in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
         policy = CROSS_SITE.get(scope["path"])
-        if policy == PIPELINE or not from_elsewhere(scope, headers):
+        if policy == PIPELINE:  # the collect hot path: decided by its pipeline, at no cost here
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if not from_elsewhere(scope, headers):
             await self.app(scope, receive, send)
             return
         if policy == REGISTERED and await self._registered(scope, headers.get("origin")):

@@ -118,7 +118,7 @@ class Sites:
     def add(self, site: str, origins: list[str], *, replace: bool = False) -> Site:
         """Register a site, or add origins to it (`replace`: set exactly these origins)."""
         check_site_id(site)
-        normalized = [normalize_origin(o) for o in origins]
+        normalized = list(dict.fromkeys(normalize_origin(o) for o in origins))  # an origin given twice is kept once
         self._refresh()
         existing = self._cache.get(site)
         if existing and not replace:

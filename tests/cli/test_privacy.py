@@ -40,15 +40,15 @@ def test_privacy_and_audit_commands(tmp_path):
     after = json.loads(tracker(data, "privacy", "export", "cli-visitor").stdout)
     assert sum(after["counts"].values()) == 0
 
-    out = tracker(data, "audit", "--json", "--token", "cli-local")
+    out = tracker(data, "audit", "--json", "--by", "cli-local")
     assert out.returncode == 0, out.stderr
     calls = [(r["method"], r["route"], r["status"]) for r in json.loads(out.stdout)]
     assert ("DELETE", "/api/privacy/visitors/{vid:path}", 200) in calls and ("POST", "/api/admin/import", 200) in calls
     assert "cli-visitor" not in out.stdout
     table = tracker(data, "audit", "--limit", "3")
-    assert table.returncode == 0 and table.stdout.splitlines()[0].startswith("AT") and len(table.stdout.splitlines()) == 4
+    assert table.returncode == 0 and table.stdout.splitlines()[0].startswith("at ") and len(table.stdout.splitlines()) == 4
 
     listing = tracker(data, "token", "list")
-    assert "LAST USED" in listing.stdout
+    assert "last_used" in listing.stdout
     cli_row = next(line for line in listing.stdout.splitlines() if "cli-local" in line)
     assert "never" not in cli_row and "2" in cli_row.split("cli-local")[1]

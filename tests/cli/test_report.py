@@ -5,7 +5,9 @@ import json
 import subprocess
 import sys
 
-from tracker.cli.report import extra_params, render, table
+from tracker.cli import build_parser
+from tracker.cli._table import render_table
+from tracker.cli.report import query_of, render
 
 
 def tracker(*args: str, data) -> subprocess.CompletedProcess:
@@ -37,13 +39,51 @@ def test_seed_then_report_overview(tmp_path):
     assert bad.returncode == 1 and "steps is not valid JSON" in bad.stderr
 
 
-def test_extra_params():
-    assert extra_params(["--start", "/cart", "--lookback-days=7"]) == {"start": "/cart", "lookback_days": "7"}
+def test_report_options_come_from_the_declared_params():
+    args = build_parser().parse_args(["report", "promotions", "--site", "s", "--lookback-days=7", "--model", "linear", "--from", "2026-01-01"])
+    assert query_of(args) == {"site": "s", "from": "2026-01-01", "model": "linear", "lookback_days": "7"}
+
+
+def test_unknown_report_options_are_an_error(tmp_path):
+    typo = tracker("report", "overview", "--site", "demo", "--frm", "2026-01-01", data=tmp_path)
+    assert typo.returncode == 2 and "unrecognized arguments: --frm 2026-01-01" in typo.stderr
+    bad_choice = tracker("report", "promotions", "--site", "demo", "--model", "newest", data=tmp_path)
+    assert bad_choice.returncode == 2 and "invalid choice: 'newest'" in bad_choice.stderr
+    helped = tracker("report", "paths", "--help", data=tmp_path)
+    assert helped.returncode == 0 and "--from DATE" in helped.stdout and "--start PATH" in helped.stdout and "--data DIR" in helped.stdout
 
 
 def test_render_tables():
     text = render({"site": "s", "visitors": 3, "rate": 0.25, "rows": [{"path": "/", "pageviews": 10}, {"path": "/cart", "pageviews": 2}]})
-    assert "visitors  3" in text and "rate      0.25" in text
-    assert "  path   pageviews\n" in text and "  /cart          2\n" in text
-    assert table([]) == "  (no rows)\n"
-    assert "nan" in render({"median": float("nan"), "none": None}) and "none    -" in render({"median": 1.5, "none": None})
+    assert "visitors  3\n" in text and "rate      0.25\n" in text
+    assert "rows:\npath   pageviews\n/             10\n/cart          2\n" in text  # numbers right-aligned, no trailing spaces
+    assert render_table(["a"], []) == "a\n"
+    assert "median  nan\n" in render({"median": float("nan"), "none": None})
+    assert render({"median": 1.5, "none": None}) == "median  1.5\nnone      -\n"  # a numeric column is right-aligned
+
+
+def test_tables_are_styled_on_a_terminal_only(tmp_path):
+    import os
+    import pty
+
+    seeded = tracker("site", "add", "shop", "--origin", "https://www.shop.example", data=tmp_path)
+    assert seeded.returncode == 0, seeded.stderr
+    piped = tracker("token", "list", data=tmp_path)
+    assert piped.returncode == 0 and "\x1b[" not in piped.stdout and "─" not in piped.stdout
+    assert piped.stdout.splitlines()[0].split() == ["token_id", "role", "name", "sites", "created_at", "last_used", "revoked_at"]
+    main, child = pty.openpty()
+    proc = subprocess.run([sys.executable, "-m", "tracker", "token", "list", "--data", str(tmp_path)], stdout=child,
+                          stderr=subprocess.PIPE, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main)
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b[1m" in out.decode() and "─" in out.decode()  # bold header over a rule

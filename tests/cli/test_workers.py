@@ -22,7 +22,8 @@ from tests.support.servers import TrackerServer, free_port
 from tracker.ingest.spool import read_records
 
 pytestmark = pytest.mark.slow
-TEXT = {"Content-Type": "text/plain"}
+# A browser's agent: pageviews from an HTTP library are scripted traffic, out of the trusted default.
+TEXT = {"Content-Type": "text/plain", "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"}
 WORKERS = {"TRACKER_WORKERS": "2"}
 
 
@@ -122,14 +123,14 @@ def test_a_worker_killed_mid_load_is_restarted_and_loses_no_acknowledged_event(t
     for t in threads:
         t.start()
     try:
-        time.sleep(2.0)
+        wait_for(lambda: len(acked) >= 200, what="traffic before the kill")  # not a fixed sleep: CI may be slow
         before = workers_of(server.proc.pid)
         os.kill(before[0], signal.SIGKILL)
         restarted = wait_for(lambda: (w := workers_of(server.proc.pid)).get(0) not in (None, before[0]) and w, what="worker 0's restart")
         assert restarted[1] == before[1], "the other worker keeps running"
         with lock:
             at_restart = len(acked)
-        wait_for(lambda: len(acked) > at_restart + 200, what="traffic after the restart")
+        wait_for(lambda: len(acked) > at_restart + 100, what="traffic after the restart")
     finally:
         stop.set()
         for t in threads:
@@ -137,7 +138,42 @@ def test_a_worker_killed_mid_load_is_restarted_and_loses_no_acknowledged_event(t
     assert "worker 0" in server.log.read_text() and "restarting it" in server.log.read_text()
     stored = {r["event_id"] for r in server.stored("SELECT event_id FROM events FINAL WHERE site = {site:String}", site="shop")}
     missing = set(acked) - stored
-    assert len(acked) > 400 and not missing, f"{len(missing)} acknowledged events were lost"
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged events were not stored"
+
+
+def test_the_storage_process_killed_mid_load_is_restarted_and_loses_no_acknowledged_event(tmp_path):
+    data, port = tmp_path / "data", free_port()
+    server = TrackerServer(data, port, env=WORKERS).start()
+    server.add_site("shop")
+    acked: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def stream() -> None:
+        while not stop.is_set():
+            ids = send(server.url, "shop", 10)
+            with lock:
+                acked.extend(ids)
+
+    threads = [threading.Thread(target=stream) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for(lambda: len(acked) >= 200, what="traffic before the kill")  # not a fixed sleep: CI may be slow
+        first = orjson.loads((data / "storage.json").read_bytes())
+        os.kill(first["storage_pid"], signal.SIGKILL)
+        wait_for(lambda: orjson.loads((data / "storage.json").read_bytes())["storage_pid"] != first["storage_pid"], what="the storage restart")
+        with lock:
+            at_restart = len(acked)
+        wait_for(lambda: len(acked) > at_restart + 100, what="traffic after the restart")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert "the storage process exited" in server.log.read_text()
+    stored = {r["event_id"] for r in server.stored("SELECT event_id FROM events FINAL WHERE site = {site:String}", site="shop")}
+    missing = set(acked) - stored
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged events were not stored"
 
 
 def test_the_cli_works_while_workers_serve(tmp_path):
@@ -147,7 +183,7 @@ def test_the_cli_works_while_workers_serve(tmp_path):
         server.add_site("shop")
         acked = send(server.url, "shop", 5)
         assert len(acked) == 5
-        report = wait_for(lambda: (r := tracker_cli("report", "overview", "--site", "shop", "--data", str(data), "--json"))
+        report = wait_for(lambda: (r := tracker_cli("report", "overview", "--site", "shop", "--data", str(data), "--json", "--traffic", "all"))
                           .returncode == 0 and orjson.loads(r.stdout)["pageviews"] == 5 and r, what="the report to count 5 pageviews")
         assert "Traceback" not in report.stderr
         created = tracker_cli("token", "create", "--role", "marketer", "--name", "m", "--data", str(data))
@@ -165,6 +201,10 @@ def test_the_cli_works_while_workers_serve(tmp_path):
             capture_output=True, text=True, timeout=60,
         )
         assert read.returncode == 0 and read.stdout.split() == ["True", "1"], read.stderr[-2000:]
+        # A second serve on the same dir, plain or with workers, is refused naming the supervisor.
+        for extra in ((), ("--workers", "2")):
+            second = tracker_cli("serve", "--data", str(data), "--port", str(free_port()), *extra)
+            assert second.returncode == 1 and f"pid {server.proc.pid}" in second.stderr and "Traceback" not in second.stderr
     finally:
         server.stop()
 
@@ -206,3 +246,19 @@ def test_a_port_taken_fails_before_any_token_and_workers_must_be_positive(tmp_pa
     assert not (tmp_path / "d" / "cli_token").exists()
     r = tracker_cli("serve", "--workers", "0", "--data", str(tmp_path / "d"))
     assert r.returncode == 1 and "--workers" in r.stderr
+
+
+def test_the_live_spool_reached_through_a_symlink_is_no_orphan(tmp_path):
+    # An operator may put the spool on a disk of its own with a symlink (<data>/spool -> /disk):
+    # the live spool is kept by its resolved path, so start-up never drains (and deletes) it.
+    from tracker.cli._workers import orphan_spools
+
+    disk, root = tmp_path / "disk", tmp_path / "data" / "spool"
+    disk.mkdir()
+    root.parent.mkdir()
+    root.symlink_to(disk)
+    (disk / "00000001.open").write_bytes(b"")
+    (root / "w1").mkdir()
+    (root / "w1" / "00000001.ready").write_bytes(b"")
+    assert orphan_spools(root, keep={disk}) == [root / "w1"]
+    assert orphan_spools(root, keep={root}) == [root / "w1"]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import time
 
+import json
+
 import pytest
 from starlette.testclient import TestClient
 
@@ -162,12 +164,35 @@ def test_empty_site_shows_the_snippet_for_that_site(web, marketer_token, new_sit
     assert "No events yet" not in web.get(f"/dashboard?site={busy}").text
 
 
-@pytest.mark.parametrize("query", ["range=12", "from=nope", "from=2026-03-20&to=2026-03-01", "traffic=x", "site=a%20b"])
-def test_bad_filters_are_a_readable_400_page(web, marketer_token, query):
+@pytest.mark.parametrize("query, field", [("range=12", "range"), ("range=custom&from=nope", "from"), ("range=custom&from=2026-03-20&to=2026-03-01", "from"),
+                                          ("traffic=x", "traffic"), ("tz=Mars/Olympus", "tz"), ("filter=country:fr", "filter")])
+def test_bad_filters_are_marked_beside_their_field(web, marketer_token, new_site, query, field):
+    """The page stays (its filter bar, navigation and other filters) with the message next to
+    the field, and asks for no figure until it is fixed: not a 'Cannot show this page'."""
+    site = new_site()
     login(web, marketer_token)
-    r = web.get(f"/dashboard?{query}")
+    r = web.get(f"/dashboard?site={site}&{query}")
     assert r.status_code == 400
-    assert 'id="error"' in r.text
+    assert f'id="error-{field}"' in r.text and 'id="filters"' in r.text and 'id="error"' not in r.text
+    assert '"invalid": true' in r.text
+
+
+def test_a_bad_site_id_is_still_an_error_page(web, marketer_token):
+    login(web, marketer_token)
+    r = web.get("/dashboard?site=a%20b")
+    assert r.status_code == 400 and 'id="error"' in r.text
+
+
+def test_filters_time_zone_and_chips_are_kept_in_links(web, marketer_token, new_site):
+    site = new_site()
+    login(web, marketer_token)
+    r = web.get(f"/dashboard/sources?site={site}&tz=Europe/Paris&filter=device:mobile&filter=source:Newsletter")
+    assert r.status_code == 200
+    config = json.loads(r.text.split('id="page-config">', 1)[1].split("</script>", 1)[0])
+    assert config["params"]["tz"] == "Europe/Paris" and config["params"]["filter"] == ["device:mobile", "source:newsletter"]
+    assert "filter=device%3Amobile&amp;filter=source%3Anewsletter" in r.text  # the navigation keeps both
+    assert r.text.count('class="filter-chip"') == 2 and 'name="filter" value="device:mobile"' in r.text
+    assert 'name="traffic"' in r.text  # marketing pages keep the traffic toggle (trust pages have none: test_browser)
 
 
 def test_logout_needs_the_session_csrf_token_then_ends_the_session(web, marketer_token, new_site):
@@ -255,3 +280,12 @@ def test_sign_in_attempts_are_rate_limited_per_network(app, runtime, monkeypatch
         statuses = [login(web, "trk_000000000000_notavalidsecretnotavalidsecret").status_code for _ in range(5)]
     assert statuses == [401, 401, 401, 429, 429]
     assert ratelimit.LOGIN_BURST >= 10  # a person mistyping a few times is never locked out
+
+
+def test_trust_pages_carry_report_filters_without_claiming_them(web, fraud_token, new_site):
+    site = new_site()
+    login(web, fraud_token)
+    r = web.get(f"/dashboard/trust?site={site}&filter=device:mobile")
+    assert r.status_code == 200
+    assert 'class="filter-chip"' not in r.text and 'name="traffic"' not in r.text  # trust listings ignore both
+    assert 'name="filter" value="device:mobile"' in r.text  # kept for the way back to marketing pages

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from tracker.auth.tokens import Principal
-from tracker.dashboard.pages import PAGES, nav_for, parse_filters, snippet_tag
+from tracker.dashboard.pages import PAGES, nav_for, parse_filters, parse_filters_leniently, snippet_tag
 from tracker.errors import BadRequest
 
 TODAY = date(2026, 3, 31)
@@ -33,17 +33,31 @@ def test_custom_range_and_previous_period_of_the_same_length():
 @pytest.mark.parametrize(
     "query,message",
     [
-        ({"range": "12"}, "range must be"),
-        ({"from": "yesterday"}, "from must be a date"),
+        ({"range": "12"}, "(?i)date range must be"),
+        ({"from": "yesterday"}, "(?i)from must be a date"),
         ({"from": "2026-03-20", "to": "2026-03-10"}, "must not be after"),
         ({"from": "2020-01-01", "to": "2026-03-10"}, "at most"),
-        ({"traffic": "bots"}, "traffic must be"),
+        ({"traffic": "bots"}, "(?i)traffic must be"),
+        ({"tz": "Mars/Olympus"}, "not a time zone"),
         ({"site": "no such/site"}, "site must be"),
     ],
 )
 def test_bad_filters_say_what_is_wrong(query, message):
     with pytest.raises(BadRequest, match=message):
         parse_filters(query, ["s"], today=TODAY)
+
+
+def test_a_bad_field_falls_back_to_its_default_and_is_named():
+    f, errors = parse_filters_leniently({"range": "custom", "from": "2026-03-20", "to": "2026-03-10", "traffic": "all", "tz": "Nowhere/Land"}, ["s"],
+                                        chips=["device:mobile", "country:fr"])
+    assert set(errors) == {"from", "tz", "filter"}
+    assert (f.preset, f.traffic, f.tz, f.chips) == ("30", "all", "", ())  # the good traffic choice is kept
+
+
+def test_report_filters_and_time_zone_go_to_the_api():
+    f = parse_filters({"tz": "Europe/Paris"}, ["s"], today=TODAY, chips=["device:mobile", "source:Google"])
+    assert f.api_params()["filter"] == ["device:mobile", "source:google"] and f.api_params()["tz"] == "Europe/Paris"
+    assert f.page_query()["filter"] == ["device:mobile", "source:google"]
 
 
 def test_marketer_navigation_has_no_trust_section():

@@ -30,3 +30,19 @@ def test_ingest_token_prints_the_curl_a_backend_sends(tracker_server):
     assert refused.returncode != 0 and "--site" in refused.stderr
     rows = tracker_server.stored("SELECT order_id, toString(revenue) AS r, coupon FROM orders WHERE site = 'cli-shop'")
     assert rows == [{"order_id": "1001", "r": "59.9", "coupon": "SAVE10"}]
+
+
+def test_the_python_example_in_the_docs_works_as_written(tracker_server):
+    import os
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "orders.md").read_text()
+    (example,) = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    tracker_server.add_site("shop", "https://shop.example")
+    made = tracker_server.api("POST", "/api/admin/tokens", json={"role": "ingest", "name": "doc", "sites": ["shop"]}).json()
+    env = {**os.environ, "TRACKER_URL": tracker_server.url, "TRACKER_INGEST_TOKEN": made["token"]}
+    ran = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True, timeout=60, env=env)
+    assert ran.returncode == 0, ran.stderr
+    rows = tracker_server.stored("SELECT order_id, toString(revenue) AS r, status FROM orders WHERE site = 'shop'")
+    assert rows == [{"order_id": "1001", "r": "59.9", "status": "paid"}]

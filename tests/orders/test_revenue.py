@@ -134,3 +134,60 @@ def test_sources_and_devices_count_confirmed_orders(runtime, shop):
     assert rows == {"news": (1, 80.0), "(direct)": (1, 30.0)}
     devices = report(runtime, "devices", shop)
     assert [(r["value"], r["orders"], r["revenue"]) for r in devices["device"]] == [("desktop", 2, 110.0)]
+
+
+def forged_shop(journeys, site, n=20):
+    spec = {f"h{i}": [("pageview", "/", i * 60), ("purchase", (f"h{i}", 40.0 + i), i * 60 + 30, {"currency": "EUR"})] for i in range(n)}
+    spec["forger"] = [("pageview", "/", 5000), ("purchase", ("fake", 9999999.0), 5010, {"currency": "EUR"})]
+    journeys(site, spec)
+
+
+def test_the_sanity_ceiling_keeps_a_forged_purchase_out_of_browser_revenue(runtime, new_site, journeys):
+    site = new_site()
+    forged_shop(journeys, site)
+    body = report(runtime, "promotions", site)
+    assert body["revenue_source"] == "browser"
+    assert body["totals"]["purchases"] == 20 and body["totals"]["revenue"] == sum(40.0 + i for i in range(20))
+    few = new_site()
+    forged_shop(journeys, few, n=18)  # 19 purchases in all, fewer than revenue_ceiling_min_orders: no ceiling to judge by
+    assert report(runtime, "promotions", few)["totals"]["revenue"] == sum(40.0 + i for i in range(18)) + 9999999.0
+
+
+def test_unconfirmed_revenue_stops_at_the_ceiling(runtime, client, new_site, journeys):
+    site = new_site()
+    forged_shop(journeys, site)
+    token, _ = runtime.tokens.create(role="ingest", name="backend-ceiling", sites=[site])
+    confirm(client, token, site, *[paid(f"h{i}", 40 + i) for i in range(19)])  # h19 and the forgery unconfirmed
+    params = {"site": site, "start": T0 - timedelta(days=1), "end": T0 + timedelta(days=1), "tz": "UTC"}
+    counting = revenue.money_of(runtime.storage, params)
+    # 19 confirmations are fewer than revenue_ceiling_min_orders: the range's 21 browser
+    # purchases set the median (50.00: the forgery cannot move it), times 20.
+    assert counting.ceiling == 20 * 50.0
+    row = runtime.storage.query(revenue.reconciliation_sql(_sql.events(False)), {**params, **revenue.bind(counting)}).first()
+    assert (row["unconfirmed_orders"], float(row["unconfirmed_revenue"]), row["over_ceiling_orders"]) == (2, 59.0, 1)
+
+
+def test_overview_counts_confirmed_orders_and_shows_the_rest_apart(runtime, shop):
+    body = report(runtime, "overview", shop)
+    assert (body["revenue_source"], body["currency"]) == ("confirmed", "EUR")
+    # o1 80 + o4 30 (once) + the phone order o5 20; not o2 (unconfirmed), o3 (refunded), o6 (USD).
+    assert (body["orders"], body["revenue"], body["aov"]) == (3, 130.0, 43.33)
+    assert body["visitors"] == 5 and body["conversion_rate"] == 2 / 5  # v1 and v4; o5 has no visitor
+    assert (body["unconfirmed_orders"], body["unconfirmed_revenue"]) == (1, 9999999.0)
+    assert (body["refunded_orders"], body["refunded_revenue"], body["pending_orders"]) == (1, 50.0, 0)
+    assert body["revenue_by_currency"] == [{"currency": "EUR", "orders": 3, "revenue": 130.0},
+                                           {"currency": "USD", "orders": 1, "revenue": 15.0}]
+    day = next(d for d in body["timeseries"] if d["date"] == "2026-03-02")
+    assert (day["orders"], day["revenue"]) == (3, 130.0)
+    # Visitors, sessions and bounces do not depend on how money is counted.
+    assert (body["sessions"], body["pageviews"]) == (5, 5)
+
+
+def test_overview_before_confirmations_has_no_reconciliation(runtime, new_site, journeys):
+    site = new_site()
+    journeys_of(site, journeys)
+    body = report(runtime, "overview", site)
+    assert body["revenue_source"] == "browser" and body["unconfirmed_orders"] is None
+    assert body["orders"] == 4 and body["revenue"] == 100.0 + 9999999.0 + 50.0 + 30.0  # EUR only; o6 is USD
+    assert body["revenue_by_currency"] == [{"currency": "EUR", "orders": 4, "revenue": 10000179.0},
+                                           {"currency": "USD", "orders": 1, "revenue": 15.0}]

@@ -105,7 +105,9 @@ def test_cli_promo_set_and_list(tmp_path):
     assert "SPRING\tholdout 12.5%\tcoupons SPRING10,SAVE5\t2026-03-01T00:00:00.000Z to 2026-03-31T23:59:59.999Z\tSpring sale" in done.stdout
     assert tracker_cli(data, "promo", "set", "SPRING", "--site", "shop", "--holdout", "20").returncode == 0
     listed = tracker_cli(data, "promo", "list", "--site", "shop")
-    assert listed.returncode == 0 and "SPRING\tholdout 20%\tcoupons SPRING10,SAVE5" in listed.stdout
+    assert listed.returncode == 0 and listed.stdout.splitlines()[1].split()[:5] == ["SPRING", "Spring", "sale", "20", "SPRING10,SAVE5"]
+    unscheduled = tracker_cli(data, "promo", "set", "BANNER", "--site", "shop")
+    assert unscheduled.returncode == 0 and " to " not in unscheduled.stdout and "…" not in unscheduled.stdout
     bad = tracker_cli(data, "promo", "set", "SPRING", "--site", "shop", "--holdout", "150")
     assert bad.returncode == 1 and "holdout_pct must be a number from 0 to 100" in bad.stderr
     missing = tracker_cli(data, "promo", "list", "--site", "nope")

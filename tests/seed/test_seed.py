@@ -11,8 +11,9 @@ import pytest
 
 from tests.conftest import auth
 from tracker import seed as seeding
-from tracker.seed import writers as seed_writers
 from tracker.seed import FRAUD_KINDS, LEAKED_COUPON, seed, write_rows
+from tracker.seed import writers as seed_writers
+from tracker.seed.confounders import CONFOUNDERS
 
 END_MS = int(datetime(2026, 3, 10, tzinfo=UTC).timestamp() * 1000)
 
@@ -29,6 +30,9 @@ def test_seed_counts_and_ground_truth(runtime, storage, new_site):
     assert not (humans & bots or humans & fraud or bots & fraud)
     assert 0.03 < len(bots) / 1500 < 0.08 and 0.01 < len(fraud) / 1500 < 0.06
     assert set(result.fraud.values()) == set(FRAUD_KINDS)
+    # the confounders (issue #14): real shoppers who look odd, counted among the humans
+    assert set(result.confounders.values()) == set(CONFOUNDERS) and set(result.confounders) <= humans
+    assert len(result.confounders) == 8 * 7  # 4 % of 1500, split over eight kinds
 
     per_visitor = {r["vid"]: r for r in storage.dicts("""
         SELECT vid, max(ua_is_bot) AS bot, max(ua_headless) AS headless, max(env_webdriver) AS webdriver,

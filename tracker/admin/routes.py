@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracker.auth.roles import ADMIN, authorize, check_sites, note_site
+from tracker.auth.roles import ADMIN, authorize, check_sites, note_action, note_site
 from tracker.errors import BadRequest, Forbidden
 from tracker.http import json_response, read_body, read_json_object, runtime_of
 from tracker.ingest.importer import Importer
@@ -41,6 +41,7 @@ async def add_site(request: Request) -> Response:
     site = check_site_id(str(data.get("site") or ""))
     authorize(request, ADMIN, site)  # a scoped admin: only a site its token names (registering it is fine)
     record = await run_in_threadpool(runtime_of(request).sites.add, site, origins, replace=bool(data.get("replace")))
+    note_action(request, f"site {site}: origins {', '.join(record.origins) or '(none)'}" + (" (replaced)" if data.get("replace") else ""))
     return json_response(_site_json(record), 201)
 
 
@@ -65,6 +66,7 @@ async def create_token(request: Request) -> Response:
     token, made = await run_in_threadpool(
         runtime_of(request).tokens.create, role=str(data.get("role") or ""), name=str(data.get("name") or ""), sites=sites
     )
+    note_action(request, f"created token {made.token_id} {made.name!r}, role {made.role}, sites {', '.join(made.sites) or 'all'}")
     body = {"token": token, "token_id": made.token_id, "name": made.name, "role": made.role, "sites": list(made.sites)}
     return json_response(body, 201)
 
@@ -73,6 +75,7 @@ async def revoke_token(request: Request) -> Response:
     principal = authorize(request, ADMIN)
     revoked = await run_in_threadpool(lambda: runtime_of(request).tokens.revoke(request.path_params["token"], by=principal))
     note_site(request, *sorted({s for r in revoked for s in r["sites"]}))
+    note_action(request, "revoked token " + ", ".join(f"{r['token_id']} {r['name']!r} ({r['role']})" for r in revoked))
     return json_response({"revoked": len(revoked)})
 
 
@@ -89,6 +92,7 @@ async def import_events(request: Request) -> Response:
     await run_in_threadpool(runtime.sites.ensure, site, [])
     importer = Importer(runtime.storage, runtime.agents, runtime.network, pool=runtime.import_pool)
     result = await run_in_threadpool(importer.import_body, site, body, first_line)
+    note_action(request, f"imported {result.accepted} events from lines {first_line}+, {len(result.errors)} bad lines")
     return json_response({"accepted": result.accepted, "errors": result.errors})
 
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracker.auth.roles import ADMIN, authorize
+from tracker.auth.roles import ADMIN, authorize, note_action
 from tracker.http import int_param, json_response, runtime_of
 from tracker.seed import seed
 from tracker.vocabulary import check_site_id
@@ -47,6 +47,7 @@ async def seed_events(request: Request) -> Response:
     days = int_param(request.query_params, "days", 14, 1, MAX_DAYS)
     seed_value = int_param(request.query_params, "seed", 0, 0, 2**31 - 1)
     summary = await run_in_threadpool(_seed, runtime_of(request), site, visitors, days, seed_value)
+    note_action(request, f"seeded {visitors} synthetic visitors over {days} days (seed {seed_value})")
     return json_response(summary, 201)
 
 

@@ -3,7 +3,9 @@
 A pure-ASGI middleware notes one entry per request to a protected API (or any request that
 presented a valid token) once the response has started: token id and name, role, method,
 the route's path *template* (`/api/reports/{name}`, never the raw path or query values, which
-may carry visitor ids), the site the handler authorized, status and duration. Visitor-facing
+may carry visitor ids), the site the handler authorized, status and duration, and for an
+admin action that succeeded a `detail` saying what it did (the token made or revoked, the
+site registered, the rows an erasure removed with the ledger's salted visitor hash). Visitor-facing
 endpoints (`/api/collect`, `/api/assign`, `/api/opt-out`, `/snippet.js`, health probes) are
 never logged: they carry no token, and logging them would be a second copy of the traffic.
 
@@ -36,7 +38,8 @@ USAGE_EVERY_SECONDS = 60.0
 UNAUDITED_PREFIXES = (
     "/api/collect", "/api/assign", "/api/opt-out", "/snippet.js", "/healthz", "/readyz", "/demo", "/static", "/dashboard/static",
 )
-COLUMNS = ("at", "token_id", "token_name", "role", "method", "route", "site", "status", "duration_ms")
+COLUMNS = ("at", "token_id", "token_name", "role", "method", "route", "site", "status", "duration_ms", "detail")
+MAX_DETAIL = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,7 @@ class Entry:
     site: str
     status: int
     duration_ms: float
+    detail: str = ""  # what an admin action did (`tracker.auth.roles.note_action`); never a visitor id
 
     def row(self) -> tuple:
         return tuple(getattr(self, c) for c in COLUMNS)
@@ -198,6 +202,7 @@ class AuditMiddleware:
                 site=str(state.get("site") or "")[:100],
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                detail=str(state.get("audit_detail") or "")[:MAX_DETAIL] if status < 400 else "",
             )
         )
 
@@ -205,12 +210,14 @@ class AuditMiddleware:
 def query(storage: Storage, *, since: datetime, token: str | None, limit: int, sites: tuple[str, ...] = (),
           own_token: str = "") -> list[dict]:
     """Newest first. `token` matches a token id or a token name. `sites` (a site-scoped
-    admin's): only entries about those sites, and `own_token`'s own calls."""
+    admin's): only entries about those sites, and `own_token`'s own calls that name no site
+    (not its calls that asked about a site outside its scope: the name would be echoed)."""
     where = "at >= {since:DateTime64(3)}"
     params: dict = {"since": since, "limit": limit}
     if sites:
         # An entry about several sites names them comma-separated: all of them must be in scope.
-        where += " AND (token_id = {own:String} OR (site != '' AND hasAll({sites:Array(String)}, splitByChar(',', site))))"
+        where += (" AND ((site = '' AND token_id = {own:String})"
+                  " OR (site != '' AND hasAll({sites:Array(String)}, splitByChar(',', site))))")
         params.update(sites=list(sites), own=own_token)
     if token:
         where += " AND (token_id = {token:String} OR token_name = {token:String})"

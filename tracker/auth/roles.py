@@ -58,6 +58,11 @@ def note_site(request: Request, *sites: str) -> None:
     request.state.site = ",".join(s for s in sites if s)
 
 
+def note_action(request: Request, detail: str) -> None:
+    """Say what an admin action did, for the audit log's `detail` (never a visitor id)."""
+    request.state.audit_detail = detail
+
+
 def check_sites(principal: Principal, sites: list[str]) -> None:
     """A scoped principal may only name sites of its own: 404 for any other (see above)."""
     for site in sites:

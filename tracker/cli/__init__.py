@@ -19,8 +19,10 @@ class CliError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tracker", description="Cookie analytics and promotion tracking.")
-    parser.add_argument("--data", help="data directory (default ./var, env TRACKER_DATA)")
-    parser.add_argument("--dsn", help="ClickHouse DSN (default chdb:///<data>/clickhouse, env TRACKER_DSN)")
+    parser.add_argument("--data", metavar="DIR", help="data directory (default ./var, env TRACKER_DATA)")
+    parser.add_argument("--dsn", metavar="DSN", help="ClickHouse DSN (default chdb:///<data>/clickhouse, env TRACKER_DSN)")
+    parser.add_argument("--server", metavar="URL", help="send commands to this running tracker serve (env TRACKER_SERVER)")
+    parser.add_argument("--token", metavar="TOKEN", help="admin token for --server (env TRACKER_TOKEN)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     package = importlib.import_module("tracker.cli")
@@ -30,22 +32,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_data_args(parser: argparse.ArgumentParser) -> None:
-    """Every command that touches the data dir accepts --data/--dsn after its name too."""
-    parser.add_argument("--data", dest="data_", help=argparse.SUPPRESS)
-    parser.add_argument("--dsn", dest="dsn_", help=argparse.SUPPRESS)
+def add_data_args(parser: argparse.ArgumentParser, *, server: bool = True) -> None:
+    """Every command that touches the data accepts --data/--dsn (and, unless it is `serve`,
+    --server/--token) after its name too; listed in its --help."""
+    where = parser.add_argument_group("where the data is")
+    where.add_argument("--data", dest="data_", metavar="DIR", help="data directory (default ./var, env TRACKER_DATA)")
+    where.add_argument("--dsn", dest="dsn_", metavar="DSN", help="ClickHouse DSN (default chdb:///<data>/clickhouse, env TRACKER_DSN)")
+    if server:
+        where.add_argument("--server", dest="server_", metavar="URL",
+                           help="a running tracker serve to send the command to, e.g. http://127.0.0.1:8000 (env TRACKER_SERVER)")
+        where.add_argument("--token", dest="token_", metavar="TOKEN", help="admin token for --server (env TRACKER_TOKEN)")
 
 
 def settings_from(args: argparse.Namespace, **extra):
     from tracker.config import Settings
 
-    data = getattr(args, "data_", None) or args.data
-    dsn = getattr(args, "dsn_", None) or args.dsn
-    return Settings.load({"data_dir": data, "dsn": dsn, **extra})
+    chosen = {name: getattr(args, f"{name}_", None) or getattr(args, name, None) for name in ("data", "dsn", "server", "token")}
+    return Settings.load({"data_dir": chosen["data"], "dsn": chosen["dsn"], "server": chosen["server"], "token": chosen["token"],
+                          **extra})
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # A command's own messages are its output; the in-process app's warnings (driver retries,
+    # spool notices) are not the user's business: the handler, not a logger's level, filters
+    # them, since libraries set their own loggers' levels (clickhouse-connect's urllib3: WARNING).
+    if not logging.getLogger().handlers:  # a host that configured logging (a test) keeps its own
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger().handlers[0].setLevel(logging.ERROR)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

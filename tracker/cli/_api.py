@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2 as httpx
 import orjson
 
 from tracker.cli import CliError
 from tracker.config import Settings
-from tracker.errors import DataDirBusy
+from tracker.errors import DataDirBusy, StorageError
 
 SERVER_FILE = "server.json"
 CLI_TOKEN_FILE = "cli_token"
@@ -92,38 +94,101 @@ class Api:
             extra = {"timeout": timeout} if self._remote else {}
             response = self._client.request(method, path, params=clean, content=content, headers=headers, **extra)
         except httpx.HTTPError as exc:
-            raise CliError(f"cannot reach tracker at {self.where}: {exc}") from None
+            raise CliError(f"cannot reach tracker at {self.where}: {_short(exc)}") from None
         try:
             body = response.json()
         except ValueError:
             body = {"error": response.text[:200]}
+        if response.status_code == 401:
+            raise CliError(f"tracker at {self.where} refused the token: {body.get('error') if isinstance(body, dict) else 'unauthorized'}"
+                           " (--token / TRACKER_TOKEN)")
         if response.status_code >= 400:
             raise CliError(body.get("error", f"HTTP {response.status_code}") if isinstance(body, dict) else f"HTTP {response.status_code}")
         return body
 
 
-@contextlib.contextmanager
-def connect(settings: Settings) -> Iterator[Api]:
+def store_at(settings: Settings) -> Path | None:
+    """Where the data dir's store lives, when there is one: the embedded ClickHouse dir, or
+    (with a server DSN) the data dir itself (spool, secrets, the CLI token)."""
     data_dir = settings.data_dir.resolve()
+    path = data_dir / "clickhouse" if settings.embedded else data_dir
+    return path if path.is_dir() else None
+
+
+def _no_store(settings: Settings) -> CliError:
+    data_dir = settings.data_dir.resolve()
+    looked = data_dir / "clickhouse" if settings.embedded else data_dir
+    return CliError(f"no tracker data at {data_dir} (looked for {looked}); point to the data dir with --data DIR "
+                    "(or TRACKER_DATA), or to a running server with --server URL --token TOKEN")
+
+
+def _dsn_host(dsn: str) -> str:
+    """scheme://host:port of a DSN, never its user or password."""
+    parts = urlsplit(dsn)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+
+
+def _short(exc: httpx.HTTPError) -> str:
+    """One line about a transport failure (httpx nests the OS error's text)."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+@contextlib.contextmanager
+def _remote(url: str, token: str, what: str) -> Iterator[Api]:
+    with httpx.Client(base_url=url) as client:
+        try:
+            client.get("/healthz", timeout=5).raise_for_status()
+        except httpx.HTTPError as exc:
+            raise CliError(f"cannot reach {what} at {url}: {_short(exc)}") from None
+        yield Api(client, token, url)
+
+
+@contextlib.contextmanager
+def connect(settings: Settings, *, creates: bool = False) -> Iterator[Api]:
+    """An `Api` for one command: `settings.server` when set (with `settings.token`, else the
+    local CLI token of the data dir that server holds), else the server holding the data dir,
+    else the app in-process. A command that only reads (`creates` False) never creates a data
+    dir: with none at the path it stops, naming the path; one that writes says when it starts
+    a new one (it may be the wrong folder)."""
+    data_dir = settings.data_dir.resolve()
+    if settings.server:
+        url = settings.server.rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise CliError(f"--server must be a URL like http://127.0.0.1:8000, got {settings.server!r}")
+        token = settings.token or _local_token_for(data_dir, url)
+        if not token:
+            raise CliError(f"--server {url} needs an admin token: pass --token TOKEN or set TRACKER_TOKEN (the token "
+                           "`tracker serve` printed on its first start, or a new one from `tracker token create --role admin --name cli`)")
+        with _remote(url, token, "tracker") as api:
+            yield api
+        return
     server = running_server(data_dir) if settings.embedded else None
     if server:
         token = read_cli_token(data_dir)
         if not token:
             raise CliError(f"tracker serve (pid {server['pid']}) holds {data_dir} but {data_dir / CLI_TOKEN_FILE} is missing; "
                            "restart the server")
-        with httpx.Client(base_url=server["url"]) as client:
-            try:
-                client.get("/healthz", timeout=5).raise_for_status()
-            except httpx.HTTPError:
-                raise CliError(f"tracker serve (pid {server['pid']}) holds {data_dir} but does not answer at {server['url']}") from None
-            yield Api(client, token, server["url"])
+        with _remote(server["url"], token, f"tracker serve (pid {server['pid']}), which holds {data_dir},") as api:
+            yield api
         return
+    if store_at(settings) is None:
+        if not creates:
+            raise _no_store(settings)
+        print(f"tracker: no data at {data_dir}: creating a new store there", file=sys.stderr, flush=True)
+    with _in_process(settings) as api:
+        yield api
+
+
+@contextlib.contextmanager
+def _in_process(settings: Settings) -> Iterator[Api]:
     from starlette.testclient import TestClient
 
     from tracker.app import create_app
     from tracker.runtime import Runtime
     from tracker.storage import served
 
+    data_dir = settings.data_dir.resolve()
     if settings.embedded:
         # The dir's engine served by `serve --workers` (its API not answering yet): use that
         # storage, with a spool of this command's own, instead of the locked chDB dir.
@@ -131,11 +196,16 @@ def connect(settings: Settings) -> Iterator[Api]:
         resolved = served.resolve(settings)
         if resolved is not settings:
             settings = resolved.replace(spool_dir=str(data_dir / "spool" / f"cli-{os.getpid()}"), trust_refresh_seconds=0)
+    else:
+        _check_reachable(settings)  # before the runtime writes its secrets and spool into the data dir
     try:
         runtime = Runtime.open(settings)
     except DataDirBusy:
         raise CliError(f"the data dir {data_dir} is in use by another process{_holder(data_dir)}; "
-                       "stop it or run this command against its server") from None
+                       "stop it or run this command against its server (--server URL)") from None
+    except StorageError as exc:
+        raise CliError(f"cannot open the store at {settings.effective_dsn if settings.embedded else _dsn_host(settings.dsn)}: "
+                       f"{exc.message}") from None
     try:
         token = ensure_cli_token(runtime)
         app = create_app(settings, runtime=runtime)
@@ -143,6 +213,25 @@ def connect(settings: Settings) -> Iterator[Api]:
             yield Api(client, token, f"{data_dir} (in-process)", remote=False)
     finally:
         runtime.close()
+
+
+def _check_reachable(settings: Settings) -> None:
+    from tracker.storage.client import Storage
+
+    storage = Storage(settings)
+    try:
+        if not storage.ping():
+            raise CliError(f"cannot reach ClickHouse at {_dsn_host(settings.dsn)} (TRACKER_DSN / --dsn); is it running?")
+    finally:
+        storage.close()
+
+
+def _local_token_for(data_dir: Path, url: str) -> str | None:
+    """The data dir's CLI token when the server at `url` is the one holding that dir."""
+    server = running_server(data_dir)
+    if server and server.get("url", "").rstrip("/") == url:
+        return read_cli_token(data_dir)
+    return None
 
 
 def _holder(data_dir: Path) -> str:

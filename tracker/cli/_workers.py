@@ -65,12 +65,16 @@ DEFAULT_GRANTS = ("GRANT SYSTEM LISTEN ON *.*", "GRANT READ ON FILE", "GRANT CRE
 def run(settings: Settings, workers: int) -> int:
     """Serve with `workers` processes until SIGTERM/SIGINT; the exit status of `serve`."""
     from tracker.cli._api import running_server, write_server_file
+    from tracker.cli.serve import _url_host
 
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     embedded = settings.embedded
     if embedded:
         check_data_dir_free(data_dir)
+        holder = running_server(data_dir)
+        if holder:
+            raise CliError(f"{data_dir} is already served by tracker serve (pid {holder['pid']}) at {holder['url']}")
     sock = bind(settings.host, settings.port)
     storage = None
     files: list[Path] = []
@@ -81,12 +85,10 @@ def run(settings: Settings, workers: int) -> int:
             files.append(served.write(data_dir, dsn=dsn, storage_pid=storage.pid, node_dir=storage.dir))
         url = f"http://{_url_host(settings.host)}:{settings.port}"
         if embedded:
-            if running_server(data_dir):
-                raise CliError(f"{data_dir} is already served by another tracker serve")
             files.append(write_server_file(data_dir, url))
         first_start(settings.replace(dsn=dsn), url, workers, private=storage is not None)
         print(f"tracker listening on {url} with {workers} workers  (demo shop: {url}/demo, dashboard: {url}/dashboard)", flush=True)
-        Supervisor(settings, dsn, sock, workers).run()
+        Supervisor(settings, dsn, sock, workers, storage=storage).run()
     finally:
         sock.close()
         if storage is not None:
@@ -171,9 +173,10 @@ def first_start(settings: Settings, url: str, workers: int, *, private: bool) ->
 class Supervisor:
     """Starts the workers, restarts the ones that die, stops them all on a signal."""
 
-    def __init__(self, settings: Settings, dsn: str, sock: socket.socket, workers: int):
+    def __init__(self, settings: Settings, dsn: str, sock: socket.socket, workers: int, storage=None):
         self.settings = settings
         self.dsn = dsn
+        self.storage = storage  # the private storage process, if any: restarted when it dies
         self.sock = sock
         self.count = workers
         self.procs: dict[int, subprocess.Popen] = {}
@@ -212,6 +215,7 @@ class Supervisor:
             for index in range(self.count):
                 self.spawn(index)
             while not self._stop.wait(0.2):
+                self.check_storage()
                 self.check()
         finally:
             self.stop_all()
@@ -234,6 +238,24 @@ class Supervisor:
                 del self.died_at[index]
                 self.restarts += 1
                 self.spawn(index)
+
+    def check_storage(self) -> None:
+        """Restart a private storage process that died. Workers keep spooling meanwhile (their
+        flushes back off and retry), so nothing acknowledged waits anywhere but on disk."""
+        if self.storage is None or self.storage.running():
+            return
+        print(f"tracker: the storage process exited ({self.storage.log_tail(300)}); restarting it", file=sys.stderr, flush=True)
+        old = self.storage.http_port
+        try:
+            self.storage.start()
+        except Exception as exc:  # retried on the next round
+            print(f"tracker: the storage process did not restart: {exc}", file=sys.stderr, flush=True)
+            return
+        moved = self.storage.http_port != old  # its port was taken meanwhile: a new DSN, workers restart on it
+        self.dsn = self.dsn.replace(f":{old}", f":{self.storage.http_port}")
+        served.write(self.settings.data_dir.resolve(), dsn=self.dsn, storage_pid=self.storage.pid, node_dir=self.storage.dir)
+        for proc in self.procs.values() if moved else ():
+            proc.send_signal(signal.SIGTERM)
 
     def stop_all(self) -> None:
         for proc in self.procs.values():
@@ -271,10 +293,11 @@ def lock_spool(directory: Path):
 def orphan_spools(spool_root: Path, keep: set[Path]) -> list[Path]:
     """Spool directories under `spool_root` (itself included) that hold segments and that no
     process in `keep` (or holding their lock) owns."""
+    keep = {k.resolve() for k in keep}  # the live spool may be reached through a symlink
     found = []
     candidates = [spool_root] + sorted(p for p in spool_root.iterdir() if p.is_dir()) if spool_root.is_dir() else []
     for directory in candidates:
-        if directory in keep or not (any(directory.glob("*.ready")) or any(directory.glob("*.open"))):
+        if directory.resolve() in keep or not (any(directory.glob("*.ready")) or any(directory.glob("*.open"))):
             continue
         found.append(directory)
     return found
@@ -321,11 +344,14 @@ def worker_main(index: int, fd: int, supervisor: int) -> int:
     """Serve the app on the inherited socket `fd` until SIGTERM, then flush the spool."""
     import gc
 
-    import uvicorn
-
     from tracker.app import create_app
+    from tracker.cli._server import build_server
     from tracker.runtime import Runtime
 
+    # A stop while this worker is still starting (imports, recovering its spool) is held until
+    # the runtime is open, so the `finally` below flushes what the spool recovered.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     _term_with_parent(supervisor)
     settings = Settings.load()
     logging.getLogger("tracker").setLevel(settings.log_level.upper())
@@ -339,14 +365,18 @@ def worker_main(index: int, fd: int, supervisor: int) -> int:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 50)  # as in plain serve (tracker/cli/serve.py)
-        config = uvicorn.Config(app, proxy_headers=False, access_log=False, log_level=settings.log_level, server_header=False,
-                                timeout_graceful_shutdown=10)
-        signal.signal(signal.SIGTERM, _exit_on_signal)
-        try:
-            uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
-        except SystemExit:
-            pass
+        signal.signal(signal.SIGTERM, _exit_on_signal)  # uvicorn's own handler while it runs
+        if not stop.is_set():
+            build_server(app, settings).run(sockets=[socket.socket(fileno=fd)])  # slow-client limits: tracker/cli/_server.py
+    except SystemExit:
+        pass
     finally:
+        # Everything this worker acknowledged goes to storage before it exits, retrying a
+        # storage error for a while (Flusher.stop alone gives up at the first one); what is
+        # still left is replayed by the next worker with this index.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop is enough; a second must not cut the flush
+        with contextlib.suppress(Exception):
+            runtime.flusher.drain(timeout=30)
         runtime.close()
         lock.close()
     return 0
@@ -364,12 +394,6 @@ def _term_with_parent(supervisor: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     if os.getppid() != supervisor:
         os.kill(os.getpid(), signal.SIGTERM)
-
-
-def _url_host(host: str) -> str:
-    if host in ("0.0.0.0", "::", ""):
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
 
 
 if __name__ == "__main__":

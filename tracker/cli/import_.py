@@ -8,6 +8,10 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+
 from tracker.cli import CliError, add_data_args, settings_from
 from tracker.cli._api import connect
 
@@ -81,11 +85,37 @@ def _chunks(stream, size: int = CHUNK_BYTES, read: int = READ_BYTES, *, total: i
             return
 
 
-def _bar(done: int, total: int, accepted: int, bad: int, started: float) -> str:
-    width = 30
-    frac = done / total if total else 1.0
-    rate = accepted / max(1e-9, time.monotonic() - started)
-    return f"\r[{'#' * int(frac * width):<{width}}] {frac:6.1%}  {accepted:,} events  {bad:,} bad lines  {rate:,.0f} ev/s"
+class Progress:
+    """The import's progress on stderr: a rich progress bar on a terminal; elsewhere (a log, a
+    pipe) one plain line a chunk. Bad lines are printed above the bar, never lost in it."""
+
+    def __init__(self, total: int | None):
+        self.total, self.started = total, time.monotonic()
+        self._bar: RichProgress | None = None
+        if sys.stderr.isatty():
+            self._bar = RichProgress(
+                BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[accepted]:,} events  {task.fields[bad]:,} bad lines"),
+                TextColumn("{task.fields[rate]:,.0f} ev/s"), TimeElapsedColumn(), console=Console(stderr=True), transient=False)
+            self._task = self._bar.add_task("import", total=total, accepted=0, bad=0, rate=0.0)
+            self._bar.start()
+
+    def note(self, message: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(message, markup=False, highlight=False)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    def update(self, done: int, accepted: int, bad: int) -> None:
+        rate = accepted / max(1e-9, time.monotonic() - self.started)
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, accepted=accepted, bad=bad, rate=rate)
+            return
+        share = f"{done / self.total:6.1%}  " if self.total else ""
+        print(f"{share}{accepted:,} events  {bad:,} bad lines  {rate:,.0f} ev/s", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
 
 
 def run(args) -> int:
@@ -96,12 +126,13 @@ def run(args) -> int:
     stream = sys.stdin.buffer if args.file == "-" else path.open("rb")
     accepted = bad = done = 0
     started = time.monotonic()
-    tty = sys.stderr.isatty()
+    progress = Progress(total or None)
+
     def send(api, first: int, body: bytes) -> dict:
         return api.request("POST", "/api/admin/import", params={"site": args.site, "first_line": first}, content=body)
 
     try:
-        with connect(settings_from(args)) as api, ThreadPoolExecutor(max_workers=IN_FLIGHT) as senders:
+        with connect(settings_from(args), creates=True) as api, ThreadPoolExecutor(max_workers=IN_FLIGHT) as senders:
             # Two chunks in flight: the server encodes one while it inserts the other.
             pending: deque = deque()
 
@@ -112,10 +143,9 @@ def run(args) -> int:
                 accepted += result["accepted"]
                 for error in result["errors"]:
                     bad += 1
-                    print(f"line {error['line']}: {error['error']}", file=sys.stderr)
+                    progress.note(f"line {error['line']}: {error['error']}")
                 done += size
-                line = _bar(done, total, accepted, bad, started)
-                print(line if tty or not total else line.strip("\r"), end="" if tty or not total else "\n", file=sys.stderr, flush=True)
+                progress.update(done, accepted, bad)
 
             for first, body, size in _chunks(stream, total=total or None):
                 pending.append((size, senders.submit(send, api, first, body)))
@@ -124,11 +154,10 @@ def run(args) -> int:
             while pending:
                 settle()
     finally:
+        progress.close()
         if stream is not sys.stdin.buffer:
             stream.close()
     elapsed = time.monotonic() - started
-    if tty:
-        print(file=sys.stderr)
     rate = accepted / max(elapsed, 1e-9)
     print(f"imported {accepted:,} events into {args.site} in {elapsed:.1f}s ({rate:,.0f} events/s); {bad:,} bad lines skipped")
     return 0 if accepted or not bad else 1

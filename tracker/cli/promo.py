@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tracker.cli import add_data_args, settings_from
 from tracker.cli._api import connect
+from tracker.cli._table import print_table
 
 
 def register(sub) -> None:
@@ -44,7 +45,7 @@ def run_set(args) -> int:
         body["starts_at"] = args.start
     if args.end is not None:
         body["ends_at"] = args.end
-    with connect(settings_from(args)) as api:
+    with connect(settings_from(args), creates=True) as api:
         promo = api.request("POST", "/api/admin/promos", json=body)
     print(_line(promo))
     return 0
@@ -55,8 +56,9 @@ def run_list(args) -> int:
         rows = api.request("GET", "/api/admin/promos", params={"site": args.site})["rows"]
     if not rows:
         print(f"no promotions on site {args.site}")
-    for row in rows:
-        print(_line(row))
+        return 0
+    print_table(["promo_id", "name", "holdout_pct", "coupons", "starts_at", "ends_at"],
+                [[r["promo_id"], r["name"], r["holdout_pct"], ",".join(r["coupons"]) or "-", r["starts_at"], r["ends_at"]] for r in rows])
     return 0
 
 
@@ -68,6 +70,8 @@ def run_remove(args) -> int:
 
 
 def _line(promo: dict) -> str:
-    when = f"{promo['starts_at'] or '…'} to {promo['ends_at'] or '…'}"
     coupons = ",".join(promo["coupons"]) or "-"
-    return f"{promo['promo_id']}\tholdout {promo['holdout_pct']:g}%\tcoupons {coupons}\t{when}\t{promo['name']}"
+    fields = [promo["promo_id"], f"holdout {promo['holdout_pct']:g}%", f"coupons {coupons}"]
+    if promo["starts_at"] or promo["ends_at"]:  # no schedule: nothing to say, not "… to …"
+        fields.append(f"{promo['starts_at'] or '…'} to {promo['ends_at'] or '…'}")
+    return "\t".join([*fields, *([promo["name"]] if promo["name"] else [])])

@@ -18,11 +18,12 @@ def register(sub) -> None:
 
 def run(args) -> int:
     params = {"site": args.site, "visitors": args.visitors, "days": args.days, "seed": args.seed}
-    with connect(settings_from(args)) as api:
+    with connect(settings_from(args), creates=True) as api:
         result = api.request("POST", "/api/admin/seed", params=params, timeout=3600)
     print(
         f"seeded {result['events']:,} events for {result['visitors']:,} visitors into {result['site']} "
-        f"({result['humans']:,} humans, {result['bots']:,} bots, {result['fraud']:,} fraud) "
+        f"({result['humans']:,} humans of which {result.get('confounders', 0):,} confounders, {result['bots']:,} bots, "
+        f"{result['fraud']:,} fraud) "
         f"in {result['seconds']:.1f}s ({result['events_per_second']:,} events/s)"
     )
     print(f"ground truth: {result['truth_file']}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tracker.cli import add_data_args, settings_from
 from tracker.cli._api import connect
+from tracker.cli._table import print_table
 
 
 def register(sub) -> None:
@@ -22,7 +23,7 @@ def register(sub) -> None:
 
 
 def run_add(args) -> int:
-    with connect(settings_from(args)) as api:
+    with connect(settings_from(args), creates=True) as api:
         site = api.request("POST", "/api/admin/sites", json={"site": args.site, "origins": args.origin, "replace": args.replace})
     print(f"site {site['site']}: origins {', '.join(site['origins']) or '(none: only server-side senders)'}")
     return 0
@@ -31,6 +32,7 @@ def run_add(args) -> int:
 def run_list(args) -> int:
     with connect(settings_from(args)) as api:
         rows = api.request("GET", "/api/admin/sites")["rows"]
-    for row in rows:
-        print(f"{row['site']}\t{' '.join(row['origins'])}")
+    # An origin is listed once (stores written before serve deduplicated the demo's may repeat one).
+    print_table(["site", "origins"], [[row["site"], " ".join(dict.fromkeys(row["origins"])) or "(server-side senders only)"]
+                                      for row in rows])
     return 0

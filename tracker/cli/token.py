@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tracker.cli import add_data_args, settings_from
 from tracker.cli._api import connect
+from tracker.cli._table import print_table
 
 
 def register(sub) -> None:
@@ -26,7 +27,7 @@ def register(sub) -> None:
 
 
 def run_create(args) -> int:
-    with connect(settings_from(args)) as api:
+    with connect(settings_from(args), creates=True) as api:
         made = api.request("POST", "/api/admin/tokens", json={"role": args.role, "name": args.name, "sites": args.site})
     scope = ", ".join(made["sites"]) or "all sites"
     if made["role"] == "ingest":
@@ -39,12 +40,9 @@ def run_create(args) -> int:
 def run_list(args) -> int:
     with connect(settings_from(args)) as api:
         rows = api.request("GET", "/api/admin/tokens")["rows"]
-    print(f"{'ID':<14}{'ROLE':<10}{'NAME':<24}{'SITES':<20}{'CREATED':<21}{'LAST USED':<21}REVOKED")
-    for r in rows:
-        print(
-            f"{r['token_id']:<14}{r['role']:<10}{r['name']:<24}{','.join(r['sites']) or '*':<20}{str(r['created_at'])[:19]:<21}"
-            f"{str(r.get('last_used') or 'never')[:19]:<21}{str(r['revoked_at'] or '')[:19]}"
-        )
+    print_table(["token_id", "role", "name", "sites", "created_at", "last_used", "revoked_at"],
+                [[r["token_id"], r["role"], r["name"], ",".join(r["sites"]) or "*", str(r["created_at"])[:19],
+                  str(r.get("last_used") or "never")[:19], str(r["revoked_at"] or "")[:19]] for r in rows])
     return 0
 
 

@@ -8,11 +8,12 @@ from urllib.parse import quote
 
 from tracker.cli import add_data_args, settings_from
 from tracker.cli._api import connect
+from tracker.cli._table import print_rows, print_table
 
 COLUMNS = {
     "visitors": ("vid", "score", "reasons", "events", "first_seen", "last_seen"),
     "promotions": ("promo_id", "clicks", "suspicious_clicks", "suspicious_share", "top_prefixes"),
-    "coupons": ("coupon", "visitors", "ip_prefixes", "redemptions", "revenue", "unusual"),
+    "coupons": ("coupon", "verdict", "visitors", "ip_prefixes", "redemptions", "revenue", "unusual"),
     "networks": ("ip_prefix", "visitors", "events", "automated_events", "max_fresh_ids", "excluded_visitors", "reasons"),
 }
 
@@ -25,7 +26,7 @@ def register(sub) -> None:
         ("visitors", "visitors at or below a trust score, lowest first"),
         ("visitor", "one visitor's signals and event timeline"),
         ("promotions", "suspicious promo clicks per promotion"),
-        ("coupons", "coupons redeemed by unusually many visitors or IP prefixes"),
+        ("coupons", "leaked and popular coupons (redeemed by unusually many visitors or IP prefixes), with the evidence"),
         ("networks", "IP prefixes with many visitor ids or automated traffic"),
         ("refresh", "materialise the trust signals of the range's closed days now"),
     ):
@@ -59,20 +60,6 @@ def _params(args) -> dict:
     return params
 
 
-def _cell(value) -> str:
-    if isinstance(value, list):
-        return ",".join(_cell(v) if not isinstance(v, dict) else ":".join(str(x) for x in v.values()) for v in value)
-    if isinstance(value, dict):
-        return ",".join(f"{k}:{v}" for k, v in value.items())
-    return "" if value is None else str(value)
-
-
-def table(rows: list[dict], columns: tuple[str, ...]) -> str:
-    lines = ["\t".join(columns)]
-    lines += ["\t".join(_cell(row.get(c)) for c in columns) for row in rows]
-    return "\n".join(lines)
-
-
 def run(args) -> int:
     name = args.trust_name
     with connect(settings_from(args)) as api:
@@ -85,16 +72,17 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(body, indent=2, default=str))
     elif name == "visitor":
-        print(f"{body['vid']}\tscore {body['score']}\t{'excluded' if body['excluded'] else 'trusted'}\t{body['events']} events")
-        for code, sig in body["signals"].items():
-            print(f"  {'*' if sig['fired'] else ' '} {code:<26} value {sig['value']}\tweight {sig['weight']}"
-                  + (f"\t{_cell(body['evidence'][code])}" if code in body["evidence"] else ""))
-        for event in body["timeline"]:
-            print(f"  {event['ts']}\t{event['type']}\t{event['path']}\t{event['promo_id'] or event['order_id']}")
+        print(f"visitor {body['vid']}: score {body['score']}, {'excluded' if body['excluded'] else 'trusted'}, {body['events']} events")
+        print_table(["fired", "signal", "value", "weight", "evidence"],
+                    [["*" if sig["fired"] else "", code, sig["value"], sig["weight"], body["evidence"].get(code)]
+                     for code, sig in body["signals"].items()])
+        print()
+        print_rows([{"ts": e["ts"], "type": e["type"], "path": e["path"], "promo or order": e["promo_id"] or e["order_id"]}
+                    for e in body["timeline"]], empty="(no events in the range)")
     elif name == "refresh":
         print(f"materialised {len(body['refreshed'])} day(s)")
     else:
-        print(table(body["rows"], COLUMNS[name]))
+        print_rows(body["rows"], COLUMNS[name])
         if "total" in body:
             print(f"({body['total']} in all)")
     return 0

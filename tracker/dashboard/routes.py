@@ -25,7 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from tracker.auth import sessions as sess
 from tracker.auth.tokens import Principal
-from tracker.dashboard.pages import BY_NAME, MODELS, PAGES, PRESETS, VISITOR, Page, nav_for, parse_filters, snippet_tag
+from tracker.dashboard.pages import BY_NAME, FILTER_DIMS, MODELS, PAGES, PRESETS, VISITOR, Page, nav_for, parse_filters_leniently, snippet_tag
 from tracker.errors import TrackerError
 from tracker.http import cookie_header, is_secure, network_prefix, runtime_of
 from tracker.reports.trust.score import CODES
@@ -214,7 +214,7 @@ async def _page(request: Request, page: Page, **extra) -> Response:
         registered = list(records)
         visible = [s for s in registered if principal.may_see_site(s)]
         query = {k: v for k, v in request.query_params.items() if len(v) <= 2000}
-        filters = parse_filters(query, visible)
+        filters, field_errors = parse_filters_leniently(query, visible, request.query_params.getlist("filter"))
         if filters.site and (not principal.may_see_site(filters.site) or filters.site not in registered):
             return error_page(request, 404, "No such site", f"There is no site {filters.site!r} you may see.")
         no_events = bool(filters.site) and not await run_in_threadpool(_has_events, runtime.storage, filters.site)
@@ -223,9 +223,7 @@ async def _page(request: Request, page: Page, **extra) -> Response:
     if not filters.site:
         return error_page(request, 404, "No site yet", "Register a site first: tracker site add SITE --origin https://your-shop.example")
     prev_start, prev_end = filters.previous
-    keep = {"site": filters.site, "range": filters.preset, "traffic": filters.traffic}
-    if filters.preset == "custom":
-        keep.update({"from": filters.start.isoformat(), "to": filters.end.isoformat()})
+    keep = filters.page_query()
     base_url = runtime.settings.public_url or str(request.base_url)
     config = {
         "page": page.name,
@@ -233,8 +231,10 @@ async def _page(request: Request, page: Page, **extra) -> Response:
         "previous": {"from": prev_start.isoformat(), "to": prev_end.isoformat()},
         "page_query": keep,
         "no_events": no_events,
+        "invalid": bool(field_errors),  # the figures wait until the filters are fixed
+        "filter_dims": list(FILTER_DIMS),
         "empty_hint": "No data in this range. Try a longer date range, or All traffic.",
-        "trust_link": ("/dashboard/trust?" + urlencode(keep)) if principal.role in ("fraud", "admin") else None,
+        "trust_link": ("/dashboard/trust?" + urlencode({k: v for k, v in keep.items() if k != "filter"}, doseq=True)) if principal.role in ("fraud", "admin") else None,
         **extra,
     }
     context = {
@@ -242,7 +242,11 @@ async def _page(request: Request, page: Page, **extra) -> Response:
         "principal": principal,
         "csrf": session.csrf,
         "nav": nav_for(principal),
-        "nav_query": "?" + urlencode(keep),
+        "nav_query": "?" + urlencode(keep, doseq=True),
+        "field_errors": field_errors,
+        "chips": [(c, c.partition(":")[0], c.partition(":")[2], "?" + urlencode({**keep, "filter": [x for x in filters.chips if x != c]}, doseq=True))
+                  for c in filters.chips],
+        "clear_query": "?" + urlencode({k: v for k, v in keep.items() if k != "filter"}),
         "sites": visible,
         "filters": filters,
         "presets": PRESETS,
@@ -259,7 +263,7 @@ async def _page(request: Request, page: Page, **extra) -> Response:
     refreshed = runtime.sessions.touch(session)
     if refreshed:
         cookies.append(cookie_header(sess.COOKIE, runtime.sessions.sign(refreshed), secure=is_secure(request), max_age=sess.IDLE_SECONDS))
-    return render("page.html", cookies=cookies, **context)
+    return render("page.html", 400 if field_errors else 200, cookies=cookies, **context)
 
 
 def _page_handler(page: Page):

@@ -10,7 +10,9 @@ reason from the closed set `DropReason`:
 
 Every event of a batch that passed is then enriched with what the server knows (visitor id,
 user agent, network) and encoded once into its JSONEachRow row; the last step, `spool`,
-appends those rows to the spool and drops with `spool_full` above its cap (answered 503).
+appends those rows to the spool and drops with `spool_full` above its cap, or with
+`spool_unavailable` while the spool's disk fails or does not confirm the write in time (both
+answered 503 + Retry-After; nothing is acknowledged).
 The silent drops are answered `202 {"accepted": 0}` so probes learn nothing. The pipeline is
 the one writer of the drop counters (`dropped`, shown in /readyz). Trust signals are *flags*
 on the row (bot UA, headless, forged cookie, no Origin), never drops: the fraud team sees them.
@@ -28,7 +30,7 @@ from tracker.http import RequestFacts
 from tracker.ingest.network import Network
 from tracker.ingest.rows import Context, encode_row
 from tracker.ingest.schema import Batch, Rejection
-from tracker.ingest.spool import Spool, SpoolFull
+from tracker.ingest.spool import Spool, SpoolFull, SpoolUnavailable
 from tracker.ingest.useragent import AgentParser
 from tracker.ingest.visitor_id import Identity, VisitorIds
 from tracker.ratelimit import RateLimiter
@@ -41,6 +43,7 @@ class DropReason(StrEnum):
     UNKNOWN_SITE = "unknown_site"
     ORIGIN_NOT_ALLOWED = "origin_not_allowed"
     SPOOL_FULL = "spool_full"
+    SPOOL_UNAVAILABLE = "spool_unavailable"
 
 
 DROP_REASONS = tuple(r.value for r in DropReason)
@@ -87,6 +90,7 @@ class Pipeline:
         self._dropped: Counter[DropReason] = Counter()
         self.accepted_events = 0
         self.rejected_events = 0
+        self.client_disconnects = 0  # requests whose client left before the end (not errors)
 
     # --- the drop counters -----------------------------------------------------------------
     def _drop(self, reason: DropReason, rejected: tuple[Rejection, ...] = (), origin_allowed: bool = False) -> Dropped:
@@ -97,6 +101,10 @@ class Pipeline:
     def dropped(self) -> Counter[str]:
         """Dropped requests per reason so far (a copy: only the steps write the counters)."""
         return Counter({reason.value: n for reason, n in self._dropped.items()})
+
+    def note_disconnect(self) -> None:
+        """A client went away mid-request (counted, shown in /readyz; never logged as an error)."""
+        self.client_disconnects += 1
 
     # --- request-level steps: True passes ----------------------------------------------------
     def _within_rate(self, r: _Request) -> bool:
@@ -152,11 +160,23 @@ class Pipeline:
 
     def spool(self, accepted: Accepted) -> int:
         """The last step: append the rows to the spool; the ticket to wait on for durability.
-        Raises SpoolFull (answered 503 + Retry-After) after counting the drop."""
+        Raises SpoolFull or SpoolUnavailable (answered 503 + Retry-After) after counting the drop."""
         try:
             return self._spool.append(accepted.payload)
         except SpoolFull:
             self._drop(DropReason.SPOOL_FULL)
+            raise
+        except SpoolUnavailable:
+            self._drop(DropReason.SPOOL_UNAVAILABLE)
+            raise
+
+    async def wait_durable(self, ticket: int) -> None:
+        """Return once the spooled rows are on disk; SpoolUnavailable (counted) if the disk
+        fails or does not confirm them within the spool's deadline."""
+        try:
+            await self._spool.wait_durable(ticket)
+        except SpoolUnavailable:
+            self._drop(DropReason.SPOOL_UNAVAILABLE)
             raise
 
 

@@ -15,11 +15,12 @@ from tracker.errors import Unavailable, UnsupportedMediaType
 from tracker.http import cookie_header, cors_headers, is_secure, json_response, preflight, read_body, request_facts, runtime_of
 from tracker.ingest.pipeline import Accepted
 from tracker.ingest.schema import MAX_BODY_BYTES, parse_batch
-from tracker.ingest.spool import SpoolFull
+from tracker.ingest.spool import SpoolFull, SpoolUnavailable
 from tracker.vocabulary import COOKIE_NAME, OPTOUT_COOKIE
 
 ACCEPTED_TYPES = ("application/json", "text/plain")
 RETRY_AFTER_FULL = "5"
+RETRY_AFTER_DISK = "10"  # a full or failing disk needs an operator or a flush to free space
 OPTOUT_MAX_AGE = 400 * 24 * 3600
 
 
@@ -38,9 +39,13 @@ async def collect(request: Request) -> Response:
     if outcome.count:
         try:
             ticket = runtime.pipeline.spool(outcome)
+            await runtime.pipeline.wait_durable(ticket)
         except SpoolFull:
             raise Unavailable("the event buffer is full; retry later", headers={"Retry-After": RETRY_AFTER_FULL, **headers}) from None
-        await runtime.spool.wait_durable(ticket)
+        except SpoolUnavailable:
+            # Not acknowledged: the client retries (event ids make a retry count once).
+            raise Unavailable("the event buffer cannot store events now; retry later",
+                              headers={"Retry-After": RETRY_AFTER_DISK, **headers}) from None
     response = json_response({"accepted": outcome.count, "rejected": rejected}, 202, headers)
     if outcome.set_cookie:
         response.headers.append("set-cookie", runtime.ids.cookie_header(outcome.set_cookie, secure=is_secure(request)))
@@ -67,10 +72,13 @@ async def readyz(request: Request) -> Response:
     runtime = runtime_of(request)
     spool, flusher, pipeline = runtime.spool, runtime.flusher, runtime.pipeline
     storage_ok = await run_in_threadpool(runtime.storage.ping)
-    ready = storage_ok and not spool.full
+    reasons = [why for why, bad in (("storage unreachable", not storage_ok), ("event buffer full", spool.full),
+                                    (spool.fault, bool(spool.fault))) if bad]
+    ready = not reasons
     stats = flusher.stats
     body = {
         "status": "ready" if ready else "not ready",
+        "reasons": reasons,
         "storage": "ok" if storage_ok else "unreachable",
         "buffer": {
             "buffered_events": spool.buffered_events,
@@ -78,6 +86,9 @@ async def readyz(request: Request) -> Response:
             "spool_max_bytes": spool.max_bytes,
             "buffered_segments": len(spool.ready_segments()),
             "full": spool.full,
+            "disk_fault": spool.fault or None,
+            "disk_faults": spool.faults,
+            "quarantine": spool.quarantine.stats(),
         },
         "flush": {
             "inserts": stats.inserts,
@@ -92,6 +103,7 @@ async def readyz(request: Request) -> Response:
             "accepted_events": pipeline.accepted_events,
             "rejected_events": pipeline.rejected_events,
             "dropped_requests": dict(pipeline.dropped),
+            "client_disconnects": pipeline.client_disconnects,
         },
     }
     return json_response(body, 200 if ready else 503)

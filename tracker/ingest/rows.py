@@ -21,6 +21,7 @@ from functools import lru_cache
 import orjson
 
 from tracker.ingest.schema import Event
+from tracker.ingest.scrub import ID, scrub, scrub_props
 from tracker.ingest.urls import parse_page_url, parse_referrer
 from tracker.ingest.useragent import Agent
 
@@ -126,31 +127,33 @@ def _event_columns(event: Event, vid: str, source: str, signed: int, ts_ms: int 
         row["client_ts"] = event.ts / 1000
     if event.ref:
         row["ref"], row["ref_host"] = parse_referrer(event.ref)
+    # Every free-text field is scrubbed here, by the one scrub (tracker/ingest/scrub.py); the
+    # URL and referrer in tracker/ingest/urls.py.
     if event.sid:
-        row["sid"] = event.sid
+        row["sid"] = scrub(event.sid, ID)
     if event.name:
-        row["name"] = event.name
+        row["name"] = scrub(event.name)
     promo = event.promo
     if promo is not None:
-        row["promo_id"] = promo.id
-        row["promo_name"] = promo.name
-        row["promo_creative"] = promo.creative
-        row["promo_slot"] = promo.slot
+        row["promo_id"] = scrub(promo.id, ID)
+        row["promo_name"] = scrub(promo.name)
+        row["promo_creative"] = scrub(promo.creative)
+        row["promo_slot"] = scrub(promo.slot)
         row["promo_variant"] = promo.variant
     order = event.order
     if order is not None:
-        row["order_id"] = order.id
+        row["order_id"] = scrub(order.id, ID)
         row["revenue"] = round(order.revenue or 0.0, 4)
         row["currency"] = order.currency
-        row["coupon"] = order.coupon
+        row["coupon"] = scrub(order.coupon, ID)
     if event.props:
-        row["props"] = event.props
+        row["props"] = scrub_props(event.props)
     env = event.env
     if env is not None:
         row["env_webdriver"] = -1 if env.webdriver is None else int(env.webdriver)
-        row["env_screen"] = env.screen
-        row["env_lang"] = env.lang
-        row["env_tz"] = env.tz
+        row["env_screen"] = scrub(env.screen)
+        row["env_lang"] = scrub(env.lang)
+        row["env_tz"] = scrub(env.tz)
     else:
         row["env_webdriver"] = -1
     return row

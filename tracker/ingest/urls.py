@@ -9,18 +9,12 @@ kept. Fragments are dropped: they often carry tokens.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-LONG_DIGITS = re.compile(r"\d[\d\s().-]{7,}\d")  # 9+ characters of digits and separators
-SECRET_PARAM = re.compile(
-    r"(?i)^(e-?mail|mail|password|passwd|pwd|pass|token|access_token|auth|session|sessionid|phone|tel|mobile|name|first_?name|"
-    r"last_?name|address|card|cc|ssn|iban|secret|api_?key|key|code)$"
-)
-CLICK_IDS = ("gclid", "gbraid", "wbraid", "dclid", "fbclid", "msclkid", "ttclid", "twclid", "li_fat_id", "yclid", "mc_eid")
+from tracker.ingest.scrub import CLICK_IDS, SECRET_PARAM, scrub
+
 UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 MAX_TAG_LEN = 200
 
@@ -36,8 +30,27 @@ class PageUrl:
 
 
 def scrub_text(value: str) -> str:
-    value = EMAIL.sub("[email]", value)
-    return LONG_DIGITS.sub("[number]", value)
+    """Free text scrubbed (`tracker.ingest.scrub.scrub`; kept under this name for callers)."""
+    return scrub(value)
+
+
+def query_pairs(query: str) -> list[tuple[str, str]]:
+    """`parse_qsl(query, keep_blank_values=True)` with every key and value scrubbed.
+
+    Why not parse first: form encoding turns `+` into a space, so `henry+news@example.com`
+    would be scrubbed as `henry [email]` and the local part kept. Each raw value is scrubbed
+    with `+` kept as a `+` (a plus-addressed e-mail, a `+33 6…` phone) and, if that finds
+    nothing, as form decoding reads it (`+` a space, as before)."""
+    pairs = []
+    for raw in query.split("&"):
+        if not raw:
+            continue
+        raw_key, _, raw_value = raw.partition("=")
+        key = scrub(unquote_plus(raw_key))
+        literal = unquote(raw_value)
+        cleaned = scrub(literal)
+        pairs.append((key, cleaned if cleaned != literal else scrub(unquote_plus(raw_value))))
+    return pairs
 
 
 @lru_cache(maxsize=20_000)
@@ -47,14 +60,14 @@ def parse_page_url(raw: str) -> PageUrl:
         host = (parts.hostname or "").lower()
     except ValueError:
         return PageUrl("", "", "/", "", ("", "", "", "", ""), "")
-    path = scrub_text(parts.path or "/")
+    path = scrub(parts.path or "/")
     kept: list[str] = []
     utm = dict.fromkeys(UTM, "")
     click = ""
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+    for key, value in query_pairs(parts.query):
         lower = key.lower()
         if lower in utm:
-            tag = scrub_text(value.strip())[:MAX_TAG_LEN]
+            tag = value.strip()[:MAX_TAG_LEN]
             utm[lower] = tag.lower() if lower in ("utm_source", "utm_medium") else tag
             kept.append(f"{quote(key)}={quote(utm[lower], safe='')}")
             continue
@@ -64,7 +77,7 @@ def parse_page_url(raw: str) -> PageUrl:
         if SECRET_PARAM.match(key):
             kept.append(f"{quote(key)}=[redacted]")
             continue
-        kept.append(f"{quote(scrub_text(key), safe='[]')}={quote(scrub_text(value), safe='[]')}")
+        kept.append(f"{quote(key, safe='[]')}={quote(value, safe='[]')}")
     query = "&".join(kept)
     netloc = host + (f":{parts.port}" if _safe_port(parts) else "")
     url = f"{parts.scheme}://{netloc}{quote(path, safe='/%:@!$&()*+,;=-._~[]')}" + (f"?{query}" if query else "")

@@ -40,6 +40,7 @@ async def post_orders(request: Request) -> Response:
         except StorageError:
             raise Unavailable("storage is unavailable; the orders were not stored, retry later",
                               headers={"Retry-After": RETRY_AFTER}) from None
+        runtime.trust_sets.notify_flushed()  # the money trust reasons read confirmations: re-check soon
     return json_response({"accepted": len(batch.orders), "rejected": rejected}, 202)
 
 

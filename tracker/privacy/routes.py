@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracker.auth.roles import ADMIN, authorize, note_site
+from tracker.auth.roles import ADMIN, authorize, note_action, note_site
 from tracker.errors import BadRequest, Forbidden
 from tracker.http import cookie_header, cors_headers, int_param, is_secure, json_response, network_prefix, preflight, runtime_of
 from tracker.privacy import erase as erasing
@@ -49,10 +49,18 @@ async def export_visitor(request: Request) -> Response:
         authorize(request, ADMIN, site)
     runtime = runtime_of(request)
     if site is not None or not principal.sites:
-        return _json(await run_in_threadpool(export, runtime, vid, site))
-    note_site(request, *principal.sites)
-    parts = [await run_in_threadpool(export, runtime, vid, s) for s in principal.sites]
-    return _json(_merge(vid, principal.sites, parts))
+        result = await run_in_threadpool(export, runtime, vid, site)
+    else:
+        note_site(request, *principal.sites)
+        parts = [await run_in_threadpool(export, runtime, vid, s) for s in principal.sites]
+        result = _merge(vid, principal.sites, parts)
+    note_action(request, f"exported {sum(result['counts'].values())} records of visitor {_hash(runtime, vid)}")
+    return _json(result)
+
+
+def _hash(runtime, vid: str) -> str:
+    """The erasure ledger's salted hash of a visitor id: the audit log never holds the id."""
+    return "vid_hash:" + erasing.vid_hash(runtime.settings, vid)[:16]
 
 
 def _merge(vid: str, sites: tuple[str, ...], parts: list[dict]) -> dict:
@@ -75,6 +83,7 @@ async def erase_visitor(request: Request) -> Response:
     elif principal.sites:
         raise Forbidden("a token limited to some sites must name the site to erase from")
     result = await run_in_threadpool(erasing.erase, runtime_of(request), vid, site, by=principal.name)
+    note_action(request, f"erased {result['total']} records of visitor {_hash(runtime_of(request), vid)}")
     return _json(result)
 
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracker.auth.roles import ADMIN, authorize
+from tracker.auth.roles import ADMIN, authorize, note_action
 from tracker.errors import BadRequest, NotFound
 from tracker.http import cors_headers, is_secure, json_response, preflight, read_json_object, request_facts, runtime_of
 from tracker.promos import registry as reg
@@ -82,6 +82,7 @@ async def set_promo(request: Request) -> Response:
         if field in data:
             changes[field] = reg.clean_when(data[field], field, end=field == "ends_at")
     promo = await run_in_threadpool(lambda: runtime.promos.set(site, promo_id, **changes))
+    note_action(request, f"set promotion {promo_id!r}: {', '.join(sorted(changes)) or 'registered'}")
     return json_response(promo.to_json())
 
 
@@ -91,6 +92,7 @@ async def remove_promo(request: Request) -> Response:
     promo_id = reg.clean_promo_id(request.query_params.get("promo", ""))
     if not await run_in_threadpool(runtime_of(request).promos.remove, site, promo_id):
         raise NotFound(f"no promotion {promo_id!r} on site {site!r}")
+    note_action(request, f"removed promotion {promo_id!r}")
     return json_response({"removed": 1})
 
 

@@ -2,9 +2,10 @@
 
 How the query works. The same sessions as `sources` (`_sql.sessions`: deduplicated,
 range-limited, by default trusted and filtered events, cut at 30-minute gaps), each with the
-device, browser and OS parsed from the user agent of its first event. Every session is
-unfolded into three (dimension, value) pairs with `arrayJoin` and grouped once, so one read
-gives the three breakdowns: distinct visitors, sessions, bounce rate, orders and revenue per
+device, browser and OS parsed from the user agent of its first event. Sessions are grouped by
+that triple (distinct visitors as mergeable `uniqExact` states), and the few resulting rows are
+unfolded into three (dimension, value) pairs and grouped again, so one read gives the three
+breakdowns: distinct visitors, sessions, bounce rate, orders and revenue per
 value. An empty value (a user agent nobody could parse) is shown as `(unknown)`.
 """
 
@@ -26,17 +27,23 @@ def devices_sql(trusted_only: bool, filters=(), counting: revenue.Money | None =
     base = _sql.events(trusted_only, filters)
     # Orders and revenue as the site counts them: confirmed orders once it has any (revenue.py).
     base = revenue.events(base, counting) if counting else base
+    # Sessions are first grouped by their (device, browser, OS) triple — a few dozen rows —
+    # with distinct visitors kept as mergeable states; those few rows are then unfolded into
+    # the three dimensions (unfolding every session first cost ~60% more CPU).
     return f"""
     SELECT pair.1 AS dimension, pair.2 AS value,
-           uniqExact(visitor) AS visitors,
-           count() AS sessions,
-           sum(bounced) AS bounces,
-           sum(length(buys)) AS orders,
-           sum(arraySum(o -> o.2, buys)) AS revenue
+           uniqExactMerge(v) AS visitors,
+           sum(n) AS sessions,
+           sum(b) AS bounces,
+           sum(o) AS orders,
+           sum(r) AS revenue
     FROM (
-        SELECT visitor, bounced, buys, arrayJoin([('device', device), ('browser', browser), ('os', os)]) AS pair
+        SELECT uniqExactState(visitor) AS v, count() AS n, sum(bounced) AS b, sum(length(buys)) AS o,
+               sum(arraySum(x -> x.2, buys)) AS r, device, browser, os
         FROM ({_sql.sessions(base)})
+        GROUP BY device, browser, os
     )
+    ARRAY JOIN [('device', device), ('browser', browser), ('os', os)] AS pair
     GROUP BY dimension, value
     ORDER BY dimension, sessions DESC, value
     LIMIT {{limit:UInt32}} BY dimension"""

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from tracker.reports import _sql
+from tracker.reports import _sql, revenue
 from tracker.reports.figures import money
 from tracker.reports.params import Listing
 from tracker.reports.runner import Context
@@ -56,7 +56,10 @@ def run(ctx: Context, params: Params, *, now: datetime | None = None) -> dict:
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     first = now.replace(second=0, microsecond=0) - timedelta(minutes=MINUTES - 1)
     bind = ctx.bind(start=first, end=now + timedelta(seconds=1), limit=params.limit)
-    events = _sql.events(ctx.scope.trusted_only, ctx.scope.filters)
+    # Orders and revenue as the site counts them: confirmed orders once it has any (revenue.py).
+    counting = revenue.money_of(ctx.storage, bind)
+    bind.update(revenue.bind(counting))
+    events = revenue.events(_sql.events(ctx.scope.trusted_only, ctx.scope.filters), counting)
     storage = ctx.storage
     total = storage.query(totals_sql(events, False), bind, what="live report").first() or {}
     minutes = storage.dicts(totals_sql(events, True), bind, what="live report")
@@ -68,6 +71,8 @@ def run(ctx: Context, params: Params, *, now: datetime | None = None) -> dict:
         "pageviews": int(total.get("pageviews") or 0),
         "orders": int(total.get("orders") or 0),
         "revenue": money(total.get("revenue")),
+        "revenue_source": counting.source,
+        "currency": counting.currency,
         "minutes": fill_minutes(first, minutes),
         "pages": [{"path": str(p["path"]), "visitors": int(p["visitors"]), "pageviews": int(p["pageviews"])} for p in pages],
     }

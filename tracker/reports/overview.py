@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
-from tracker.reports import _sql
+from tracker.reports import _sql, revenue
 from tracker.reports.figures import cents, money, ratio
 from tracker.reports.params import NoParams
 from tracker.reports.runner import Context
@@ -39,7 +39,7 @@ from tracker.reports.runner import Context
 Params = NoParams
 
 
-def overview_sql(trusted_only: bool, filters=()) -> str:
+def overview_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None) -> str:
     extra = (f", {_sql.trusted_visitor(trusted_only)} AS tr, toUInt8({_sql.IS_ENGAGEMENT}) AS eng,"
              f" {_sql.ORDER_ID} AS oid, {_sql.ORDER_REVENUE} AS orev, toDate(ts, {{tz:String}}) AS d")
     return f"""
@@ -73,7 +73,7 @@ def overview_sql(trusted_only: bool, filters=()) -> str:
                 arrayDistinct(event_days) AS days,
                 arrayFilter((d, f) -> f = 1, event_days, pv) AS pv_days,
                 groupArrayIf((oid, d, orev), oid != '') AS buys
-            FROM ({_sql.timeline_source(False, extra, filters)})
+            FROM ({_sql.timeline_source(False, extra, filters, base=revenue.events(_sql.events(False, filters), counting) if counting else "")})
             GROUP BY visitor
         )
     )"""
@@ -81,16 +81,28 @@ def overview_sql(trusted_only: bool, filters=()) -> str:
 
 def run(ctx: Context, params: Params) -> dict:
     scope = ctx.scope
-    row = ctx.storage.query(overview_sql(scope.trusted_only, scope.filters), ctx.bind(), what="overview report").first() or {}
+    counting = revenue.money_of(ctx.storage, ctx.bind())
+    bind = ctx.bind(**revenue.bind(counting))
+    row = ctx.storage.query(overview_sql(scope.trusted_only, scope.filters, counting), bind, what="overview report").first() or {}
     series = {}
     for key in ("day_visitors", "day_pageviews", "day_orders", "day_revenue"):
         days, values = row.get(key) or ([], [])
         series[key.removeprefix("day_")] = dict(zip(days, values))
+    # Confirmed orders without a browser purchase have no visitor or session: they add to
+    # orders and revenue (not to conversions), and no filter can match them.
+    every_orphan = [] if scope.filters else revenue.orphans(ctx.storage, bind, counting)
+    orphans = [o for o in every_orphan if o["currency"] == counting.currency]
+    for o in orphans:
+        series["orders"][o["day"]] = series["orders"].get(o["day"], 0) + int(o["orders"])
+        series["revenue"][o["day"]] = series["revenue"].get(o["day"], 0) + float(o["revenue"])
+    row = {**row, "orders": int(row.get("orders") or 0) + sum(int(o["orders"]) for o in orphans),
+           "revenue": (row.get("revenue") or 0) + sum(float(o["revenue"]) for o in orphans)}
     daily = [{"day": d, **{k: series[k].get(d, 0) for k in series}} for d in set().union(*series.values())]
     return {
         **shape(row),
         "excluded_visitors": int(row.get("excluded") or 0),
         "timeseries": fill_days(scope.start, scope.end, daily),
+        **revenue.overview_fields(ctx.storage, bind, counting, _sql.events(scope.trusted_only, scope.filters), every_orphan),
     }
 
 

@@ -9,7 +9,9 @@ through `events(base, money)`, which changes only the purchase rows:
   time and session (so its promo clicks and campaign still earn it) and takes the confirmed
   revenue, currency and coupon. If the browser sent several purchases for one order id (a
   reloaded thank-you page with a new event id), only the first counts.
-- A browser purchase with no confirmation, or a refunded one, is left out of the figures;
+- A browser purchase with no confirmation, or a refunded one, counts in no money figure (its
+  row stays with an empty order id, so visitors, sessions and pageviews are the same whichever
+  way money is counted; reports count purchases under `COUNTED`);
   `reconciliation_sql` counts it apart (`unconfirmed_*` once the grace period has passed,
   `pending_*` within it, `refunded_*`). A refund therefore subtracts the order from every
   figure it was in, in the range its purchase happened.
@@ -17,6 +19,14 @@ through `events(base, money)`, which changes only the purchase rows:
   snippet) is real revenue without a visitor: `orphans_sql` gives it per day (of its `ts`),
   and reports that show totals add it (it has no session, so it earns no promotion or
   campaign, and no `filter=` can match it).
+
+A sanity ceiling per site: a purchase the backend has not confirmed is worth at most
+`revenue_ceiling_factor` (20) times the site's median order — of its confirmed orders, else of
+the range's browser purchases, once there are `revenue_ceiling_min_orders` (20) of them. Above
+it, a browser-counted purchase counts in no figure (a site without confirmations) or
+out of `unconfirmed_revenue` (counted in `over_ceiling_orders`): one forged 9,999,999 purchase
+no longer rewrites a month. The median, not a high quantile, so that the outlier itself cannot
+raise the bar.
 
 Currencies are never summed as one: `Money.currency` is the site's reporting currency (the
 currency of most of its confirmed orders, or of the range's browser purchases before any
@@ -27,7 +37,7 @@ How the join works: the confirmations are read with `argMax(..., version)` per o
 latest wins, whether or not ClickHouse has merged the ReplacingMergeTree yet), limited to
 `paid`, and joined to the first browser purchase event of each order id within a day of the
 range; the event stream is LEFT ANY JOINed to that small table on (order id, event id) and
-keeps a purchase row only when it matched. For a site without confirmations `events` returns
+a purchase row counts only when it matched. For a site without confirmations `events` returns
 its input unchanged (no join, no cost). SQL is composed through `$name` slots only (never
 user input); values are bound: {site} {start} {end} {tz} and `bind(money)`'s
 {rev_currency} {rev_grace_ms}.
@@ -59,6 +69,7 @@ class Money:
     currency: str  # the reporting currency ('' when no order says)
     currencies: int  # distinct currencies among the orders that count
     grace_minutes: int = DEFAULT_GRACE_MINUTES
+    ceiling: float = 0.0  # the site's sanity ceiling for unconfirmed revenue (0: none)
 
     @property
     def source(self) -> str:
@@ -92,50 +103,99 @@ _PAID = _fill("""
     WHERE o.status = 'paid'
 """, seen=_SEEN, latest=LATEST)
 
-_CONFIRMED_STREAM = """
-    SELECT * EXCEPT (c_order, c_revenue, c_currency, c_coupon)
-             REPLACE (if(c_order != '', c_revenue, revenue) AS revenue,
-                      if(c_order != '', c_currency, currency) AS currency,
-                      if(c_order != '' AND c_coupon != '', c_coupon, coupon) AS coupon)
+# A purchase that does not count keeps its row (it is still an event of its visitor and session:
+# visitors, sessions, pageviews and engagement do not change with the way money is counted) with
+# an empty order id and no revenue; reports count a purchase only under COUNTED (`_sql.ORDER_ID`
+# is '' for it). Rewriting `type` instead made every row's type a new String column (2x slower).
+COUNTED = "(type = 'purchase' AND order_id != '')"
+
+# The confirmations to apply, as one constant tuple of arrays (first browser event id of each
+# counted order, its confirmed revenue, currency, coupon), and per purchase row its index in
+# them: `transform` with constant arrays is a hash lookup. Measured at 317k events, a LEFT JOIN
+# of the whole event stream to the same table cost 4-5x the report (every column of every event
+# went through the join, and `type` filters of the reports could no longer be pushed down).
+_CONFIRMED_STREAM = f"""
+    WITH (SELECT (groupArray(c_event), groupArray(c_revenue), groupArray(c_currency), groupArray(c_coupon))
+          FROM ($paid) WHERE 1 $currency_rule) AS k
+    SELECT * EXCEPT (c_idx)
+             REPLACE (if(type = 'purchase' AND c_idx = 0, '', order_id) AS order_id,
+                      if(c_idx > 0, k.2[c_idx], if(type = 'purchase', toDecimal64(0, 4), revenue)) AS revenue,
+                      if(c_idx > 0, k.3[c_idx], currency) AS currency,
+                      if(c_idx > 0 AND k.4[c_idx] != '', k.4[c_idx], coupon) AS coupon)
     FROM (
-        SELECT e.*, k.c_order, k.c_revenue, k.c_currency, k.c_coupon
-        FROM ($base) AS e
-        LEFT ANY JOIN ($paid) AS k ON e.order_id = k.c_order AND e.event_id = k.c_event
+        SELECT *, if(type = 'purchase', transform(event_id, k.1, arrayEnumerate(k.1), 0), 0) AS c_idx
+        FROM ($base)
     )
-    WHERE type != 'purchase' OR (c_order != '' $currency_rule)
 """
 
 _IN_CURRENCY = "AND c_currency = {rev_currency:String}"
-_BROWSER_ONE_CURRENCY = """
-    SELECT * FROM ($base) WHERE type != 'purchase' OR currency IN ('', {rev_currency:String})
+_BROWSER_RULES = f"""
+    SELECT * EXCEPT (counted)
+             REPLACE (if(type != 'purchase' OR counted, order_id, '') AS order_id,
+                      if(type != 'purchase' OR counted, revenue, toDecimal64(0, 4)) AS revenue)
+    FROM (
+        SELECT *, ($currency) AND ({{rev_ceiling:Float64}} = 0 OR toFloat64(revenue) <= {{rev_ceiling:Float64}}) AS counted
+        FROM ($base)
+    )
 """
 
-MONEY_SQL = f"""
-    SELECT (SELECT count() FROM (SELECT 1 FROM orders WHERE site = {{site:String}} LIMIT 1)) AS confirmed,
-           (SELECT groupArray(currency) FROM (
-                SELECT currency, count() AS n FROM ({LATEST}) WHERE status = 'paid' GROUP BY currency ORDER BY n DESC, currency
-           )) AS confirmed_currencies,
-           (SELECT groupArray(currency) FROM (
-                SELECT currency, count() AS n FROM events
-                WHERE site = {{site:String}} AND type = 'purchase' AND currency != ''
-                  AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}
-                GROUP BY currency ORDER BY n DESC, currency
-           )) AS browser_currencies
+# The site's median order: of its paid confirmations, else of the range's browser purchases,
+# each only with at least {rev_min_orders} of them (0 otherwise).
+MEDIAN_ORDER = f"""
+    SELECT if(c.1 >= {{rev_min_orders:UInt32}}, c.2, if(b.1 >= {{rev_min_orders:UInt32}}, b.2, 0))
+    FROM (SELECT (count(), quantileExact(0.5)(toFloat64(revenue))) AS c FROM ({LATEST}) WHERE status = 'paid') AS cc,
+         (SELECT (count(), quantileExact(0.5)(toFloat64(revenue))) AS b FROM events
+          WHERE site = {{site:String}} AND type = 'purchase'
+            AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}) AS bb
 """
+
+# How the site counts money: from its confirmations (the orders table: small, read first) ...
+CONFIRMED_MONEY = f"""
+    SELECT count() AS orders, countIf(status = 'paid') AS paid,
+           quantileExactIf(0.5)(toFloat64(revenue), status = 'paid') AS median,
+           sumMapIf([currency], [toUInt64(1)], status = 'paid') AS currencies
+    FROM ({LATEST})
+"""
+# ... and, before any confirmation or while they are too few for a median, from the range's
+# browser purchases (one scan of the purchase events).
+BROWSER_MONEY = """
+    SELECT count() AS orders, quantileExact(0.5)(toFloat64(revenue)) AS median,
+           sumMapIf([currency], [toUInt64(1)], currency != '') AS currencies
+    FROM events
+    WHERE site = {site:String} AND type = 'purchase'
+      AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+"""
+
+
+def _by_count(pairs: Any) -> list[str]:
+    """sumMap's (currencies, counts) -> currencies, most orders first (ties by code)."""
+    keys, counts = pairs or ([], [])
+    return [c for n, c in sorted(zip(counts, keys), key=lambda nc: (-nc[0], nc[1])) if c]
 
 
 def money_of(storage: Storage, params: dict[str, Any]) -> Money:
-    """The site's way of counting money for the range in `params` (one small query)."""
-    row = storage.query(MONEY_SQL, params, what="reading how the site counts revenue").first() or {}
-    confirmed = bool(row.get("confirmed"))
-    currencies = list(row.get("confirmed_currencies") if confirmed else row.get("browser_currencies") or [])
-    grace = getattr(storage.settings, "orders_grace_minutes", DEFAULT_GRACE_MINUTES)
-    return Money(confirmed=confirmed, currency=currencies[0] if currencies else "", currencies=len(currencies), grace_minutes=grace)
+    """The site's way of counting money for the range in `params` (one small query on the
+    orders table; a second over the range's purchases only when the site has too few
+    confirmations to judge by)."""
+    settings = storage.settings
+    least = settings.revenue_ceiling_min_orders
+    conf = storage.query(CONFIRMED_MONEY, params, what="reading how the site counts revenue").first() or {}
+    confirmed = bool(conf.get("orders"))
+    median = float(conf.get("median") or 0) if int(conf.get("paid") or 0) >= least else 0.0
+    currencies = _by_count(conf.get("currencies")) if confirmed else []
+    if not median or not confirmed:
+        browser = storage.query(BROWSER_MONEY, params, what="reading how the site counts revenue").first() or {}
+        if not median and int(browser.get("orders") or 0) >= least:
+            median = float(browser.get("median") or 0)
+        if not confirmed:
+            currencies = _by_count(browser.get("currencies"))
+    return Money(confirmed=confirmed, currency=currencies[0] if currencies else "", currencies=len(currencies),
+                 grace_minutes=settings.orders_grace_minutes, ceiling=round(median * settings.revenue_ceiling_factor, 4))
 
 
 def bind(money: Money) -> dict[str, Any]:
     """The fragment's bound parameters (add them to the report's `ctx.bind`)."""
-    return {"rev_currency": money.currency, "rev_grace_ms": money.grace_minutes * 60_000}
+    return {"rev_currency": money.currency, "rev_grace_ms": money.grace_minutes * 60_000, "rev_ceiling": money.ceiling}
 
 
 def events(base: str, money: Money, *, every_currency: bool = False) -> str:
@@ -145,8 +205,8 @@ def events(base: str, money: Money, *, every_currency: bool = False) -> str:
     if money.confirmed:
         rule = "" if every_currency else _IN_CURRENCY
         return _fill(_CONFIRMED_STREAM, base=base, paid=_PAID, currency_rule=rule)
-    if money.currencies > 1 and not every_currency:
-        return _fill(_BROWSER_ONE_CURRENCY, base=base)
+    if money.currencies > 1 or money.ceiling:
+        return _fill(_BROWSER_RULES, base=base, currency="1" if every_currency else "currency IN ('', {rev_currency:String})")
     return base
 
 
@@ -172,20 +232,23 @@ def orphans(storage: Storage, params: dict[str, Any], money: Money) -> list[dict
 
 def reconciliation_sql(base: str) -> str:
     """One row: the range's browser purchases (of `base`: its trust and filter rules apply) by
-    what the backend said of them — never confirmed after the grace period (`unconfirmed_*`),
+    what the backend said of them — never confirmed after the grace period (`unconfirmed_*`;
+    purchases above the ceiling are counted in `over_ceiling_orders`, not in the revenue),
     not yet confirmed within it (`pending_*`), refunded (`refunded_*`). Revenue is the
     browser's claim for the first two (reporting currency or none), the confirmation's for
     refunds."""
     return _fill("""
     SELECT countIf(status = '' AND late) AS unconfirmed_orders,
-           sumIf(revenue, status = '' AND late AND currency IN ('', {rev_currency:String})) AS unconfirmed_revenue,
+           sumIf(revenue, status = '' AND late AND currency IN ('', {rev_currency:String}) AND NOT over) AS unconfirmed_revenue,
+           countIf(status = '' AND late AND over) AS over_ceiling_orders,
            countIf(status = '' AND NOT late) AS pending_orders,
            sumIf(revenue, status = '' AND NOT late AND currency IN ('', {rev_currency:String})) AS pending_revenue,
            countIf(status = 'refunded') AS refunded_orders,
            sumIf(c_revenue, status = 'refunded' AND c_currency = {rev_currency:String}) AS refunded_revenue
     FROM (
         SELECT b.order_id AS order_id, b.revenue AS revenue, b.currency AS currency, b.late AS late,
-               c.status AS status, c.revenue AS c_revenue, c.currency AS c_currency
+               c.status AS status, c.revenue AS c_revenue, c.currency AS c_currency,
+               {rev_ceiling:Float64} > 0 AND toFloat64(b.revenue) > {rev_ceiling:Float64} AS over
         FROM (
             SELECT order_id, argMin(revenue, ts) AS revenue, argMin(currency, ts) AS currency,
                    min(ts) < now64(3) - toIntervalMillisecond({rev_grace_ms:UInt64}) AS late
@@ -203,9 +266,37 @@ def currencies_sql(base: str, money: Money) -> str:
     """Per currency: orders and revenue of the orders that count (`base` through `events`
     with every currency kept); for a site whose orders come in more than one currency."""
     return _fill("""
-    SELECT currency, uniqExact(order_id) AS orders, sum(revenue) AS revenue
-    FROM ($stream)
-    WHERE type = 'purchase'
+    SELECT currency, count() AS orders, sum(revenue) AS revenue
+    FROM (
+        -- each order once, as the overview counts it (its first purchase event)
+        SELECT order_id, argMin(currency, ts) AS currency, argMin(revenue, ts) AS revenue
+        FROM ($stream)
+        WHERE $counted
+        GROUP BY order_id
+    )
     GROUP BY currency
     ORDER BY orders DESC, currency
-    """, stream=events(base, money, every_currency=True))
+    """, stream=events(base, money, every_currency=True), counted=COUNTED)
+
+
+def overview_fields(storage: Storage, params: dict[str, Any], money: Money, base: str, orphan_rows: list[dict]) -> dict[str, Any]:
+    """The fields the overview adds about how its money was counted (CONTRACT §9):
+    `revenue_source`, `currency`, and once the site confirms orders `unconfirmed_orders`,
+    `unconfirmed_revenue`, `pending_*`, `refunded_*`, `over_ceiling_orders` (None before);
+    `revenue_by_currency` when the orders come in more than one currency."""
+    out: dict[str, Any] = {"revenue_source": money.source, "currency": money.currency}
+    keys = ("unconfirmed_orders", "unconfirmed_revenue", "pending_orders", "pending_revenue", "refunded_orders",
+            "refunded_revenue", "over_ceiling_orders")
+    row = storage.query(reconciliation_sql(base), params, what="reconciling orders").first() if money.confirmed else None
+    for key in keys:
+        value = None if row is None else row[key]
+        out[key] = value if value is None or key.endswith("_orders") else round(float(value), 2)
+    if money.currencies > 1:
+        totals: dict[str, list] = {}
+        for r in storage.dicts(currencies_sql(base, money), params, what="revenue per currency") + orphan_rows:
+            entry = totals.setdefault(r["currency"], [0, 0.0])
+            entry[0] += int(r["orders"])
+            entry[1] += float(r["revenue"])
+        out["revenue_by_currency"] = [{"currency": c, "orders": n, "revenue": round(v, 2)}
+                                      for c, (n, v) in sorted(totals.items(), key=lambda kv: (-kv[1][0], kv[0]))]
+    return out

@@ -19,7 +19,9 @@ Where later work plugs in: a parameter every report takes (a `filter=`) is part 
 (`Scope`, `parse_scope`), and its SQL part of `_sql.events`; a field every trusted answer
 carries (`trust_as_of`) is added in `envelope`, which knows whether the set was read; the 404
 for a site that is not registered belongs in `_answer`, next to the authorization, once for every
-report; an API description is generated from the route tables (`Report`) and `params.describe`.
+report (it is there: after the scope, so a malformed site id stays a 400, and before the
+report's own parameters); an API description is generated from the route tables (`Report`)
+and `params.describe` (`tracker.openapi`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tracker.auth.roles import authorize
+from tracker.errors import NotFound
 from tracker.http import iso_time, json_response, runtime_of
 from tracker.reports.params import Scope, parse_params, parse_scope
 from tracker.reports.trust.score import TrustConfig, trust_params
@@ -89,11 +92,13 @@ class Report:
         return scope.trusted_only if self.untrusted_set is None else self.untrusted_set
 
 
-def parse(report: Report, query: Mapping[str, str]) -> tuple[Scope, Any]:
+def scope_of(report: Report, query: Mapping[str, str]) -> Scope:
     scope = parse_scope(query)
-    if report.traffic != CHOSEN:
-        scope = replace(scope, traffic=report.traffic)
-    return scope, parse_params(report.params, query)
+    return replace(scope, traffic=report.traffic) if report.traffic != CHOSEN else scope
+
+
+def parse(report: Report, query: Mapping[str, str]) -> tuple[Scope, Any]:
+    return scope_of(report, query), parse_params(report.params, query)
 
 
 def envelope(scope: Scope) -> dict:
@@ -128,7 +133,10 @@ async def _answer(request: Request, report: Report) -> Response:
         query["filter"] = request.query_params.getlist("filter")
     principal = authorize(request, report.roles, query.get("site") or None)
     runtime.rate_limiter.check_token(principal.token_id)
-    scope, params = parse(report, query)
+    scope = scope_of(report, query)
+    if runtime.sites.get(scope.site) is None:  # a page of zeros would look like a site without traffic
+        raise NotFound(f"no site {scope.site!r} (register it with `tracker site add {scope.site} --origin URL`)")
+    params = parse_params(report.params, query)
     return json_response(await run_in_threadpool(run, runtime, report, scope, params))
 
 
@@ -139,6 +147,7 @@ def handler(report: Report) -> Callable[[Request], Any]:
         return await _answer(request, report)
 
     endpoint.__name__ = f"report_{report.name}"
+    endpoint.report = report  # type: ignore[attr-defined]  # for the API description (tracker.openapi)
     return endpoint
 
 
@@ -152,4 +161,5 @@ def dispatcher(reports: Mapping[str, Report], not_found: Callable[[str], Excepti
             raise not_found(name)
         return await _answer(request, report)
 
+    endpoint.reports = reports  # type: ignore[attr-defined]  # one documented path per report (tracker.openapi)
     return endpoint

@@ -9,7 +9,12 @@
   crawling at high velocity;
 - fraud (~3%): promo clicks without a view, sub-second promo clicks, purchases without a
   pageview, unsigned client ids, cookie churn from one IP prefix, and a leaked coupon used by
-  many visitors.
+  a crowd on two /24s within 40 minutes;
+- confounders (~4%, at most 60 of each kind; from 500 visitors): real shoppers who look odd and
+  must stay trusted — an office and a CGNAT /24, a popular unregistered newsletter code,
+  ad-blockers, quick clickers, several tabs, returning visitors, backend-sent orders
+  (`tracker.seed.confounders`, written through encode_row by `population`; they count as
+  humans, and `SeedResult.confounders` names each one's kind).
 The ground truth (which visitor ids are humans, bots, or fraud and why) is returned as a
 `SeedResult`, never encoded in the ids themselves, so trust code cannot cheat by reading them.
 The same `seed` gives the same traffic, event ids included.
@@ -50,6 +55,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tracker.seed.confounders import CONFOUNDERS
+from tracker.seed.population import DAY_MS, Population
 from tracker.seed.shop import FRAUD_KINDS, HOLDOUT_SHARE, LEAKED_COUPON, PROMO_COUPONS, PROMOS, Shop
 from tracker.seed.visitors import visit_all
 from tracker.seed.writers import _Chunk, _ColumnWriter, _Inserter, _RowWriter, _Writer
@@ -66,6 +73,7 @@ class SeedResult:
     humans: set[str] = field(default_factory=set)
     bots: set[str] = field(default_factory=set)
     fraud: dict[str, str] = field(default_factory=dict)  # vid -> reason code
+    confounders: dict[str, str] = field(default_factory=dict)  # vid -> confounder kind (also in humans)
 
     @property
     def visitors(self) -> int:
@@ -78,11 +86,12 @@ class SeedResult:
     def summary(self) -> dict:
         return {"site": self.site, "seed": self.seed, "events": self.events, "visitors": self.visitors,
                 "humans": len(self.humans), "bots": len(self.bots),
-                "fraud": len(self.fraud), "seconds": round(self.seconds, 3), "events_per_second": round(self.events_per_second)}
+                "fraud": len(self.fraud), "confounders": len(self.confounders), "seconds": round(self.seconds, 3), "events_per_second": round(self.events_per_second)}
 
     def truth(self) -> dict:
         """Ground truth for precision/recall: {"humans": [...], "bots": [...], "fraud": {vid: reason}}."""
-        return {"site": self.site, "humans": sorted(self.humans), "bots": sorted(self.bots), "fraud": dict(sorted(self.fraud.items()))}
+        return {"site": self.site, "humans": sorted(self.humans), "bots": sorted(self.bots), "fraud": dict(sorted(self.fraud.items())),
+                "confounders": dict(sorted(self.confounders.items()))}
 
 
 # --- entry points -----------------------------------------------------------------------------
@@ -98,7 +107,8 @@ def seed(runtime, site: str = "demo", visitors: int = 1000, days: int = 14, *, s
     def insert(chunk: _Chunk) -> None:
         storage.insert_select(chunk.sql, chunk.data, structure=_ColumnWriter.STRUCTURE, params=chunk.params, what="seeding events")
 
-    return _run(runtime, site, visitors, days, seed, end_ms, _ColumnWriter, insert)
+    return _run(runtime, site, visitors, days, seed, end_ms, _ColumnWriter, insert,
+                lambda data: storage.insert_jsonl("events", data, what="seeding events"))
 
 
 def write_rows(runtime, site: str, visitors: int, days: int, *, seed: int = 0, end_ms: int | None = None,
@@ -107,12 +117,16 @@ def write_rows(runtime, site: str, visitors: int, days: int, *, seed: int = 0, e
     `insert` as JSONEachRow chunks (default: into `events`). The reference `seed`'s fast path is
     tested against, and what the benchmark compares it with; about half as fast."""
     storage = runtime.storage
-    return _run(runtime, site, visitors, days, seed, end_ms, _RowWriter,
-                insert or (lambda data: storage.insert_jsonl("events", data, what="seeding events")))
+    insert = insert or (lambda data: storage.insert_jsonl("events", data, what="seeding events"))
+    return _run(runtime, site, visitors, days, seed, end_ms, _RowWriter, insert, insert)
+
+
+CONFOUNDER_SHARE = 0.04
+CONFOUNDER_MAX = 60  # of each kind: "dozens of shoppers behind one /24", not thousands
 
 
 def _run(runtime, site: str, visitors: int, days: int, seed_value: int, end_ms: int | None, writer: type[_Writer],
-         insert: Callable) -> SeedResult:
+         insert: Callable, insert_rows: Callable[[bytes], None]) -> SeedResult:
     if visitors < 0 or days < 1:
         raise ValueError("visitors must be >= 0 and days >= 1")
     started = time.monotonic()
@@ -121,14 +135,32 @@ def _run(runtime, site: str, visitors: int, days: int, seed_value: int, end_ms: 
     rng = random.Random(seed_value)
     end = end_ms if end_ms is not None else int(time.time() * 1000)
     result = SeedResult(site, seed_value)
+    each = min(CONFOUNDER_MAX, round(visitors * CONFOUNDER_SHARE) // len(CONFOUNDERS)) if visitors >= 500 else 0
     with _Inserter(insert) as background_insert:
         shop = Shop(runtime, site, rng, end, days)
         out = writer(shop, background_insert)
-        visit_all(shop, out, visitors, result)
+        visit_all(shop, out, visitors - each * len(CONFOUNDERS), result)
         out.flush()
-    result.events = out.count
+    result.events = out.count + _confounders(runtime, site, seed_value, end, days, each, result, insert_rows)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _confounders(runtime, site: str, seed_value: int, end_ms: int, days: int, each: int, result: SeedResult,
+                 insert_rows: Callable[[bytes], None]) -> int:
+    """Write `each` visitors of every confounder kind; returns their event count."""
+    if not each:
+        return 0
+    pop = Population(runtime, site, random.Random(f"confounders-{seed_value}"), end_ms - days * DAY_MS, days)
+    for make in CONFOUNDERS.values():
+        make(pop, each)
+    rows = pop.rows
+    for vid, kind in pop.truth.items():
+        result.humans.add(vid)
+        result.confounders[vid] = kind
+    if rows:
+        insert_rows(b"".join(rows))
+    return len(rows)
 
 
 def register_promotions(runtime, site: str) -> None:

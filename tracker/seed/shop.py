@@ -56,6 +56,7 @@ NETWORKS = 1000  # visitors' addresses, each in its own /24 (198.18-21.x.y): a /
 # networks. (Before, the 1000 addresses sat in four /24s: at a million visitors every human
 # looked like cookie churn.)
 CHURN_PREFIX = "203.0.113."  # cookie churn: many fresh ids from one /24
+LEAK_PREFIXES = ("198.51.100.", "192.0.2.")  # a leaked code's redeemers: a deal forum's crowd on two /24s
 ENVS = tuple(Env(webdriver=False, screen=screen, lang=lang, tz=tz) for screen, lang, tz in (
     ("1920x1080", "en-US", "Europe/London"), ("1440x900", "en-GB", "Europe/London"), ("390x844", "fr-FR", "Europe/Paris"),
     ("1366x768", "de-DE", "Europe/Berlin")))
@@ -83,6 +84,8 @@ class Shop:
         self.prefix = f"sd{rng.getrandbits(40):x}-"  # event ids: prefix + running number in hex
         self.churned = 0
         self.churn_at = 0
+        self.leaked = 0
+        self.leak_at = 0
         self.types = tuple(sorted(EVENT_TYPES))
         # Pages: paths (model code speaks paths) -> page index; campaign landing pages by campaign.
         self.products = [f"/p/{c}-{n}" for c in CATEGORIES for n in range(1, PRODUCTS_PER_CATEGORY + 1)]
@@ -109,9 +112,11 @@ class Shop:
         self.headless_agent = range(len(BROWSER_UAS) + len(CRAWLER_UAS), len(uas))
         describe = runtime.network.describe
         self.networks = tuple(describe(f"198.{18 + i // 256}.{i % 256}.{1 + i * 37 % 254}") for i in range(NETWORKS)) + tuple(
-            describe(f"{CHURN_PREFIX}{i}") for i in range(1, 255))
+            describe(f"{CHURN_PREFIX}{i}") for i in range(1, 255)) + tuple(
+            describe(f"{prefix}{i}") for prefix in LEAK_PREFIXES for i in range(1, 255))
         self.any_network = range(NETWORKS)
-        self.churn_network = range(NETWORKS, len(self.networks))
+        self.churn_network = range(NETWORKS, NETWORKS + 254)
+        self.leak_network = range(NETWORKS + 254, len(self.networks))
 
     # --- what ingest sees ------------------------------------------------------------------
     def context(self, vid: str, agent: int, network: int, signed: bool) -> Context:

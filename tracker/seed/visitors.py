@@ -136,7 +136,12 @@ def _fraud(shop: Shop, out: _Writer, vid: str, kind: str) -> None:
         promo = rng.choice(promos)
         emit("promo_view", home, at + 1200, promo=promo, env=env)
         emit("promo_click", home, at + 2600, promo=promo, env=env)
-    elif kind == "coupon_shared":
+    elif kind == "coupon_shared":  # a code leaked to a forum: a crowd on two /24s within 40 minutes, straight to the checkout
+        if shop.leaked % COUPON_CROWD == 0:
+            shop.leak_at = shop.start_ms()
+        shop.leaked += 1
+        at = shop.leak_at + rng.randrange(0, 2_400_000)
+        out.visitor(vid, rng.choice(shop.browser_agent), rng.choice(shop.leak_network))
         emit("pageview", page[rng.choice(shop.products)], at, env=env)
         emit("add_to_cart", page[rng.choice(shop.products)], at + 9000, env=env)
         emit("pageview", page["/checkout"], at + 30000, env=env)
@@ -155,8 +160,8 @@ def plan_kinds(rng: random.Random, visitors: int) -> list[str]:
     for kind in FRAUD_KINDS:
         if kind == "cookie_churn_ip":
             count = max(CHURN_BURST, each - each % CHURN_BURST) if visitors >= 20 * CHURN_BURST else 0
-        elif kind == "coupon_shared":
-            count = max(COUPON_CROWD, each) if visitors >= 20 * COUPON_CROWD else 0
+        elif kind == "coupon_shared":  # whole crowds, kept together like churn bursts
+            count = max(COUPON_CROWD, each - each % COUPON_CROWD) if visitors >= 20 * COUPON_CROWD else 0
         else:
             count = max(1, each) if visitors >= 100 else 0
         kinds += [kind] * count

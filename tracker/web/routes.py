@@ -102,7 +102,31 @@ async def thank_you(request: Request) -> Response:
     return _page(request, "thanks.html")
 
 
+# --- the start page (and the stylesheet the API docs share: tracker.openapi.routes) -------------
+# No script at all on these pages, so their CSP can forbid every script and inline style.
+STRICT_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
+              "frame-ancestors 'none'")
+SITE_CSS = STATIC / "site.css"
+
+
+def strict_page(request: Request, name: str, **context) -> Response:
+    """A page of templates/site/ (the start page, the API docs) under the strict CSP."""
+    return templates.TemplateResponse(request, name, context, headers={"Content-Security-Policy": STRICT_CSP,
+                                                                       "Cache-Control": "no-cache"})
+
+
+async def start(request: Request) -> Response:
+    """The first URL a newcomer opens: where the demo, the dashboard and the API docs are."""
+    return strict_page(request, "site/start.html")
+
+
+async def site_css(request: Request) -> Response:
+    return Response(SITE_CSS.read_bytes(), media_type="text/css; charset=utf-8", headers={"Cache-Control": "public, max-age=300"})
+
+
 routes = [
+    Route("/", start, methods=["GET", "HEAD"]),
+    Route("/site.css", site_css, methods=["GET", "HEAD"]),
     Route("/snippet.js", snippet, methods=["GET", "HEAD"]),
     Route("/demo", home, methods=["GET"]),
     Route("/demo/", home, methods=["GET"]),

@@ -53,7 +53,10 @@ def test_visitors_listing(client, site, fraud_token):
     assert set(got) == {"bot", "v2", *(f"c{i}" for i in range(10))} and body["total"] == 12
     assert got["bot"]["score"] == 0 and got["bot"]["reasons"][0] == "bot_user_agent"
     assert got["v2"]["reasons"] == ["fast_click"] and got["v2"]["evidence"]["fast_click"]["clicks"] == 2
-    assert got["c0"]["evidence"]["coupon_shared"] == {"coupon": "LEAKY", "visitors": 10, "ip_prefixes": 10}
+    # ten fresh checkouts within ten seconds: a burst of fresh ids, each with evidence of its own
+    assert got["c0"]["evidence"]["coupon_shared"] == {"coupon": "LEAKY", "visitors": 10, "ip_prefixes": 10, "redeemers_in_prefix": 1,
+                                                      "redeemers_in_burst": 10, "fresh_checkout": True, "promotion_unseen": False,
+                                                      "registered": False}
     assert set(got["bot"]) >= {"vid", "score", "reasons", "events", "first_seen", "last_seen"}
     assert body["rows"][0]["vid"] == "bot" and got["bot"]["first_seen"] == "2026-03-02T10:00:00.000Z"
     everyone = client.get("/api/trust/visitors", params={"site": site, **RANGE, "max_score": 100, "limit": 5, "offset": 10}, headers=auth(fraud_token)).json()
@@ -80,7 +83,11 @@ def test_promotions_coupons_networks(client, site, fraud_token):
     assert promos["A"]["clicks"] == 3 and promos["A"]["suspicious_clicks"] == 2 and promos["A"]["suspicious_share"] == pytest.approx(2 / 3, abs=1e-5)
     assert {"ip_prefix": "192.0.2.0/24", "suspicious_clicks": 1} in promos["A"]["top_prefixes"]
     coupons = client.get("/api/trust/coupons", params=q, headers=auth(fraud_token)).json()["rows"]
-    assert coupons == [{"coupon": "LEAKY", "visitors": 10, "ip_prefixes": 10, "public": False, "unusual": True, "redemptions": 10, "revenue": 100.0}]
+    assert coupons == [{"coupon": "LEAKY", "visitors": 10, "ip_prefixes": 10, "public": False, "unusual": True, "leaked": True,
+                        "verdict": "leaked", "redemptions": 10, "revenue": 100.0,
+                        "evidence": {"leak_redeemers": 10, "fresh_checkouts": 10, "crowded_redeemers": 0, "burst_redeemers": 10,
+                                     "redeemers_without_promotion": 0, "top_prefix": coupons[0]["evidence"]["top_prefix"],
+                                     "top_prefix_redeemers": 1, "max_redeemers_in_burst": 10}}]
     networks = client.get("/api/trust/networks", params=q, headers=auth(fraud_token)).json()["rows"]
     assert any(n["automated_events"] >= 3 and n["reasons"].get("bot_user_agent") == 1 for n in networks)
     bad = client.get("/api/trust/coupons", params={**q, "all": "maybe"}, headers=auth(fraud_token))

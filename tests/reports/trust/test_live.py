@@ -117,16 +117,21 @@ def test_erasure_leaves_the_set_at_once_and_the_next_evaluation_agrees(runtime, 
 
 
 def test_registry_change_gives_a_new_set(runtime, storage, journeys, new_site):
-    site = journeys(new_site(), coupon_crowd("FRIENDS", 12))
-    assert report(runtime, site)["excluded_visitors"] == 12  # a leaked code: coupon_shared
+    # Twelve fresh checkouts two hours apart from twelve networks: not a leak on their own
+    # (issue #14: popularity is not a leak); once the code belongs to a promotion none of them
+    # saw, that is evidence about each of them.
+    crowd = {f"buyer{i}": [("pageview", "/cart", 7200 * i, {"ip": f"192.0.{i}.7"}),
+                           ("purchase", (f"o{i}", 20.0), 7200 * i + 60, {"ip": f"192.0.{i}.7", "coupon": "FRIENDS"})] for i in range(12)}
+    site = journeys(new_site(), crowd)
+    assert report(runtime, site)["excluded_visitors"] == 0
     storage.command(
         "INSERT INTO promos (site, promo_id, name, holdout_pct, coupons, created_at, updated_at) "
         "VALUES ({site:String}, 'REF', 'Referral', 0, ['FRIENDS'], now64(3), now64(3))",
         {"site": site},
     )
     runtime.trust_sets.refresh(site, force=True)
-    got = report(runtime, site)  # now the code of a promotion: shared by design
-    assert (got["visitors"], got["excluded_visitors"]) == (12, 0)
+    got = report(runtime, site)
+    assert (got["visitors"], got["excluded_visitors"]) == (0, 12)
 
 
 def test_changed_trust_settings_use_their_own_set(runtime, site):
@@ -209,7 +214,7 @@ def test_background_verdicts_equal_a_from_scratch_evaluation(runtime, storage, j
     scope = parse_scope({"site": site, **RANGE})
     waves = [
         {"human": HUMAN, "bot1": crawler(), **coupon_crowd("LEAK", 6)},
-        {**coupon_crowd("LEAK", 6, start=5000, first=6), "bot2": crawler(9000)},  # LEAK becomes shared: earlier buyers too
+        {**coupon_crowd("LEAK", 6, start=1000, first=6), "bot2": crawler(9000)},  # LEAK becomes a leak (a burst): earlier buyers too
         {"human": [("pageview", "/p/9", 20000)], "clicker": [("promo_click", "P", 20000 + i) for i in range(6)]},
         {f"churn{i}": [("pageview", "/", 30000 + i, {"ip": "198.51.100.9"})] for i in range(25)},
     ]

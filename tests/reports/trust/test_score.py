@@ -59,7 +59,9 @@ def test_partials_config_changes_with_fast_click_ms():
 
 def test_evidence_names_counts_and_thresholds():
     row = {"reasons": ["velocity", "coupon_shared"], "max_per_minute": 300, "velocity_at": None, "shared_coupon": "LEAK",
-           "shared_coupon_visitors": 40, "shared_coupon_prefixes": 12}
+           "shared_coupon_visitors": 40, "shared_coupon_prefixes": 12, "coupon_prefix_redeemers": 30, "coupon_burst": 25,
+           "lk_fresh": 1, "lk_unseen": 0, "lk_registered": 0}
     got = evidence(row, DEFAULT)
     assert got["velocity"]["max_events_per_minute"] == 300 and got["velocity"]["threshold"] == 120
-    assert got["coupon_shared"] == {"coupon": "LEAK", "visitors": 40, "ip_prefixes": 12}
+    assert got["coupon_shared"] == {"coupon": "LEAK", "visitors": 40, "ip_prefixes": 12, "redeemers_in_prefix": 30,
+                                    "redeemers_in_burst": 25, "fresh_checkout": True, "promotion_unseen": False, "registered": False}

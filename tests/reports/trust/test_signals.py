@@ -121,10 +121,11 @@ def test_coupon_shared_just_under_and_over(journeys, new_site, scores):
 
 def test_coupon_shared_by_prefixes_and_public_codes(journeys, new_site, scores, runtime):
     site = journeys(new_site(), {**buyers(6, "SIX", "s"), **buyers(6, "NEWS", "p")})
-    by_prefix = replace(runtime.trust, coupon_visitors=100, coupon_prefixes=6)
+    # six fresh checkouts within minutes: a burst once the burst bar is six
+    by_prefix = replace(runtime.trust, coupon_visitors=100, coupon_prefixes=6, leak_burst_redeemers=6)
     got = scores(site, by_prefix)
     assert "coupon_shared" in got["s0"]["reasons"] and got["s0"]["shared_coupon_prefixes"] == 6
-    public = replace(runtime.trust, coupon_visitors=100, coupon_prefixes=6, public_coupons=("NEWS",))
+    public = replace(by_prefix, public_coupons=("NEWS",))
     got = scores(site, public)
     assert "coupon_shared" not in got["p0"]["reasons"] and "coupon_shared" in got["s0"]["reasons"]
 
@@ -193,3 +194,39 @@ def test_an_ad_blocker_that_drops_views_does_not_make_a_shopper_a_clicker(journe
     site = journeys(new_site(), {"adblock": steps})
     got = scores(site)["adblock"]
     assert "click_without_view" not in got["reasons"] and got["score"] == 100
+
+
+def shoppers(n: int, coupon: str, tag: str, *, spread: float = 3 * 3600) -> dict[str, list[tuple]]:
+    """Browsing shoppers (six pages over twenty minutes, then the checkout), each on its own network."""
+    return {f"{tag}{i}": [("pageview", f"/p{k}", i * spread + k * 200) for k in range(6)]
+            + [("pageview", "/checkout", i * spread + 1300), ("purchase", (f"{tag}o{i}", 40.0), i * spread + 1320, {"coupon": coupon})]
+            for i in range(n)}
+
+
+def test_a_popular_code_excludes_nobody_and_a_leaked_one_excludes_its_leakers(journeys, new_site, scores, runtime):
+    # 60 shoppers redeem an unregistered newsletter code, from 60 networks, browsing first (some
+    # within the same hour); 40 fresh ids from one /24 within 40 minutes land on the checkout
+    # and buy at once with another code.
+    leak = {f"k{i}": [("pageview", "/checkout", 50_000 + i * 60, {"ip": f"203.0.113.{i + 1}"}),
+                      ("purchase", (f"ko{i}", 90.0), 50_000 + i * 60 + 20, {"ip": f"203.0.113.{i + 1}", "coupon": "VIP50"})]
+            for i in range(40)}
+    site = journeys(new_site(), {**shoppers(30, "NEWS15", "a", spread=120), **shoppers(30, "NEWS15", "b"), **leak})
+    got = scores(site)
+    assert not any("coupon_shared" in got[v]["reasons"] for v in got if v[0] in "ab")
+    assert got["a0"]["shared_coupon_visitors"] == 60 and got["a0"]["score"] == 100
+    for i in range(40):
+        row = got[f"k{i}"]
+        assert "coupon_shared" in row["reasons"] and row["score"] <= 40, row["reasons"]
+        assert row["lk_fresh"] and row["lk_crowd"] and row["lk_burst"]
+
+
+def test_a_registered_code_still_leaks_when_its_redeemers_never_saw_its_promotion(journeys, new_site, scores, runtime):
+    site = new_site()
+    runtime.promos.set(site, "SPRING", name="Spring", holdout_pct=0, coupons=("SPRING10",))
+    seen = {f"s{i}": [("promo_view", "SPRING", i * 4000), *shoppers(1, "SPRING10", "x")["x0"]] for i in range(12)}
+    fresh = {f"f{i}": [("pageview", "/checkout", 90_000 + i * 7200), ("purchase", (f"fo{i}", 25.0), 90_000 + i * 7200 + 10, {"coupon": "SPRING10"})]
+             for i in range(12)}
+    got = scores(journeys(site, {**seen, **fresh}))
+    assert all("coupon_shared" not in got[f"s{i}"]["reasons"] for i in range(12))  # registered, browsing: shared by design
+    for i in range(12):  # fresh checkouts two hours apart (no burst), never saw SPRING: a leak
+        assert "coupon_shared" in got[f"f{i}"]["reasons"] and got[f"f{i}"]["lk_unseen"], got[f"f{i}"]["reasons"]

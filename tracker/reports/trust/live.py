@@ -23,6 +23,9 @@ taken before the range's current set was computed:
 - the events of the site from a day before the range to its end (the rule looks one day
   back): their count and the sum of their timestamps;
 - the site's promotions registry rows (their coupons are exempt from `coupon_shared`);
+- the site's order confirmations and how many of the range's purchases are past the grace
+  period (the money reasons of `trust/revenue.py`; `POST /api/orders` wakes the check like a
+  flush does);
 - the trust settings: part of the key.
 Unchanged: the set is still exact and only its `as_of` advances. Changed: the range is
 re-evaluated with the very same SQL a from-scratch evaluation runs (`score.VISITOR_SCORES`),
@@ -75,10 +78,13 @@ BACKGROUND = {"max_threads": 1}
 
 FINGERPRINT = """
     SELECT
-        (SELECT (count(), sum(toUnixTimestamp64Milli(ts))) FROM events
+        (SELECT (count(), sum(toUnixTimestamp64Milli(ts)),
+                 countIf(type = 'purchase' AND ts < now64(3) - toIntervalMillisecond({tt_orders_grace_ms:UInt64}))) FROM events
          WHERE site = {site:String}
            AND ts >= {start:DateTime64(3, 'UTC')} - INTERVAL 1 DAY AND ts < {end:DateTime64(3, 'UTC')}) AS e,
-        (SELECT (count(), max(updated_at)) FROM promos WHERE site = {site:String}) AS p
+        (SELECT (count(), max(updated_at)) FROM promos WHERE site = {site:String}) AS p,
+        -- trust/revenue.py: a new confirmation, or a purchase passing the grace period unconfirmed
+        (SELECT (count(), max(version)) FROM orders WHERE site = {site:String}) AS o
 """
 
 # The receive time of the site's newest stored event (live events are stored with ts = their

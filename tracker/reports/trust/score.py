@@ -4,8 +4,9 @@ score = max(0, 100 - sum of the weights of the reasons that fired); 100 is fully
 A visitor is *excluded* from trusted traffic when score <= the exclusion threshold
 (`trust_threshold`, default 50): with the default weights, each strong reason excludes on
 its own (weight >= 50: a bot user agent, headless, webdriver, velocity, repeated clicks
-without a view, repeated fast clicks, only clicks or only purchases and never a page, an unsigned or forged id,
-cookie churn, a shared coupon); the weak ones (a purchase without a prior pageview, clock
+without a view, repeated fast clicks, a click burst, only clicks or only purchases and never a
+page, pageviews only from HTTP libraries, an unsigned or forged id, cookie churn, a leaked
+coupon); the weak ones (a purchase without a prior pageview, clock
 skew, a scripted client) only in combination, because legitimate server-side senders and
 badly set clocks produce them too.
 
@@ -21,12 +22,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tracker.config import Settings
 from tracker.errors import ConfigError
 from tracker.http import iso_time
-from tracker.reports.trust.signals import PARTIALS_VERSION, VISITOR_SIGNALS
+from tracker.reports.trust import revenue as revenue_rules
+from tracker.reports.trust.leaks import leak_evidence
+from tracker.reports.trust.signals import PARTIALS_VERSION, VISITOR_SIGNALS, bind_coverage
 from tracker.vocabulary import SCRIPTED_CLIENT
 
 # Reason code -> (default weight, the SQL condition on VISITOR_SIGNALS columns that fires it).
@@ -44,13 +48,15 @@ REASONS: dict[str, tuple[int, str]] = {
     "unsigned_id": (50, "unsigned_events > 0"),
     "forged_cookie": (60, "forged_events > 0"),
     "cookie_churn_ip": (50, "churn_ids >= {tt_churn_ids:UInt32}"),
-    "coupon_shared": (50, "shared_coupon != ''"),
+    # a leak, with evidence about the visitor (leaks.py); 60 so that a leaker lands below the threshold
+    "coupon_shared": (60, "shared_coupon != ''"),
     "clock_skew": (20, "max_skew_ms > {tt_clock_skew_ms:UInt64}"),
     "scripted_client": (10, "scripted_events > 0"),
     # issue #14
     "scripted_pageviews": (60, "pageviews > 0 AND scripted_pageviews = pageviews"),
     "click_burst": (50, "max_clicks_10s >= {tt_click_burst:UInt32}"),
 }
+REASONS.update(revenue_rules.REASONS)  # money claimed against orders confirmed (trust/revenue.py)
 CODES = tuple(REASONS)
 
 
@@ -77,6 +83,7 @@ class TrustConfig:
     leak_burst_seconds: int
     leak_fresh_seconds: int
     leak_browse_pageviews: int
+    revenue: tuple[tuple[str, Any], ...] = ()  # trust/revenue.py's bound parameters
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TrustConfig:
@@ -101,6 +108,7 @@ class TrustConfig:
             leak_burst_seconds=settings.trust_leak_burst_seconds,
             leak_fresh_seconds=settings.trust_leak_fresh_seconds,
             leak_browse_pageviews=settings.trust_leak_browse_pageviews,
+            revenue=tuple(revenue_rules.params(settings).items()),
         )
 
     @property
@@ -150,6 +158,7 @@ def trust_params(c: TrustConfig) -> dict[str, Any]:
         "tt_leak_burst_ms": c.leak_burst_seconds * 1000,
         "tt_leak_fresh_ms": c.leak_fresh_seconds * 1000,
         "tt_leak_browse_pageviews": c.leak_browse_pageviews,
+        **(dict(c.revenue) or revenue_rules.params(Settings.load({}, env={}))),
     }
 
 
@@ -161,8 +170,16 @@ VISITOR_SCORES = f"""
     SELECT *,
            arrayFilter((code, hit) -> hit, {_CODE_ARRAY}, fired) AS reasons,
            toUInt8(greatest(0, 100 - toInt64(arraySum(arrayMap((w, hit) -> if(hit, w, 0), {{trust_weights:Array(UInt8)}}, fired))))) AS score
-    FROM (SELECT *, {_FIRED_ARRAY} AS fired FROM ({VISITOR_SIGNALS}))
+    FROM (SELECT *, {_FIRED_ARRAY} AS fired FROM ({revenue_rules.with_revenue_signals(VISITOR_SIGNALS)}))
 """
+
+
+def range_scores(storage, config: TrustConfig, site: str, start: datetime, end: datetime) -> dict[str, tuple[int, list[str]]]:
+    """vid -> (score, reasons) of every visitor of `site` over [start, end) (UTC), as the
+    reports see them (the trust evaluation's scorer)."""
+    params = bind_coverage(storage, {"site": site, "start": start, "end": end, **trust_params(config)})
+    rows = storage.query(f"SELECT vid, score, reasons FROM ({VISITOR_SCORES})", params, what="scoring visitors").rows
+    return {vid: (int(s), list(reasons)) for vid, s, reasons in rows}
 
 
 def score_of(reasons: Sequence[str], weights: Mapping[str, int]) -> int:
@@ -202,7 +219,8 @@ def evidence(row: Mapping[str, Any], c: TrustConfig) -> dict[str, dict[str, Any]
         elif reason == "cookie_churn_ip":
             out[reason] = {"ip_prefix": row["first_prefix"], "fresh_ids": row["churn_ids"], "window_seconds": c.churn_window_seconds}
         elif reason == "coupon_shared":
-            out[reason] = {"coupon": row["shared_coupon"], "visitors": row["shared_coupon_visitors"], "ip_prefixes": row["shared_coupon_prefixes"]}
+            out[reason] = {"coupon": row["shared_coupon"], "visitors": row["shared_coupon_visitors"], "ip_prefixes": row["shared_coupon_prefixes"],
+                           **leak_evidence(row)}
         elif reason == "clock_skew":
             out[reason] = {"max_skew_seconds": round(row["max_skew_ms"] / 1000, 3), "threshold_seconds": c.clock_skew_seconds}
         elif reason == "scripted_client":
@@ -211,4 +229,6 @@ def evidence(row: Mapping[str, Any], c: TrustConfig) -> dict[str, dict[str, Any]
             out[reason] = {"pageviews": row["pageviews"], "scripted_pageviews": row["scripted_pageviews"]}
         elif reason == "click_burst":
             out[reason] = {"max_clicks_10s": row["max_clicks_10s"], "threshold": c.click_burst}
+        elif reason in revenue_rules.REASONS:
+            out[reason] = revenue_rules.evidence(reason, row)
     return out

@@ -3,10 +3,12 @@
 How the query works. Signals are computed in two stages so that they can be materialised:
 
 1. **Day partials** (`partials_sql`): for each visitor and UTC day, one row of counters —
-   events, bot/headless/webdriver/unsigned/forged/scripted events, the busiest minute,
+   events, bot/headless/webdriver/unsigned/forged/scripted events, the busiest sliding 60 s,
    promo clicks without a prior view of that promo, clicks faster than the human floor after
-   the view, purchases with no pageview at or before them, the largest client/server clock gap,
-   the coupons redeemed and the IP prefixes used. "Prior" checks use window functions over a
+   the view, the most promo clicks in a sliding 10 s, purchases with no pageview at or before
+   them, the largest client/server clock gap, the coupons redeemed and the IP prefixes used,
+   pageviews (and those from HTTP libraries), pageviews before the first purchase, the first
+   purchase and the promotions seen (the last three: coupon leak evidence, `leaks`). "Prior" checks use window functions over a
    *context* that reaches one day back, so a view or pageview just before midnight counts.
    `tracker.reports.trust.materialise` stores these rows per closed day in `visitor_signals`.
 2. **Range** (`visitor_signals_sql`): partials of the range's whole UTC days that are
@@ -15,7 +17,8 @@ How the query works. Signals are computed in two stages so that they can be mate
    range — so a stale or missing materialisation costs time, never correctness. They are
    summed/maxed per visitor; then two population signals are added: fresh visitor ids per IP
    prefix within the churn window (`cookie_churn_ip`, window functions over the visitors) and
-   visitors and prefixes per coupon (`coupon_shared`, one scalar lookup of shared coupons).
+   the coupon leak evidence (`coupon_shared`, window functions over the visitors by coupon:
+   `tracker.reports.trust.leaks`).
 
 `tracker.reports.trust.score` turns these columns into reason codes and a 0-100 score.
 Everything is bound: {site}, {start}, {end} and the `tt_*` thresholds from `score.trust_params`
@@ -30,6 +33,8 @@ f-strings or `str.format`, which would need the parameters' braces doubled.
 from __future__ import annotations
 
 from string import Template
+
+from tracker.reports.trust.leaks import with_leaks
 
 
 def _fill(template: str, **parts: str) -> str:
@@ -71,13 +76,15 @@ _CONTEXT = """
            ) AS view_ms,
            minIf(ts_ms, type = 'pageview') OVER (PARTITION BY vid) AS first_pv_ms,
            minIf(ts_ms, type = 'purchase') OVER (PARTITION BY vid) AS first_buy_all,
-           -- promo clicks of the visitor in the 10 s up to this event (click_burst): a rate over
-           -- any sliding window, not per clock minute
-           countIf(type = 'promo_click') OVER (
-               PARTITION BY vid ORDER BY at_ms RANGE BETWEEN 9999 PRECEDING AND CURRENT ROW
-           ) AS clicks_10s
+           -- rates over sliding windows of server time, not per clock minute (issue #14: a burst
+           -- straddling a minute boundary halves a per-minute count): the visitor's events in
+           -- the 60 s up to this one (velocity) and its promo clicks in the 10 s (click_burst).
+           -- One window spec, so one sort. Server time: the client clock is the sender's to set.
+           count() OVER (w_rate RANGE BETWEEN 59999 PRECEDING AND CURRENT ROW) AS per_60s,
+           countIf(type = 'promo_click') OVER (w_rate RANGE BETWEEN 9999 PRECEDING AND CURRENT ROW) AS clicks_10s
     FROM events FINAL
     WHERE site = {site:String} AND ($context)
+    WINDOW w_rate AS (PARTITION BY vid ORDER BY ts_ms)
 """
 
 # Promo events with, for each, the visitor's latest view of that promo at or before it
@@ -101,6 +108,7 @@ _PROMO_ROWS = """
 _MINUTES = """
     SELECT vid, toDate(ts) AS day, toStartOfMinute(ts) AS minute,
            count() AS n,
+           max(per_60s) AS n60,
            min(ts) AS first_ts, max(ts) AS last_ts,
            argMin(ip_prefix, ts) AS first_prefix_m,
            groupUniqArrayIf(16)(ip_prefix, ip_prefix != '') AS prefixes_m,
@@ -140,8 +148,8 @@ _DAYS = """
            toUInt32(sum(bot_m)) AS bot_events,
            toUInt32(sum(headless_m)) AS headless_events,
            toUInt32(sum(webdriver_m)) AS webdriver_events,
-           toUInt32(max(n)) AS max_per_minute,
-           toDateTime64(argMax(minute, n), 3, 'UTC') AS velocity_at,
+           toUInt32(max(n60)) AS max_per_minute,  -- busiest sliding 60 s, ending in `velocity_at`'s minute
+           toDateTime64(argMax(minute, n60), 3, 'UTC') AS velocity_at,
            toUInt32(sum(clicks_m)) AS clicks,
            toUInt32(sum(cwv_m)) AS clicks_without_view,
            toUInt32(sum(viewed_m)) AS viewed_clicks,
@@ -279,38 +287,6 @@ _VISITORS = _fill("""
     )
 """, range_partials=RANGE_PARTIALS)
 
-# Coupons meant to be shared: listed in `trust_public_coupons` or linked to a promotion of the
-# site in the promotions registry (`tracker promo set --coupon`).
-PUBLIC_COUPONS = """
-    SELECT arrayJoin({tt_public_coupons:Array(String)})
-    UNION ALL
-    SELECT arrayJoin(coupons) FROM promos FINAL WHERE site = {site:String} AND deleted = 0
-"""
-
-# Shared coupons of the range, as one scalar (codes, visitors, prefixes): coupons redeemed by
-# at least tt_coupon_visitors visitors or by visitors from tt_coupon_prefixes prefixes, public
-# ones left out. A scalar subquery over the partials' coupon column only, so each visitor row
-# just looks its coupons up (no ARRAY JOIN of every visitor, no window over coupons).
-_SHARED_COUPONS = _fill("""
-    SELECT (groupArray(coupon), groupArray(visitors), groupArray(prefixes))
-    FROM (
-        SELECT coupon, uniqExact(vid) AS visitors, uniqExactArray(prefixes) AS prefixes
-        FROM (SELECT vid, coupons, prefixes FROM ($range_partials) WHERE notEmpty(coupons))
-        ARRAY JOIN coupons AS coupon
-        GROUP BY coupon
-        HAVING (visitors >= {tt_coupon_visitors:UInt32} OR prefixes >= {tt_coupon_prefixes:UInt32})
-           AND coupon NOT IN ($public_coupons)
-    )
-""", range_partials=RANGE_PARTIALS, public_coupons=PUBLIC_COUPONS)
-
-# One row per visitor: its signals, churn count, and its most shared coupon (by visitors).
-VISITOR_SIGNALS = _fill("""
-    WITH ($shared_coupons) AS shared_info
-    SELECT *,
-           arrayReverseSort(c -> shared_info.2[indexOf(shared_info.1, c)],
-                            arrayFilter(c -> has(shared_info.1, c), coupons)) AS shared_coupons,
-           if(empty(shared_coupons), '', shared_coupons[1]) AS shared_coupon,
-           if(empty(shared_coupons), 0, shared_info.2[indexOf(shared_info.1, shared_coupon)]) AS shared_coupon_visitors,
-           if(empty(shared_coupons), 0, shared_info.3[indexOf(shared_info.1, shared_coupon)]) AS shared_coupon_prefixes
-    FROM ($visitors)
-""", shared_coupons=_SHARED_COUPONS, visitors=_VISITORS)
+# One row per visitor: its signals, churn count, and the coupon leak evidence of `leaks`
+# (`shared_coupon` is the code when coupon_shared fires).
+VISITOR_SIGNALS = with_leaks(_VISITORS)

@@ -18,6 +18,7 @@ from tracker.errors import BadRequest, NotFound
 from tracker.http import iso_time
 from tracker.reports.params import param
 from tracker.reports.runner import Context
+from tracker.reports.trust import revenue as revenue_rules
 from tracker.reports.trust.score import CODES, VISITOR_SCORES, TrustConfig, evidence
 
 DEFAULT_LIMIT = 100
@@ -117,6 +118,7 @@ SIGNAL_VALUES = {
     "scripted_client": "scripted_events",
     "scripted_pageviews": "scripted_pageviews",
     "click_burst": "max_clicks_10s",
+    **revenue_rules.SIGNAL_VALUES,
 }
 
 

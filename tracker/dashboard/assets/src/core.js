@@ -3,6 +3,15 @@
 // a page comes from the JSON API; nothing here computes a report.
 
 export const cfg = JSON.parse(document.getElementById("page-config").textContent);
+// No time zone chosen: the browser's own, so "today" and the daily series are the viewer's days.
+export const browserTz = (() => {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  } catch (e) {
+    return "UTC";
+  }
+})();
+if (cfg.params && !cfg.params.tz) cfg.params.tz = browserTz;
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -11,15 +20,35 @@ export class ApiError extends Error {
   }
 }
 
-// GET /api/<path>?<params> with the session cookie; resolves to the JSON body. The same call
-// made twice on one page (the traffic badge and the overview) is sent once.
-const calls = new Map();
-export function api(path, params) {
+// A query string from an object; an array value is a repeated parameter (filter=a&filter=b).
+export function query(params) {
   const qs = new URLSearchParams();
-  for (const [k, v] of Object.entries(params || {})) if (v !== undefined && v !== null && v !== "") qs.set(k, v);
-  const url = `/api/${path}?${qs}`;
+  for (const [k, v] of Object.entries(params || {})) {
+    for (const x of Array.isArray(v) ? v : [v]) if (x !== undefined && x !== null && x !== "") qs.append(k, x);
+  }
+  return qs;
+}
+
+// GET /api/<path>?<params> with the session cookie; resolves to the JSON body. The same call
+// made twice on one page (the traffic badge and the overview) is sent once, unless `fresh`
+// (a page that refreshes itself).
+const calls = new Map();
+export function api(path, params, fresh) {
+  const url = `/api/${path}?${query(params)}`;
+  if (fresh) return get(url);
   if (!calls.has(url)) calls.set(url, get(url));
   return calls.get(url);
+}
+
+// A dashboard URL keeping the page's site, range, traffic, time zone and report filters.
+export function pageUrl(path, extra) {
+  return `${path}?${query(Object.assign({}, cfg.page_query, extra || {}))}`;
+}
+
+// This page with more report filters (`DIM:VALUE`s): what clicking a row of a breakdown does.
+export function withFilters(added) {
+  const have = [].concat(cfg.page_query.filter || []);
+  return pageUrl(location.pathname, { filter: have.concat(added.filter((f) => !have.includes(f))) });
 }
 
 async function get(url) {
@@ -164,14 +193,21 @@ function cell(col, row) {
   return (fmt[col.format] || fmt.text)(v);
 }
 
-export function table(panel, columns, rows, csvName) {
+// `rowFilters(row)`: the report filters a click on the row adds (a filter chip every page
+// honours); the row's first cell becomes a link to them, and the whole row is clickable.
+export function table(panel, columns, rows, csvName, rowFilters) {
   const head = el("tr", {}, columns.map((c) => el("th", { scope: "col", class: c.format === "text" || c.format === "chips" || c.format === "time" ? "" : "num", text: c.label })));
-  const body = rows.map((row) =>
-    el("tr", {}, columns.map((c) => {
+  const body = rows.map((row) => {
+    const added = rowFilters ? rowFilters(row) : null;
+    const href = added && added.length ? withFilters(added) : null;
+    const tr = el("tr", href ? { class: "filterable", "data-filter": added.join(" "), title: `Only visits with ${added.join(", ")}` } : {}, columns.map((c, i) => {
       const v = row[c.key];
-      return el("td", { class: c.nowrap || c.format === "time" ? "nowrap" : c.format === "text" || c.format === "chips" ? "" : "num", "data-key": c.key, "data-value": v === null || v === undefined || typeof v === "object" ? null : String(v) }, cell(c, row));
-    }))
-  );
+      const content = i === 0 && href ? el("a", { href, class: "row-filter" }, cell(c, row)) : cell(c, row);
+      return el("td", { class: c.nowrap || c.format === "time" ? "nowrap" : c.format === "text" || c.format === "chips" ? "" : "num", "data-key": c.key, "data-value": v === null || v === undefined || typeof v === "object" ? null : String(v) }, content);
+    }));
+    if (href) tr.addEventListener("click", (e) => { if (!e.target.closest("a")) location.assign(href); });
+    return tr;
+  });
   const t = el("table", { class: "data" }, el("thead", {}, head), el("tbody", {}, body));
   panel.body.append(el("div", { class: "table-wrap" }, t));
   if (panel.tools && csvName) {

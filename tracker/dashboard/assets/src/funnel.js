@@ -51,7 +51,17 @@ export async function funnel() {
   }
   draw();
   document.getElementById("funnel-add").addEventListener("click", () => { if (steps.length < 10) { steps.push({ type: "pageview" }); draw(); } });
-  document.getElementById("funnel-run").addEventListener("click", () => run());
+  // One Apply for the page: the funnel's steps and window travel with the filter bar's form,
+  // so a changed date range and a changed step are applied together (and kept in the URL).
+  const form = document.getElementById("filters");
+  form.addEventListener("submit", () => {
+    for (const [name, value] of [["steps", JSON.stringify(steps)], ["window", windowSelect.value]]) {
+      let input = form.querySelector(`input[type=hidden][name=${name}]`);
+      if (!input) form.append((input = el("input", { type: "hidden", name })));
+      input.value = value;
+    }
+  });
+  document.getElementById("funnel-run").addEventListener("click", () => form.requestSubmit());
 
   async function run() {
     const qs = new URLSearchParams(location.search);

@@ -1,6 +1,6 @@
 // Trust & safety pages: the least trusted visitors (with reason filters and a drill-down),
 // suspicious promotions, leaked coupons and networks — all from /api/trust/*.
-import { api, cfg, chart, columnsFor, dataset, el, filters, fmt, table, withPanel } from "./core.js";
+import { api, cfg, chart, columnsFor, dataset, el, filters, fmt, pageUrl, table, withPanel } from "./core.js";
 import { rowsOf } from "./pages.js";
 
 const q = new URLSearchParams(location.search);
@@ -46,7 +46,7 @@ async function trust() {
     const b = await body;
     const rows = rowsOf(b);
     if (!rows.length) return panel.empty(reason ? `No visitor flagged ${reason} at or under this score in this range.` : "No visitor at or under this score in this range.");
-    const vidLink = (v) => el("a", { href: `/dashboard/trust/visitors/${encodeURIComponent(v)}?${new URLSearchParams(cfg.page_query)}`, text: v });
+    const vidLink = (v) => el("a", { href: pageUrl(`/dashboard/trust/visitors/${encodeURIComponent(v)}`), text: v });
     table(panel, columnsFor(rows, ["vid", "score", "reasons", "events", "first_seen", "last_seen"], { vid: { render: vidLink }, score: { render: scoreBadge, format: "int" }, reasons: { format: "chips" } }), rows, "visitors");
     const total = b.total ?? rows.length;
     const pager = el("nav", { class: "pager", "aria-label": "Pages of results" },
@@ -113,6 +113,7 @@ export const TRUST_PAGES = {
       top_prefixes: { label: "Top networks", format: "chips", render: (v) => el("span", { class: "chips" }, (v || []).map((p) => el("span", { class: "chip", text: `${p.ip_prefix} · ${p.suspicious_clicks}` }))) } }),
   trust_coupons: listPage("coupons", "trust-coupons", ["coupon"], ["visitors", "ip_prefixes", "redemptions", "revenue", "unusual", "public"], "No coupon looks leaked in this range.",
     { ip_prefixes: { label: "Networks" }, unusual: { render: yesNo, format: "text", label: "Unusual" }, public: { render: yesNo, format: "text" } }),
-  trust_networks: listPage("networks", "trust-networks", ["ip_prefix"], ["visitors", "excluded_visitors", "events", "automated_events", "max_fresh_ids", "reasons"], "No network stands out in this range.",
+  // Ranked by excluded visitors (the API's order), so the chart shows that measure.
+  trust_networks: listPage("networks", "trust-networks", ["ip_prefix"], ["excluded_visitors", "visitors", "events", "automated_events", "max_fresh_ids", "reasons"], "No network stands out in this range.",
     { ip_prefix: { label: "Network" }, max_fresh_ids: { label: "Fresh ids (max)" }, reasons: { format: "chips", render: (v) => el("span", { class: "chips" }, Object.entries(v || {}).map(([k, n]) => el("span", { class: "chip", text: `${k} ${n}` }))) } }),
 };

@@ -108,6 +108,15 @@
   document.addEventListener('DOMContentLoaded', function () {
     count();
     render();
+    // What a page's template asks for (data attributes, not inline scripts: the CSP allows none).
+    document.querySelectorAll('[data-demo-assign]').forEach(function (el) {
+      var slot = el.getAttribute('data-demo-slot');
+      tracker('assign', el.getAttribute('data-demo-assign'), function (variant) { window.demo.showVariant(slot, variant); });
+    });
+    document.querySelectorAll('[data-demo-run]').forEach(function (el) {
+      var run = window.demo[el.getAttribute('data-demo-run')];
+      if (run) run();
+    });
     // If the snippet is blocked, show the promotion rather than an empty hero.
     setTimeout(function () {
       var hero = document.getElementById('hero');

@@ -12,71 +12,67 @@ commit). The loop thread never touches the file: on ext4 a `write()` waits for t
 that a concurrent fsync of the same file holds, which stalled the whole event loop for the
 length of each fsync. The same thread seals segments (`NNN.open` -> `NNN.ready`) when they
 grow past `segment_bytes` or age past the flush interval; the flusher inserts sealed segments and deletes them only after ClickHouse
-confirmed. On start, an `.open` segment left by a crash is cut at its last whole record and
-sealed, so restart replays exactly the acknowledged rows.
+confirmed.
+
+Damage (`records.scan`): on start every segment is scanned; an `.open` one left by a crash
+keeps every intact record and is sealed, so restart replays exactly the acknowledged rows.
+Bytes that cannot be read (a torn tail, flipped bits, a garbage file) go to the quarantine
+(`quarantine.py`) and the segment is rewritten with its intact records; the flusher's `read`
+does the same for damage found later. Entries of the spool dir that are not segments (stray
+files, directories, a `.tmp` left by a crash mid-rewrite) are never read as segments.
+
+Disk faults: a failed write or fsync (ENOSPC, EIO, ...) puts the spool in a *fault* state:
+the waiting requests fail at once (`SpoolUnavailable`, answered 503 + Retry-After, nothing
+acknowledged), new appends are refused, the file is cut back to its last durable length, and
+the sync thread retries the same bytes with a back-off until a write + fsync succeeds, which
+clears the fault. Each change of state is logged once. `wait_durable` also has a deadline, so
+a disk that hangs instead of failing cannot hang collect.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
-import struct
 import threading
 import time
-import zlib
 from collections import deque
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from tracker.ingest.spool.quarantine import Quarantine
+from tracker.ingest.spool.records import encode_record
+from tracker.ingest.spool.segments import SegmentFiles
 
-MAGIC = b"TS"
-HEADER = struct.Struct(">2sII")
+log = logging.getLogger("tracker.ingest.spool")
 
-
-@dataclass(frozen=True)
-class Segment:
-    path: Path
-    records: list[bytes]  # each one request's rows, JSONEachRow
-    size: int
-
-    @property
-    def name(self) -> str:
-        return self.path.stem
-
-    @property
-    def payload(self) -> bytes:
-        return b"".join(self.records)
-
-
-def encode_record(payload: bytes) -> bytes:
-    return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
-
-
-def read_records(data: bytes) -> tuple[list[bytes], int]:
-    """Whole, checksum-valid records from the start of `data`, and the byte length they span."""
-    records, pos = [], 0
-    while pos + HEADER.size <= len(data):
-        magic, length, crc = HEADER.unpack_from(data, pos)
-        end = pos + HEADER.size + length
-        if magic != MAGIC or end > len(data):
-            break
-        payload = data[pos + HEADER.size:end]
-        if zlib.crc32(payload) != crc:
-            break
-        records.append(payload)
-        pos = end
-    return records, pos
+MAX_RETRY_PAUSE = 1.0  # between attempts to write while the disk fails
+RECOVERY_FREE_BYTES = 256 * 1024  # free space at which a full disk counts as recovered
 
 
 class SpoolFull(Exception):
     pass
 
 
-class Spool:
-    def __init__(self, directory: Path, *, segment_bytes: int, max_bytes: int, fsync: bool, seal_after: float, commit_delay: float = 0.002):
+class SpoolUnavailable(Exception):
+    """The spool cannot make bytes durable now (disk full or failing): answer 503, retry later."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def describe_error(exc: OSError) -> str:
+    """A short, stable reason for a disk error (the state, not the instance)."""
+    name = errno.errorcode.get(exc.errno or 0, "error")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the spool's disk is full ({name})"
+    return f"the spool's disk fails ({name}: {os.strerror(exc.errno) if exc.errno else exc})"
+
+
+class Spool(SegmentFiles):
+    def __init__(self, directory: Path, *, segment_bytes: int, max_bytes: int, fsync: bool, seal_after: float, commit_delay: float = 0.002,
+                 durable_timeout: float = 5.0):
         self.dir = directory
         self.commit_delay = commit_delay
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -84,6 +80,11 @@ class Spool:
         self.max_bytes = max_bytes
         self.fsync = fsync
         self.seal_after = seal_after
+        self.durable_timeout = durable_timeout  # most a request waits for its fsync before a 503
+        self.quarantine = Quarantine(directory / "quarantine")
+        self.fault = ""  # why the disk cannot take writes now; "" when it can
+        self.fault_since = 0.0
+        self.faults = 0  # times the spool entered the fault state
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._pending: list[bytes] = []  # records appended, not yet written (sync thread writes)
@@ -108,33 +109,12 @@ class Spool:
         self._thread = threading.Thread(target=self._sync_loop, name="spool-sync", daemon=True)
         self._thread.start()
 
-    # --- files -------------------------------------------------------------------------------
-    def _next_seq(self) -> int:
-        seqs = [int(p.stem) for p in self.dir.glob("*.ready") if p.stem.isdigit()]
-        return max(seqs, default=0) + 1
-
+    # --- the active file ---------------------------------------------------------------------
     def _open_new(self) -> None:
         self._path = self.dir / f"{self._seq:012d}.open"
         self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._file_bytes = 0
         self._seq += 1
-
-    def _recover(self) -> None:
-        """Cut crashed `.open` segments at their last whole record and seal them."""
-        for path in sorted(self.dir.glob("*.open")):
-            data = path.read_bytes()
-            records, valid = read_records(data)
-            if valid < len(data):
-                log.warning("spool %s: dropping %d torn bytes after %d whole records", path.name, len(data) - valid, len(records))
-                with open(path, "r+b") as fh:
-                    fh.truncate(valid)
-                    os.fsync(fh.fileno())
-            if records:
-                path.rename(path.with_suffix(".ready"))
-            else:
-                path.unlink()
-        self.ready_bytes = sum(p.stat().st_size for p in self.dir.glob("*.ready"))
-        self.buffered_events = sum(r.count(b"\n") for p in self.dir.glob("*.ready") for r in read_records(p.read_bytes())[0])
 
     # --- append (event loop) -------------------------------------------------------------------
     @property
@@ -146,7 +126,10 @@ class Spool:
         return self.size_bytes >= self.max_bytes
 
     def append(self, payload: bytes) -> int:
-        """Write one record; returns a ticket to wait on. Raises SpoolFull over the cap."""
+        """Write one record; returns a ticket to wait on. Raises SpoolFull over the cap and
+        SpoolUnavailable while the disk fails."""
+        if self.fault:
+            raise SpoolUnavailable(self.fault)
         if self.full:
             raise SpoolFull()
         record = encode_record(payload)
@@ -168,6 +151,8 @@ class Spool:
         return ticket
 
     async def wait_durable(self, ticket: int) -> None:
+        """Return once the ticket's bytes are durable; SpoolUnavailable if the disk fails or
+        they are not durable within `durable_timeout` (the request is then not acknowledged)."""
         if self._durable >= ticket:
             return
         loop = asyncio.get_running_loop()
@@ -175,9 +160,14 @@ class Spool:
         with self._lock:
             if self._durable >= ticket:
                 return
+            if self.fault:
+                raise SpoolUnavailable(self.fault)
             self._waiters.append((ticket, future))
             self._wake.notify()
-        await future
+        try:
+            await asyncio.wait_for(asyncio.shield(future), self.durable_timeout)
+        except TimeoutError:
+            raise SpoolUnavailable(self.fault or "the spool's disk did not confirm the write in time") from None
 
     def append_sync(self, payload: bytes, timeout: float = 10.0) -> None:
         """Blocking append + fsync, for callers outside the event loop."""
@@ -211,7 +201,8 @@ class Spool:
                 self._wake.wait(0.05)
 
     def _sync_loop(self) -> None:
-        last_sync = 0.0
+        last_sync, retry = 0.0, 0.0
+        self._stop_attempts = 0
         while True:
             # Group commit: let requests gather for `commit_delay` after the previous write, so
             # one write + fsync (and one GIL hand-off) serves many of them.
@@ -219,7 +210,8 @@ class Spool:
             if pause > 0 and not self._stopping:
                 time.sleep(pause)
             with self._lock:
-                while not self._stopping and not self._pending and not self._waiters and not self._seal_requested and not self._due_for_seal():
+                while not self._stopping and not self._pending and not self._waiters and not self._seal_requested and not self._due_for_seal() \
+                        and not self.fault:
                     self._wake.wait(timeout=min(0.25, self.seal_after))
                 if self._stopping and not self._pending and not self._waiters and not self._active_bytes:
                     return
@@ -234,45 +226,106 @@ class Spool:
                 if self.fsync or seal:
                     os.fsync(self._fd)
                     self.fsyncs += 1
-            except OSError:
-                log.exception("spool write failed; will retry")
-                try:
-                    os.ftruncate(self._fd, self._file_bytes)  # never leave a torn record mid-file
-                except OSError:
-                    pass
-                with self._lock:
-                    self._pending[:0] = chunks
-                time.sleep(0.1)
+            except OSError as exc:
+                self._write_failed(exc, chunks)
+                retry = min(MAX_RETRY_PAUSE, retry * 2 or 0.05)
+                if self._pause_after_failure(retry):
+                    return
                 continue
             last_sync = time.monotonic()
             self._file_bytes += len(data)
             self._on_disk = upto
+            sealed = True
             if seal:
-                self._seal_file()
+                try:
+                    self._seal_file()
+                except OSError as exc:  # creating the next file or the rename failed
+                    self._set_fault(describe_error(exc))
+                    sealed = False
+            if sealed and self.fault and self._room_to_recover():
+                self._set_fault("")
             with self._lock:
                 self._durable = max(self._durable, upto)
                 done = []
                 while self._waiters and self._waiters[0][0] <= upto:
                     done.append(self._waiters.popleft()[1])
                 self._wake.notify_all()
-            # Each future is woken on its own loop (tests run several apps on one spool).
-            by_loop: dict = {}
-            for future in done:
-                by_loop.setdefault(future.get_loop(), []).append(future)
-            for loop, futures in by_loop.items():
-                try:
-                    loop.call_soon_threadsafe(_resolve, futures)
-                except RuntimeError:  # that loop has closed: nobody is waiting any more
-                    pass
+            _wake_all(done)
+            if self.fault:  # still failing, or not yet room enough to take requests again
+                retry = min(MAX_RETRY_PAUSE, retry * 2 or 0.05)
+                if self._pause_after_failure(retry):
+                    return
+            else:
+                retry = 0.0
+
+    def _write_failed(self, exc: OSError, chunks: list[bytes]) -> None:
+        """Undo a failed write (cut the file back to its durable length, keep the records
+        pending for the retry) and fail every request waiting: none of them is acknowledged."""
+        try:
+            os.ftruncate(self._fd, self._file_bytes)  # never leave a torn record mid-file
+        except OSError:
+            pass
+        with self._lock:
+            self._pending[:0] = chunks
+            waiting = [future for _, future in self._waiters]
+            self._waiters.clear()
+        self._set_fault(describe_error(exc))
+        _wake_all(waiting, SpoolUnavailable(self.fault))
+
+    def _room_to_recover(self) -> bool:
+        """After a full disk, a write that fits is not yet recovery: the next one would fail
+        again (and the state flap). Take requests again once RECOVERY_FREE_BYTES are free."""
+        if "full" not in self.fault:
+            return True
+        try:
+            st = os.fstatvfs(self._fd)
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize >= RECOVERY_FREE_BYTES
+
+    def _pause_after_failure(self, pause: float) -> bool:
+        """Wait before the next attempt (close() wakes it); True when closing on a disk that
+        keeps failing: the records still pending were never acknowledged."""
+        with self._lock:
+            if self._stopping:
+                self._stop_attempts += 1
+                if self._stop_attempts > 5:
+                    log.error("spool: closing with %d unwritten records (never acknowledged): %s", len(self._pending), self.fault)
+                    return True
+            self._wake.wait(pause)
+        return False
+
+    def _set_fault(self, reason: str) -> None:
+        """Enter, change or leave (reason "") the fault state; logged once per change."""
+        if reason == self.fault:
+            return
+        if reason:
+            if not self.fault:
+                self.faults += 1
+                self.fault_since = time.time()
+            log.error("spool: %s; collect answers 503 until a write succeeds", reason)
+        else:
+            log.warning("spool: writes succeed again after %.1fs; collect accepts events", time.time() - self.fault_since)
+            self.fault_since = 0.0
+        self.fault = reason
 
     def _seal_file(self) -> None:
         """Close the active file (written and fsynced) as `.ready`; appends since then belong
-        to the next segment."""
-        os.close(self._fd)
-        sealed_path, sealed_bytes = self._path, self._file_bytes
-        sealed_path.rename(sealed_path.with_suffix(".ready"))
+        to the next segment. The next file is opened first, so a failure (raised) leaves
+        everything as it was and the seal is retried."""
+        sealed_path, sealed_bytes, sealed_fd = self._path, self._file_bytes, self._fd
+        next_path = self.dir / f"{self._seq:012d}.open"
+        next_fd = os.open(next_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            sealed_path.rename(sealed_path.with_suffix(".ready"))
+        except OSError:
+            os.close(next_fd)
+            next_path.unlink(missing_ok=True)
+            raise
+        os.close(sealed_fd)
         with self._lock:
-            self._open_new()
+            self._path, self._fd, self._file_bytes = next_path, next_fd, 0
+            self._seq += 1
             self._seal_requested = False
             self._active_bytes -= sealed_bytes
             self._active_since = time.monotonic() if self._active_bytes else 0.0
@@ -284,45 +337,6 @@ class Spool:
 
     def _due_for_seal(self) -> bool:
         return self._active_bytes > 0 and time.monotonic() - self._active_since >= self.seal_after
-
-    # --- reading (flusher) -------------------------------------------------------------------------
-    def ready_segments(self) -> list[Path]:
-        return sorted(self.dir.glob("*.ready"))
-
-    def read(self, path: Path) -> Segment:
-        data = path.read_bytes()
-        records, valid = read_records(data)
-        if valid < len(data):
-            log.error("spool %s: %d bytes fail their checksum and are skipped", path.name, len(data) - valid)
-        return Segment(path, records, len(data))
-
-    def release(self, segment: Segment) -> None:
-        """ClickHouse has the rows: the segment may go."""
-        try:
-            segment.path.unlink()
-        except FileNotFoundError:
-            return
-        with self._lock:
-            self.ready_bytes = max(0, self.ready_bytes - segment.size)
-            self.buffered_events = max(0, self.buffered_events - sum(r.count(b"\n") for r in segment.records))
-
-    def rewrite(self, segment: Segment, records: list[bytes]) -> None:
-        """Replace a sealed segment's records (privacy erasure of rows not yet flushed)."""
-        tmp = segment.path.with_suffix(".tmp")
-        data = b"".join(encode_record(r) for r in records)
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, segment.path)
-        removed = sum(r.count(b"\n") for r in segment.records) - sum(r.count(b"\n") for r in records)
-        with self._lock:
-            self.ready_bytes += len(data) - segment.size
-            self.buffered_events = max(0, self.buffered_events - removed)
-
-    def iter_all_records(self) -> Iterator[bytes]:
-        for path in self.ready_segments():
-            yield from self.read(path).records
 
     def close(self) -> None:
         with self._lock:
@@ -337,7 +351,23 @@ class Spool:
             self._path.unlink()
 
 
-def _resolve(futures: list[asyncio.Future]) -> None:
+def _wake_all(futures: list[asyncio.Future], error: BaseException | None = None) -> None:
+    """Resolve futures from the sync thread, each on its own loop (tests run several apps on
+    one spool); with `error`, they raise it."""
+    by_loop: dict = {}
+    for future in futures:
+        by_loop.setdefault(future.get_loop(), []).append(future)
+    for loop, group in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve, group, error)
+        except RuntimeError:  # that loop has closed: nobody is waiting any more
+            pass
+
+
+def _resolve(futures: list[asyncio.Future], error: BaseException | None) -> None:
     for future in futures:
         if not future.done():
-            future.set_result(None)
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
