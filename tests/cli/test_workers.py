@@ -246,3 +246,19 @@ def test_a_port_taken_fails_before_any_token_and_workers_must_be_positive(tmp_pa
     assert not (tmp_path / "d" / "cli_token").exists()
     r = tracker_cli("serve", "--workers", "0", "--data", str(tmp_path / "d"))
     assert r.returncode == 1 and "--workers" in r.stderr
+
+
+def test_the_live_spool_reached_through_a_symlink_is_no_orphan(tmp_path):
+    # An operator may put the spool on a disk of its own with a symlink (<data>/spool -> /disk):
+    # the live spool is kept by its resolved path, so start-up never drains (and deletes) it.
+    from tracker.cli._workers import orphan_spools
+
+    disk, root = tmp_path / "disk", tmp_path / "data" / "spool"
+    disk.mkdir()
+    root.parent.mkdir()
+    root.symlink_to(disk)
+    (disk / "00000001.open").write_bytes(b"")
+    (root / "w1").mkdir()
+    (root / "w1" / "00000001.ready").write_bytes(b"")
+    assert orphan_spools(root, keep={disk}) == [root / "w1"]
+    assert orphan_spools(root, keep={root}) == [root / "w1"]

@@ -163,3 +163,23 @@ def test_a_failing_fsync_fails_the_waiters_and_recovers(tmp_path, monkeypatch, c
     # event id makes that count once); nothing torn, nothing out of order.
     assert records == [b'{"ok":1}\n', b'{"lost":1}\n', b'{"after":1}\n']
     spool.close()
+
+
+def test_damage_found_at_start_on_a_full_disk_is_set_aside_once_space_returns(small_disk):
+    from tests.ingest.test_spool_damage import RECORDS, flip, offsets, segment_bytes
+    from tracker.ingest.spool import HEADER
+
+    directory = small_disk / "spool"
+    directory.mkdir()
+    (directory / "000000000001.open").write_bytes(flip(segment_bytes(), offsets(RECORDS)[6] + HEADER.size + 10))
+    ballast = fill(small_disk)
+    spool = Spool(directory, segment_bytes=1 << 20, max_bytes=1 << 30, fsync=True, seal_after=3600.0)  # starts anyway
+    try:
+        [path] = spool.ready_segments()
+        with pytest.raises(OSError):
+            spool.read(path)  # nothing is handed to the flusher before the damage is set aside
+        os.unlink(ballast)
+        assert spool.read(path).records == RECORDS[:6] + RECORDS[7:]
+        assert spool.quarantine.stats()["moved_regions"] == 1
+    finally:
+        spool.close()

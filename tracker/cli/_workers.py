@@ -293,10 +293,11 @@ def lock_spool(directory: Path):
 def orphan_spools(spool_root: Path, keep: set[Path]) -> list[Path]:
     """Spool directories under `spool_root` (itself included) that hold segments and that no
     process in `keep` (or holding their lock) owns."""
+    keep = {k.resolve() for k in keep}  # the live spool may be reached through a symlink
     found = []
     candidates = [spool_root] + sorted(p for p in spool_root.iterdir() if p.is_dir()) if spool_root.is_dir() else []
     for directory in candidates:
-        if directory in keep or not (any(directory.glob("*.ready")) or any(directory.glob("*.open"))):
+        if directory.resolve() in keep or not (any(directory.glob("*.ready")) or any(directory.glob("*.open"))):
             continue
         found.append(directory)
     return found
@@ -347,9 +348,10 @@ def worker_main(index: int, fd: int, supervisor: int) -> int:
     from tracker.cli._server import build_server
     from tracker.runtime import Runtime
 
-    # SIGTERM at any point from here on (a stop while this worker is still starting) ends in
-    # the `finally` below, which flushes whatever the spool holds, instead of a silent death.
-    signal.signal(signal.SIGTERM, _exit_on_signal)
+    # A stop while this worker is still starting (imports, recovering its spool) is held until
+    # the runtime is open, so the `finally` below flushes what the spool recovered.
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     _term_with_parent(supervisor)
     settings = Settings.load()
     logging.getLogger("tracker").setLevel(settings.log_level.upper())
@@ -363,7 +365,9 @@ def worker_main(index: int, fd: int, supervisor: int) -> int:
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 50)  # as in plain serve (tracker/cli/serve.py)
-        build_server(app, settings).run(sockets=[socket.socket(fileno=fd)])  # slow-client limits: tracker/cli/_server.py
+        signal.signal(signal.SIGTERM, _exit_on_signal)  # uvicorn's own handler while it runs
+        if not stop.is_set():
+            build_server(app, settings).run(sockets=[socket.socket(fileno=fd)])  # slow-client limits: tracker/cli/_server.py
     except SystemExit:
         pass
     finally:

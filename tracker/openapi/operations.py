@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracker.ingest import schema as events
+from tracker.orders import schema as orders
 from tracker.vocabulary import EVENT_TYPES, SITE_PATTERN
 
 STRING: dict = {"type": "string"}
@@ -65,9 +66,17 @@ EVENT: dict[str, Any] = {
 COLLECT: dict = {"type": "object", "required": ["site", "events"],
                  "properties": {"site": SITE, "events": {"type": "array", "maxItems": events.MAX_EVENTS, "items": EVENT}}}
 ORDER: dict = {
-    "type": "object", "required": ["id", "revenue", "status"],
-    "properties": {"id": STRING, "revenue": {"type": "number"}, "currency": STRING, "coupon": STRING,
-                   "status": {"type": "string", "enum": ["paid", "refunded"]}, "ts": {"description": "ISO time or epoch ms"}},
+    "type": "object", "required": ["id", "revenue", "currency", "status"], "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": orders.MAX_ORDER_ID_LEN, "description": "the order id the page's purchase sent"},
+        "revenue": {"oneOf": [{"type": "number", "minimum": 0, "maximum": float(orders.MAX_ORDER_REVENUE)},
+                              {"type": "string", "pattern": r"^\d{1,11}(\.\d{1,4})?$"}],
+                    "description": "a number, or an exact decimal string"},
+        "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
+        "coupon": {"type": "string", "maxLength": orders.MAX_COUPON_LEN},
+        "status": {"type": "string", "enum": list(orders.STATUSES)},
+        "ts": {"oneOf": [{"type": "number"}, {"type": "string"}], "description": "when the order was placed: epoch ms or ISO 8601"},
+    },
 }
 SINCE = q("since", "ISO date or datetime, UTC (default: 24 hours ago)", STRING)
 LIMIT = q("limit", "most rows to return", {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 100})
@@ -88,8 +97,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/orders"): Operation(
         "Confirm, correct or refund orders from the shop's backend (role ingest)",
         body={"type": "object", "required": ["site", "orders"],
-              "properties": {"site": SITE, "orders": {"type": "array", "maxItems": 1000, "items": ORDER}}},
-        answer=ACCEPTED, status=202),
+              "properties": {"site": SITE, "orders": {"type": "array", "maxItems": orders.MAX_ORDERS, "items": ORDER}}},
+        answer=ACCEPTED, status=202,
+        description=f"At most {orders.MAX_BODY_BYTES // 1024} KiB and {orders.MAX_ORDERS} orders. 202 once the orders are on disk; "
+        "idempotent by (site, id), the latest confirmation wins; 503 + Retry-After when storage is down. docs/orders.md."),
     ("GET", "/api/admin/sites"): Operation("List the sites and their allowed origins", answer=ROWS),
     ("POST", "/api/admin/sites"): Operation(
         "Register a site, or add origins to it",

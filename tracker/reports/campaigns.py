@@ -50,11 +50,11 @@ def campaigns_sql(trusted_only: bool, counting: revenue.Money, filters=()) -> st
                    groupArrayIf((t_ms, (utm_source, utm_medium, utm_campaign)), tagged) AS tags,
                    arrayMap(v -> arrayFirst(x -> x.1 = toInt64(intDiv(v[1], 4)), tags).2, visits) AS touches,
                    arrayMap(n -> toUInt8(n = 1), arrayEnumerateUniq(touches)) AS firsts,
-                   groupArrayIf((t_ms, revenue), type = 'purchase') AS buys
+                   groupArrayIf((t_ms, revenue), {revenue.COUNTED}) AS buys
             FROM (
-                SELECT vid, type, revenue, utm_source, utm_medium, utm_campaign,
+                SELECT vid, type, order_id, revenue, utm_source, utm_medium, utm_campaign,
                        toInt64(toUnixTimestamp64Milli(ts)) AS t_ms,
-                       toUInt64(t_ms) * 4 + 2 * (type = 'purchase') + (type = 'pageview') AS k,
+                       toUInt64(t_ms) * 4 + 2 * {revenue.COUNTED} + (type = 'pageview') AS k,
                        utm_source != '' OR utm_medium != '' OR utm_campaign != '' AS tagged
                 FROM ({revenue.events(_sql.events(trusted_only, filters), counting)})
             )

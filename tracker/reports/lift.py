@@ -46,9 +46,9 @@ def groups_sql(trusted_only: bool, counting: revenue.Money, filters=()) -> str:
         SELECT countIf(is_view) AS views,
                minIf(ts, is_view) AS first_view,
                argMinIf(promo_variant, (ts, event_id), is_view) AS first_variant,
-               maxIf(ts, type = 'purchase') AS last_purchase
+               maxIf(ts, {revenue.COUNTED}) AS last_purchase
         FROM (
-            SELECT vid, ts, event_id, type, promo_variant, type = 'promo_view' AND promo_id = {{promo:String}} AS is_view
+            SELECT vid, ts, event_id, type, order_id, promo_variant, type = 'promo_view' AND promo_id = {{promo:String}} AS is_view
             FROM ({revenue.events(_sql.events(trusted_only, filters), counting)})
             WHERE type IN ('promo_view', 'purchase')
         )

@@ -136,9 +136,9 @@ def attribution_sql(events: str, dim: str, model: str, with_coupons: bool) -> st
                        arrayMap((k, pos, d) -> {MODELS[model]}, keys, arrayEnumerate(keys), decays) AS shares
                 FROM (
                     SELECT arraySort(groupArrayIf((t, promo_id, dim), type = 'promo_click')) AS click_list,
-                           groupArrayIf(CAST((event_id, t, revenue, upper(coupon)), '{buy_type}'), type = 'purchase') AS buy_list
+                           groupArrayIf(CAST((event_id, t, revenue, upper(coupon)), '{buy_type}'), {revenue.COUNTED}) AS buy_list
                     FROM (
-                        SELECT vid, type, toInt64(toUnixTimestamp64Milli(ts)) AS t, event_id, promo_id, {dim} AS dim, revenue, coupon
+                        SELECT vid, type, order_id, toInt64(toUnixTimestamp64Milli(ts)) AS t, event_id, promo_id, {dim} AS dim, revenue, coupon
                         FROM ({events})
                         WHERE type IN ('promo_click', 'purchase')
                     )
@@ -157,7 +157,7 @@ def promotions_sql(trusted_only: bool, dim: str, model: str, with_coupons: bool,
     # ~5-10% faster than inlining the CTE in both halves, with identical rows).
     return f"""
     WITH promo_events AS MATERIALIZED (
-        SELECT vid, type, ts, event_id, promo_id, promo_creative, promo_slot, promo_variant, promo_name, revenue, coupon
+        SELECT vid, type, ts, event_id, order_id, promo_id, promo_creative, promo_slot, promo_variant, promo_name, revenue, coupon
         FROM ({revenue.events(_sql.events(trusted_only, filters), counting)})
         WHERE type IN ('promo_view', 'promo_click', 'purchase')
     )

@@ -56,13 +56,23 @@ class SegmentFiles:
                 self.ready_bytes += path.stat().st_size
                 self.buffered_events += sum(r.count(b"\n") for r in found.records)
 
-    def _repair(self, path: Path, found: Scan, *, seal: bool = False) -> Scan:
+    def _repair(self, path: Path, found: Scan, *, seal: bool = False, strict: bool = False) -> Scan:
         """Quarantine the damage `found` in `path`; leave it holding only intact records
-        (sealed as `.ready` when `seal`), or remove it when none is left."""
+        (sealed as `.ready` when `seal`), or remove it when none is left. If the disk refuses
+        (full), the file is only sealed as it is: `read` repairs it before it is flushed."""
+        target = path.with_suffix(".ready") if seal else path
         if found.damaged:
             tail = seal and len(found.damaged) == 1 and found.damaged[0][0] + len(found.damaged[0][1]) == path.stat().st_size
-            self.quarantine.put(path, found, torn_tail=tail)
-        target = path.with_suffix(".ready") if seal else path
+            try:
+                self.quarantine.put(path, found, torn_tail=tail)
+            except OSError as exc:
+                if strict:  # the flusher's read: nothing is sent until the damage is set aside
+                    raise
+                log.error("spool %s: cannot move %d damaged bytes aside now (%s); repaired before it is flushed",
+                          path.name, found.damaged_bytes, exc.strerror or exc)
+                if target != path:
+                    path.rename(target)
+                return found
         if not found.records:
             path.unlink()
         elif found.damaged:
@@ -93,7 +103,7 @@ class SegmentFiles:
         found = scan(data)
         if not found.damaged:
             return Segment(path, found.records, len(data))
-        self._repair(path, found)
+        self._repair(path, found, strict=True)
         size = path.stat().st_size if found.records else 0
         with self._lock:
             self.ready_bytes = max(0, self.ready_bytes - len(data) + size)
