@@ -163,9 +163,9 @@ def first_start(settings: Settings, url: str, workers: int, *, private: bool) ->
             if private:  # our own storage process answered a moment ago: a real failure
                 raise
             print("tracker: ClickHouse is unreachable; serving ingest into the spool until it answers", file=sys.stderr, flush=True)
-        if first_admin:
-            print("Created the first admin token (shown once; keep it safe):", flush=True)
-            print(f"  {first_admin}", flush=True)
+        from tracker.cli.serve import announce_admin_token
+
+        announce_admin_token(first_admin, data_dir)
     finally:
         runtime.close()
 

@@ -76,13 +76,7 @@ def run(args) -> int:
             if settings.embedded:
                 raise
             print("tracker: ClickHouse is unreachable; serving ingest into the spool until it answers", file=sys.stderr, flush=True)
-        if first_admin:
-            print("Created the first admin token (shown once; keep it safe; it also logs you in to the dashboard):", flush=True)
-            print(f"  {first_admin}", flush=True)
-        else:
-            print(f"The admin token was printed on the first start of {data_dir}. Lost it? Make another "
-                  f"(from another terminal, while this runs):\n  tracker token create --role admin --name NAME --data {data_dir}",
-                  flush=True)
+        announce_admin_token(first_admin, data_dir)
         print(f"tracker listening on {url}  (start page: {url}/, demo shop: {url}/demo, dashboard: {url}/dashboard, "
               f"API docs: {url}/api/docs)", flush=True)
         if settings.embedded:
@@ -108,6 +102,18 @@ def run(args) -> int:
         sock.close()
         runtime.close()
     return 0
+
+
+def announce_admin_token(first_admin: str | None, data_dir) -> None:
+    """The first start's admin token (shown once), or, on later starts, how to make another:
+    a newcomer whose token scrolled away is never left without a way in."""
+    if first_admin:
+        print("Created the first admin token (shown once; keep it safe; it also logs you in to the dashboard):", flush=True)
+        print(f"  {first_admin}", flush=True)
+    else:
+        print(f"The admin token was printed on the first start of {data_dir}. Lost it? Make another "
+              f"(from another terminal, while this runs):\n  tracker token create --role admin --name NAME --data {data_dir}",
+              flush=True)
 
 
 def bind(host: str, port: int) -> socket.socket:
