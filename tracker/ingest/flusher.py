@@ -93,7 +93,8 @@ class Flusher:
         while not self._stop.is_set():
             self._kick.wait(timeout=self.interval / 2)
             self._kick.clear()
-            self.spool.request_seal() if self.spool._due_for_seal() else None
+            if self.spool.due_for_seal():
+                self.spool.request_seal()
             try:
                 while self.flush_once():
                     pass
@@ -176,7 +177,7 @@ class Flusher:
         self.spool.request_seal()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.spool._active_bytes:
+            if self.spool.active_bytes:
                 self.spool.request_seal()
                 time.sleep(0.005)
                 continue

@@ -210,14 +210,14 @@ class Spool(SegmentFiles):
             if pause > 0 and not self._stopping:
                 time.sleep(pause)
             with self._lock:
-                while not self._stopping and not self._pending and not self._waiters and not self._seal_requested and not self._due_for_seal() \
+                while not self._stopping and not self._pending and not self._waiters and not self._seal_requested and not self.due_for_seal() \
                         and not self.fault:
                     self._wake.wait(timeout=min(0.25, self.seal_after))
                 if self._stopping and not self._pending and not self._waiters and not self._active_bytes:
                     return
                 chunks, self._pending = self._pending, []
                 upto = self._written  # every byte up to here is in `chunks` or already written
-                seal = self._active_bytes > 0 and (self._seal_requested or self._due_for_seal() or self._stopping)
+                seal = self._active_bytes > 0 and (self._seal_requested or self.due_for_seal() or self._stopping)
             data = b"".join(chunks)
             try:
                 view = memoryview(data)
@@ -335,7 +335,13 @@ class Spool(SegmentFiles):
         for callback in self.on_sealed:
             callback()
 
-    def _due_for_seal(self) -> bool:
+    @property
+    def active_bytes(self) -> int:
+        """Bytes of the open segment, not yet sealed for the flusher."""
+        return self._active_bytes
+
+    def due_for_seal(self) -> bool:
+        """The open segment holds records older than `seal_after`: the flusher asks it sealed."""
         return self._active_bytes > 0 and time.monotonic() - self._active_since >= self.seal_after
 
     def close(self) -> None:
