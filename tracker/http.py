@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import json
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -180,3 +182,17 @@ def network_prefix(request: Request, facts: RequestFacts | None = None) -> str:
     network = runtime_of(request).network
     prefix, _ = network.describe(network.client_ip(facts.peer, facts.forwarded_for))
     return prefix or "?"
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise BadRequest(f"duplicate key {dup!r} in a JSON object")
+    return obj
+
+
+# The exact duplicate-key check of request bodies (orjson keeps the last of duplicate keys
+# silently): the stdlib scanner with a pairs hook; `DUPLICATE_KEYS.decode(text)` raises a 400.
+DUPLICATE_KEYS = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)

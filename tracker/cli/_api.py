@@ -24,19 +24,10 @@ import orjson
 from tracker.cli import CliError
 from tracker.config import Settings
 from tracker.errors import DataDirBusy, StorageError
+from tracker.storage.served import pid_alive
 
 SERVER_FILE = "server.json"
 CLI_TOKEN_FILE = "cli_token"
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def running_server(data_dir: Path) -> dict | None:

@@ -8,7 +8,6 @@ of 0), and a bad order is rejected with its index while the rest of the batch is
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ import msgspec
 import orjson
 
 from tracker.errors import BadRequest, PayloadTooLarge
+from tracker.http import DUPLICATE_KEYS
 from tracker.vocabulary import check_site_id
 
 MAX_BODY_BYTES = 1024 * 1024  # 1,000 orders of a few hundred bytes each, with room to spare
@@ -77,18 +77,6 @@ class OrderError(ValueError):
     """One order is invalid; the rest of the batch stands."""
 
 
-def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise BadRequest(f"duplicate key {dup!r} in a JSON object")
-    return obj
-
-
-_STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates)
-
-
 def decode_json(body: bytes) -> object:
     """Strict JSON: invalid UTF-8, NaN/Infinity and duplicate keys are a 400. Orders are few,
     so the exact duplicate-key check (stdlib pairs hook) always runs after orjson's parse."""
@@ -96,7 +84,7 @@ def decode_json(body: bytes) -> object:
         raise PayloadTooLarge(f"body is larger than {MAX_BODY_BYTES} bytes")
     try:
         value = orjson.loads(body)
-        _STRICT.decode(body.decode("utf-8"))
+        DUPLICATE_KEYS.decode(body.decode("utf-8"))
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"body is not valid JSON: {exc.args[0] if exc.args else 'parse error'}") from None
     except RecursionError:

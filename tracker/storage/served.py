@@ -27,7 +27,8 @@ STORAGE_NODE_DIR = "storage"  # config, users file, fifo and log of the private 
 PROCESS_MARK = b"tracker.storage.server_process"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """The process `pid` exists (ours or another user's)."""
     if pid <= 0:
         return False
     try:
@@ -65,7 +66,7 @@ def remove(data_dir: Path) -> None:
 def live(data_dir: Path) -> dict | None:
     """The record of a running supervisor's storage process, or None (absent or stale)."""
     info = _read(data_dir)
-    if info and _alive(int(info.get("pid", 0))) and _alive(int(info.get("storage_pid", 0))):
+    if info and pid_alive(int(info.get("pid", 0))) and pid_alive(int(info.get("storage_pid", 0))):
         return info
     return None
 
@@ -82,10 +83,10 @@ def clear_stale(data_dir: Path, timeout: float = 15.0) -> None:
     """Remove a storage.json whose supervisor is gone, first stopping its storage process if
     that is still running (it holds the chDB dir's lock)."""
     info = _read(data_dir)
-    if info is None or _alive(int(info.get("pid", 0))):
+    if info is None or pid_alive(int(info.get("pid", 0))):
         return
     pid = int(info.get("storage_pid", 0))
-    if _alive(pid) and _is_storage_process(pid):
+    if pid_alive(pid) and _is_storage_process(pid):
         fifo = Path(str(info.get("node_dir", ""))) / "stop.fifo"
         with contextlib.suppress(OSError):
             fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
@@ -94,9 +95,9 @@ def clear_stale(data_dir: Path, timeout: float = 15.0) -> None:
             finally:
                 os.close(fd)
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _alive(pid):
+        if pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             time.sleep(0.2)
