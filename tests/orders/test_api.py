@@ -62,7 +62,9 @@ def test_the_latest_confirmation_wins_and_retries_change_nothing(client, storage
     assert post(client, token, {"site": site, "orders": [order("B1", 35)]}).status_code == 202  # corrected
     assert post(client, token, {"site": site, "orders": [order("B1", 35, status="refunded")]}).status_code == 202
     [row] = latest(storage, site)
-    assert (row["status"], row["revenue"], row["confirmations"]) == ("refunded", "35", 4)
+    # Only the latest version counts; how many rows are left depends on background merges
+    # (ReplacingMergeTree), so the row count is no part of the answer.
+    assert (row["status"], row["revenue"]) == ("refunded", "35")
     # Within one request, a later entry for the same order wins.
     assert post(client, token, {"site": site, "orders": [order("B2", 1), order("B2", 2)]}).status_code == 202
     assert [r["revenue"] for r in latest(storage, site) if r["order_id"] == "B2"] == ["2"]
