@@ -43,6 +43,33 @@ def send(url: str, site: str, n: int) -> list[str]:
     return ids if r.status_code == 202 and r.json()["accepted"] == n else []
 
 
+class Load(list):
+    """Four threads sending batches of 10 to `server` while the block runs; the list of ids
+    acknowledged so far (appends are atomic; the threads stop and join on exit)."""
+
+    def __init__(self, server: TrackerServer) -> None:
+        super().__init__()
+        self.server, self.stop = server, threading.Event()
+        self.threads = [threading.Thread(target=self._stream) for _ in range(4)]
+
+    def _stream(self) -> None:
+        while not self.stop.is_set():
+            self.extend(send(self.server.url, "shop", 10))
+
+    def wait_for(self, count: int, what: str) -> None:
+        wait_for(lambda: len(self) >= count, what=what)
+
+    def __enter__(self) -> Load:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join()
+
+
 def workers_of(supervisor: int) -> dict[int, int]:
     """{worker index: pid} of a supervisor's live worker processes."""
     found = {}
@@ -109,32 +136,13 @@ def test_a_worker_killed_mid_load_is_restarted_and_loses_no_acknowledged_event(t
     data, port = tmp_path / "data", free_port()
     server = TrackerServer(data, port, env=WORKERS).start()
     server.add_site("shop")
-    acked: list[str] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def stream() -> None:
-        while not stop.is_set():
-            ids = send(server.url, "shop", 10)
-            with lock:
-                acked.extend(ids)
-
-    threads = [threading.Thread(target=stream) for _ in range(4)]
-    for t in threads:
-        t.start()
-    try:
-        wait_for(lambda: len(acked) >= 200, what="traffic before the kill")  # not a fixed sleep: CI may be slow
+    with Load(server) as acked:
+        acked.wait_for(200, what="traffic before the kill")  # not a fixed sleep: CI may be slow
         before = workers_of(server.proc.pid)
         os.kill(before[0], signal.SIGKILL)
         restarted = wait_for(lambda: (w := workers_of(server.proc.pid)).get(0) not in (None, before[0]) and w, what="worker 0's restart")
         assert restarted[1] == before[1], "the other worker keeps running"
-        with lock:
-            at_restart = len(acked)
-        wait_for(lambda: len(acked) > at_restart + 100, what="traffic after the restart")
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
+        acked.wait_for(len(acked) + 100, what="traffic after the restart")
     assert "worker 0" in server.log.read_text() and "restarting it" in server.log.read_text()
     stored = {r["event_id"] for r in server.stored("SELECT event_id FROM events FINAL WHERE site = {site:String}", site="shop")}
     missing = set(acked) - stored
@@ -153,31 +161,12 @@ def test_the_storage_process_killed_mid_load_is_restarted_and_loses_no_acknowled
     data, port = tmp_path / "data", free_port()
     server = TrackerServer(data, port, env=WORKERS).start()
     server.add_site("shop")
-    acked: list[str] = []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def stream() -> None:
-        while not stop.is_set():
-            ids = send(server.url, "shop", 10)
-            with lock:
-                acked.extend(ids)
-
-    threads = [threading.Thread(target=stream) for _ in range(4)]
-    for t in threads:
-        t.start()
-    try:
-        wait_for(lambda: len(acked) >= 200, what="traffic before the kill")  # not a fixed sleep: CI may be slow
+    with Load(server) as acked:
+        acked.wait_for(200, what="traffic before the kill")  # not a fixed sleep: CI may be slow
         first = orjson.loads((data / "storage.json").read_bytes())
         os.kill(first["storage_pid"], signal.SIGKILL)
         wait_for(lambda: orjson.loads((data / "storage.json").read_bytes())["storage_pid"] != first["storage_pid"], what="the storage restart")
-        with lock:
-            at_restart = len(acked)
-        wait_for(lambda: len(acked) > at_restart + 100, what="traffic after the restart")
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
+        acked.wait_for(len(acked) + 100, what="traffic after the restart")
     assert "the storage process exited" in server.log.read_text()
     stored = {r["event_id"] for r in server.stored("SELECT event_id FROM events FINAL WHERE site = {site:String}", site="shop")}
     missing = set(acked) - stored

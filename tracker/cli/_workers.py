@@ -139,7 +139,7 @@ def start_private_storage(data_dir: Path):
 def first_start(settings: Settings, url: str, workers: int, *, private: bool) -> None:
     """What plain `serve` does once before serving: schema, first admin token, the CLI token,
     the demo site; and the flush of spools no worker will own."""
-    from tracker.cli._api import ensure_cli_token
+    from tracker.cli.serve import announce_admin_token, prepare_store
     from tracker.errors import StorageError
     from tracker.runtime import Runtime
 
@@ -148,11 +148,7 @@ def first_start(settings: Settings, url: str, workers: int, *, private: bool) ->
     try:
         first_admin = None
         try:
-            if runtime.tokens.count_admins() == 0:
-                first_admin, _ = runtime.tokens.create(role="admin", name="admin")
-            ensure_cli_token(runtime)
-            origins = [url, f"http://localhost:{settings.port}", f"http://127.0.0.1:{settings.port}"]
-            runtime.sites.ensure("demo", origins + ([settings.public_url] if settings.public_url else []))
+            first_admin = prepare_store(runtime, settings, url, settings.port)
             if settings.demo:
                 from tracker.seed import seed_if_empty
 
@@ -163,8 +159,6 @@ def first_start(settings: Settings, url: str, workers: int, *, private: bool) ->
             if private:  # our own storage process answered a moment ago: a real failure
                 raise
             print("tracker: ClickHouse is unreachable; serving ingest into the spool until it answers", file=sys.stderr, flush=True)
-        from tracker.cli.serve import announce_admin_token
-
         announce_admin_token(first_admin, data_dir)
     finally:
         runtime.close()

@@ -25,7 +25,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from tracker.app import create_app
     from tracker.cli._server import build_server
-    from tracker.cli._api import ensure_cli_token, running_server, write_server_file
+    from tracker.cli._api import running_server, write_server_file
     from tracker.errors import DataDirBusy, StorageError
     from tracker.runtime import Runtime
 
@@ -62,13 +62,7 @@ def run(args) -> int:
     try:
         first_admin = None
         try:
-            if runtime.tokens.count_admins() == 0:
-                first_admin, _ = runtime.tokens.create(role="admin", name="admin")
-            ensure_cli_token(runtime)
-            demo_origins = [url, f"http://localhost:{port}", f"http://127.0.0.1:{port}"]
-            if settings.public_url:
-                demo_origins.append(settings.public_url)
-            runtime.sites.ensure("demo", list(dict.fromkeys(demo_origins)))
+            first_admin = prepare_store(runtime, settings, url, port)
             workers.drain_orphans(runtime.storage, settings, keep={runtime.spool.dir.resolve()})  # spools a `--workers` run left
             if settings.demo:
                 _seed_demo(runtime)
@@ -139,6 +133,21 @@ def _url_host(host: str) -> str:
     if host in ("0.0.0.0", "::", ""):
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
+
+
+def prepare_store(runtime, settings, url: str, port: int) -> str | None:
+    """Once per start, before serving (plain `serve` and the `--workers` supervisor): the first
+    admin token (returned, to be shown once), the CLI's own token, the demo site with this
+    server's origins."""
+    from tracker.cli._api import ensure_cli_token
+
+    first_admin = None
+    if runtime.tokens.count_admins() == 0:
+        first_admin, _ = runtime.tokens.create(role="admin", name="admin")
+    ensure_cli_token(runtime)
+    origins = [url, f"http://localhost:{port}", f"http://127.0.0.1:{port}"] + ([settings.public_url] if settings.public_url else [])
+    runtime.sites.ensure("demo", list(dict.fromkeys(origins)))
+    return first_admin
 
 
 def _seed_demo(runtime) -> None:
