@@ -148,12 +148,13 @@ class Storage:
             "max_execution_time": settings.query_timeout,
             "max_result_rows": settings.max_result_rows,
             "result_overflow_mode": "throw",
-            # Dedup of the events table is ReplacingMergeTree + FINAL. Duplicates of an event id
-            # always land in the same month partition, so FINAL never needs to merge across
-            # partitions; this keeps FINAL as cheap as a plain read on merged parts.
+            # Dedup of the events table is ReplacingMergeTree + FINAL within a day partition
+            # (storage.repartition): FINAL never merges across partitions, and a closed day kept
+            # in one merged part is read without the merging step, as cheaply as a plain read.
             "do_not_merge_across_partitions_select_final": 1,
         }
-        self._write_settings: dict[str, Any] = {}
+        # Day partitions: an import or seed of a long history writes hundreds in one block.
+        self._write_settings: dict[str, Any] = {"max_partitions_per_insert_block": 0}
         if self.cluster and not self.is_node:
             self._read_settings.update(CLUSTER_READ_SETTINGS)
             self._write_settings.update(CLUSTER_WRITE_SETTINGS)

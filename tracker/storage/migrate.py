@@ -25,6 +25,7 @@ from importlib import resources
 from string import Template
 
 from tracker.storage.client import Storage
+from tracker.storage.repartition import repartition_events
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,7 @@ def migrate(storage: Storage) -> list[int]:
     applied: list[int] = []
     for node in storage.nodes():
         applied = _migrate_node(node)
+        repartition_events(node)  # a store of the month layout, once (storage.repartition)
     return applied
 
 

@@ -1,7 +1,8 @@
 """Materialised day partials: what keeps `traffic=trusted` cheap in every report.
 
 A background thread (`TrustJob`: built in `Runtime.open` as `runtime.trust_job`, started with
-the runtime) looks every `trust_refresh_seconds` for closed
+the runtime; it also merges each closed day of events into one part, `storage.repartition`)
+looks every `trust_refresh_seconds` for closed
 UTC days whose partials are missing or stale — the day's raw event count differs from the one
 recorded in `trust_coverage` (late import, erasure, merge of duplicates) or the partials'
 configuration changed — and recomputes them, newest first, a bounded number per tick.
@@ -24,6 +25,7 @@ from tracker.reports.runner import Context
 from tracker.reports.trust.score import TrustConfig, trust_params
 from tracker.reports.trust.signals import PARTIAL_COLUMNS, partials_sql
 from tracker.storage.client import Storage
+from tracker.storage.repartition import compact_closed_days
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +153,15 @@ class TrustJob:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
+                # Merge first: merging drops duplicate rows, which changes a day's raw count and so
+                # would make the partials just computed for it stale.
+                merged = compact_closed_days(self.storage)  # closed days in one part: FINAL reads them as they are
                 days = refresh(self.storage, self.config)
                 self.runs += 1
                 if days:
                     log.info("materialised trust signals of %d site-days", len(days))
+                if merged:
+                    log.info("merged %d closed days of events into one part each", len(merged))
             except TrackerError as exc:  # storage down or slow: try again next tick
                 log.warning("trust refresh failed: %s", exc.message)
             except Exception:  # never let the refresher die silently

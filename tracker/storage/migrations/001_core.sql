@@ -6,7 +6,8 @@
 -- One row per accepted event. Deduplication: ReplacingMergeTree keyed on (site, event_id),
 -- the client's dedupe key, so a retried or replayed event collapses to one row whatever
 -- visitor id or server time the copy carried; `dedup_ver` keeps the FIRST copy received.
--- Reports read with FINAL (cheap: duplicates share a month partition, see storage.client).
+-- Reports read with FINAL, cheap with day partitions whose closed days are merged into one
+-- part (tracker/storage/repartition.py; stores of the earlier month layout are rebuilt once).
 CREATE TABLE IF NOT EXISTS ${events} $ON_CLUSTER
 (
     site            LowCardinality(String),
@@ -62,7 +63,7 @@ CREATE TABLE IF NOT EXISTS ${events} $ON_CLUSTER
     INDEX ts_mm ts TYPE minmax GRANULARITY 1
 )
 ENGINE = $REPLACING(dedup_ver)
-PARTITION BY toYYYYMM(ts)
+PARTITION BY toDate(ts)
 ORDER BY (site, event_id)
 TTL toDateTime(ts) + toIntervalDay($RETENTION_DAYS)
 SETTINGS non_replicated_deduplication_window = 10000
