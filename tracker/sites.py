@@ -2,7 +2,10 @@
 
 Read on every collect request, so it is cached in memory and refreshed every few seconds (a
 change made through this process is visible at once; one made by another server within
-`REFRESH_SECONDS`).
+`REFRESH_SECONDS`). Collect reads the registry on the event loop, so a stale cache is
+refreshed by a background thread while requests keep reading the last one: a storage engine
+busy with reports must never stall the door (a synchronous refresh behind a 10M-event report
+held every request for up to 30 s). Only a process with no registry yet waits for storage.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class Sites:
         self._lock = threading.Lock()
         self._cache: dict[str, Site] = {}
         self._loaded_at = 0.0
+        self._refreshing = False  # a background refresh is in flight
         self._load_snapshot()
 
     def _load_snapshot(self) -> None:
@@ -92,11 +96,23 @@ class Sites:
 
     def _fresh(self) -> dict[str, Site]:
         if time.monotonic() - self._loaded_at > REFRESH_SECONDS:
-            try:
-                self._refresh()
-            except Exception:  # keep serving from the last good cache while storage is down
-                self._loaded_at = time.monotonic() - REFRESH_SECONDS + 1.0
+            if not self._cache:
+                self._refresh_quietly()  # nothing to serve from yet
+            else:
+                with self._lock:
+                    start, self._refreshing = not self._refreshing, True
+                if start:
+                    threading.Thread(target=self._refresh_quietly, name="sites-refresh", daemon=True).start()
         return self._cache
+
+    def _refresh_quietly(self) -> None:
+        try:
+            self._refresh()
+        except Exception:  # keep serving from the last good cache while storage is down
+            self._loaded_at = time.monotonic() - REFRESH_SECONDS + 1.0
+        finally:
+            with self._lock:
+                self._refreshing = False
 
     def get(self, site: str) -> Site | None:
         return self._fresh().get(site)
