@@ -21,6 +21,11 @@ ClickHouse then counts visitors per level and takes the exact median gap per ste
 rates are the pure `shape`. With `breakdown`, the same query groups by an allow-listed
 per-visitor dimension WITH ROLLUP, so the overall row (exact medians included) comes from the
 same single read.
+
+A `purchase` step counts purchases the way every money figure does (`revenue.events`): once
+the site has confirmed orders, only a purchase whose order is confirmed paid (and not
+refunded) matches it (`revenue.COUNTED`), in whatever currency; a forged or never confirmed
+purchase reaches no purchase step. `revenue_source` in the answer says which way it counted.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tracker.errors import BadRequest
-from tracker.reports import _sql
+from tracker.reports import _sql, revenue
 from tracker.reports.figures import ratio
 from tracker.reports.params import param
 from tracker.reports.runner import Context
@@ -135,9 +140,12 @@ class Params:
                        parse=lambda raw: _text(raw or "", "promo"))
 
 
-def step_condition(step: Step, i: int) -> str:
-    """SQL condition for step i (bound parameters only)."""
+def step_condition(step: Step, i: int, confirmed: bool = False) -> str:
+    """SQL condition for step i (bound parameters only); `confirmed`: a purchase step matches
+    only the purchases that count (`revenue.COUNTED`, over `revenue.events`)."""
     parts = [f"type = {{s{i}_type:String}}"]
+    if confirmed and step.type == "purchase":
+        parts.append(revenue.COUNTED)
     if step.path.endswith("*"):
         parts.append(f"startsWith(path, {{s{i}_path:String}})")
     elif step.path:
@@ -204,9 +212,21 @@ def walk_layers(n: int) -> list[list[str]]:
     return layers
 
 
-def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "", filters=()) -> str:
+def counts_orders(steps: Sequence[Step]) -> bool:
+    return any(step.type == "purchase" for step in steps)
+
+
+def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "", filters=(),
+               counting: revenue.Money | None = None) -> str:
+    """`counting`: the site's way of counting money (`revenue.money_of`); confirmed, the
+    events' purchases go through `revenue.events` (every currency kept) and a purchase step
+    matches only the counted ones."""
     n = len(steps)
-    mask = " + ".join(f"bitShiftLeft(toUInt16({step_condition(s, i)}), {i - 1})" for i, s in enumerate(steps, start=1))
+    confirmed = bool(counting and counting.confirmed and counts_orders(steps))
+    base = _sql.events(trusted_only, filters)
+    if confirmed:
+        base = revenue.events(base, counting, every_currency=True)
+    mask = " + ".join(f"bitShiftLeft(toUInt16({step_condition(s, i, confirmed)}), {i - 1})" for i, s in enumerate(steps, start=1))
     dim = BREAKDOWNS[breakdown] if breakdown else "''"
     collect = "groupArrayIf(key, mask > 0)" if breakdown else "groupArray(key)"
     where = "" if breakdown else "WHERE mask > 0"
@@ -220,7 +240,7 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "", f
             SELECT *, {mask} AS mask,
                    bitShiftLeft(toUInt64(toUnixTimestamp64Milli(ts)), 14)
                      + bitShiftLeft(toUInt64(bitCount(bitXor(mask, mask - 1)) - 1), 10) + mask AS key
-            FROM ({_sql.events(trusted_only, filters)})
+            FROM ({base})
         )
         {where}
         GROUP BY {_sql.VISITOR}
@@ -237,10 +257,12 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "", f
 
 
 def run(ctx: Context, params: Params) -> dict:
-    bind = ctx.bind(**step_bind(params.steps), window_ms=params.window * 1000, promo=params.promo)
-    rows = ctx.storage.dicts(funnel_sql(params.steps, ctx.scope.trusted_only, params.breakdown, ctx.scope.filters), bind, what="funnel report")
+    counting = revenue.money_of(ctx.storage, ctx.bind())
+    bind = ctx.bind(**step_bind(params.steps), window_ms=params.window * 1000, promo=params.promo, **revenue.bind(counting))
+    sql = funnel_sql(params.steps, ctx.scope.trusted_only, params.breakdown, ctx.scope.filters, counting)
+    rows = ctx.storage.dicts(sql, bind, what="funnel report")
     total = next((r for r in rows if r["is_total"]), {})
-    result = {"window": params.window, "steps": shape(params.steps, total)}
+    result = {"window": params.window, "revenue_source": counting.source, "steps": shape(params.steps, total)}
     if params.breakdown:
         result["breakdown"] = {
             "dimension": params.breakdown,
