@@ -1,4 +1,6 @@
-"""The site registry: which site ids exist and which page origins may send to them.
+"""The site registry: which site ids exist, which page origins may send to them, and their
+per-site settings (`revenue_ceiling`: the manual sanity ceiling for revenue the shop's backend
+has not confirmed, 0 = automatic; docs/orders.md).
 
 Read on every collect request, so it is cached in memory and refreshed every few seconds (a
 change made through this process is visible at once; one made by another server within
@@ -10,6 +12,7 @@ held every request for up to 30 s). Only a process with no registry yet waits fo
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -24,6 +27,7 @@ from tracker.storage.client import Storage
 from tracker.vocabulary import check_site_id
 
 REFRESH_SECONDS = 5.0
+MAX_REVENUE_CEILING = 10_000_000  # the most a browser purchase may claim (ingest schema): a higher ceiling caps nothing
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,17 @@ class Site:
     site: str
     origins: tuple[str, ...]
     created_at: str = ""
+    revenue_ceiling: float = 0.0  # 0: automatic (revenue_ceiling_factor x the site's median order)
+
+
+def check_revenue_ceiling(value: object) -> float:
+    """A manual revenue ceiling from a request: a number from 0 (automatic) to
+    MAX_REVENUE_CEILING. Raises BadRequest."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or not 0 <= value <= MAX_REVENUE_CEILING:
+        raise BadRequest(f"revenue_ceiling must be a number from 0 (automatic: the site's median order x the factor) "
+                         f"to {MAX_REVENUE_CEILING:,}, got {value!r}")
+    return round(float(value), 4)
 
 
 def normalize_origin(raw: str) -> str:
@@ -70,7 +85,8 @@ class Sites:
             return
         try:
             rows = orjson.loads(self.snapshot.read_bytes())
-            self._cache = {r["site"]: Site(r["site"], tuple(r["origins"]), r.get("created_at", "")) for r in rows}
+            self._cache = {r["site"]: Site(r["site"], tuple(r["origins"]), r.get("created_at", ""), float(r.get("revenue_ceiling") or 0))
+                           for r in rows}
         except (orjson.JSONDecodeError, KeyError, TypeError):
             pass
 
@@ -78,18 +94,20 @@ class Sites:
         if self.snapshot is None:
             return
         tmp = self.snapshot.with_suffix(f".{os.getpid()}.tmp")  # processes of one data dir may save at once
-        rows = [{"site": s.site, "origins": list(s.origins), "created_at": s.created_at} for s in self._cache.values()]
+        rows = [{"site": s.site, "origins": list(s.origins), "created_at": s.created_at, "revenue_ceiling": s.revenue_ceiling}
+                for s in self._cache.values()]
         tmp.write_bytes(orjson.dumps(rows))
         os.replace(tmp, self.snapshot)
 
     def _refresh(self) -> None:
         rows = self.storage.query(
-            "SELECT site, origins, toString(created_at) FROM sites FINAL WHERE deleted = 0",
+            "SELECT site, origins, toString(created_at), toFloat64(revenue_ceiling) FROM sites FINAL WHERE deleted = 0",
             what="reading sites",
         ).rows
+        fresh = {r[0]: Site(r[0], tuple(r[1]), r[2], float(r[3])) for r in rows}
         with self._lock:
-            changed = {r[0]: Site(r[0], tuple(r[1]), r[2]) for r in rows} != self._cache
-            self._cache = {r[0]: Site(r[0], tuple(r[1]), r[2]) for r in rows}
+            changed = fresh != self._cache
+            self._cache = fresh
             self._loaded_at = time.monotonic()
             if changed:
                 self._save_snapshot()
@@ -139,11 +157,24 @@ class Sites:
         existing = self._cache.get(site)
         if existing and not replace:
             normalized = list(dict.fromkeys([*existing.origins, *normalized]))
+        return self._write(site, normalized, existing, existing.revenue_ceiling if existing else 0.0, what="registering a site")
+
+    def configure(self, site: str, *, revenue_ceiling: float) -> Site | None:
+        """Change an existing site's settings (None: no such site). Its origins stay."""
+        self._refresh()
+        existing = self._cache.get(site)
+        if existing is None:
+            return None
+        return self._write(site, list(existing.origins), existing, check_revenue_ceiling(revenue_ceiling),
+                           what="changing a site's settings")
+
+    def _write(self, site: str, origins: list[str], existing: Site | None, revenue_ceiling: float, *, what: str) -> Site:
+        """A new version of the site's row: every column, so no setting falls back to its default."""
         self.storage.command(
-            "INSERT INTO sites (site, origins, created_at, updated_at) VALUES "
-            "({site:String}, {origins:Array(String)}, {created:DateTime64(3)}, now64(3))",
-            {"site": site, "origins": normalized, "created": _created(existing)},
-            what="registering a site",
+            "INSERT INTO sites (site, origins, created_at, updated_at, revenue_ceiling) VALUES "
+            "({site:String}, {origins:Array(String)}, {created:DateTime64(3)}, now64(3), {ceiling:Decimal(18, 4)})",
+            {"site": site, "origins": origins, "created": _created(existing), "ceiling": revenue_ceiling},
+            what=what,
         )
         self._refresh()
         return self._cache[site]

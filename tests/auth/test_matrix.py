@@ -96,6 +96,7 @@ def _line(w: World) -> bytes:
 EXAMPLES: dict[tuple[str, str], Callable[[World], Call]] = {
     ("/api/admin/sites", "GET"): lambda w: Call("/api/admin/sites", 200, site_bound=False),
     ("/api/admin/sites", "POST"): lambda w: Call("/api/admin/sites", 201, json={"site": w.site, "origins": ["https://shop.example"]}),
+    ("/api/admin/sites/{site}", "PATCH"): lambda w: Call(f"/api/admin/sites/{w.site}", 200, json={"revenue_ceiling": 0}),
     ("/api/admin/tokens", "GET"): lambda w: Call("/api/admin/tokens", 200, site_bound=False),
     ("/api/admin/tokens", "POST"): lambda w: Call("/api/admin/tokens", 201, json={"role": "marketer", "name": "mx-made", "sites": [w.site]}),
     ("/api/admin/tokens/{token}", "DELETE"): lambda w: Call(f"/api/admin/tokens/{_token_to_revoke(w)}", 200),

@@ -38,4 +38,5 @@ def test_site_list_shows_each_origin_once(tmp_path):
     assert added.returncode == 0, added.stderr
     assert added.stdout.count("https://www.shop.example") == 1
     listed = tracker("site", "list", "--data", str(tmp_path / "d"), cwd=tmp_path)
-    assert listed.stdout.splitlines() == ["site  origins", "shop  https://www.shop.example"]
+    assert listed.stdout.splitlines() == ["site  origins                   revenue ceiling",
+                                          "shop  https://www.shop.example  automatic"]

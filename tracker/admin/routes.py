@@ -14,17 +14,22 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracker.auth.roles import ADMIN, authorize, check_sites, note_action, note_site
-from tracker.errors import BadRequest, Forbidden
+from tracker.errors import BadRequest, Forbidden, NotFound
 from tracker.http import json_response, read_body, read_json_object, runtime_of
 from tracker.ingest.importer import Importer
+from tracker.sites import check_revenue_ceiling
 from tracker.vocabulary import check_site_id
 
 MAX_IMPORT_CHUNK = 32 * 1024 * 1024
 MAX_ADMIN_BODY = 1024 * 1024
 
 
+SITE_SETTINGS = ("revenue_ceiling",)
+
+
 def _site_json(site) -> dict:
-    return {"site": site.site, "origins": list(site.origins), "created_at": site.created_at}
+    return {"site": site.site, "origins": list(site.origins), "created_at": site.created_at,
+            "revenue_ceiling": site.revenue_ceiling or None}  # None: automatic
 
 
 async def list_sites(request: Request) -> Response:
@@ -43,6 +48,25 @@ async def add_site(request: Request) -> Response:
     record = await run_in_threadpool(runtime_of(request).sites.add, site, origins, replace=bool(data.get("replace")))
     note_action(request, f"site {site}: origins {', '.join(record.origins) or '(none)'}" + (" (replaced)" if data.get("replace") else ""))
     return json_response(_site_json(record), 201)
+
+
+async def configure_site(request: Request) -> Response:
+    """Body: the settings to change, e.g. {"revenue_ceiling": 5000} (0: automatic)."""
+    site = check_site_id(request.path_params["site"])
+    authorize(request, ADMIN, site)
+    data = await read_json_object(request, MAX_ADMIN_BODY)
+    unknown = sorted(set(data) - set(SITE_SETTINGS))
+    if unknown or not data:
+        raise BadRequest(f"unknown setting {unknown[0]!r} (settings: {', '.join(SITE_SETTINGS)})" if unknown
+                         else f"name a setting to change ({', '.join(SITE_SETTINGS)})")
+    ceiling = check_revenue_ceiling(data["revenue_ceiling"])
+    runtime = runtime_of(request)
+    record = await run_in_threadpool(lambda: runtime.sites.configure(site, revenue_ceiling=ceiling))
+    if record is None:
+        raise NotFound(f"no site {site!r}")
+    runtime.trust_sets.notify_flushed()  # revenue_outlier reads the ceiling: re-check soon
+    note_action(request, f"site {site}: revenue_ceiling {ceiling or 'automatic'}")
+    return json_response(_site_json(record))
 
 
 async def list_tokens(request: Request) -> Response:
@@ -99,6 +123,7 @@ async def import_events(request: Request) -> Response:
 routes = [
     Route("/api/admin/sites", list_sites, methods=["GET"]),
     Route("/api/admin/sites", add_site, methods=["POST"]),
+    Route("/api/admin/sites/{site}", configure_site, methods=["PATCH"]),
     Route("/api/admin/tokens", list_tokens, methods=["GET"]),
     Route("/api/admin/tokens", create_token, methods=["POST"]),
     Route("/api/admin/tokens/{token}", revoke_token, methods=["DELETE"]),

@@ -15,6 +15,7 @@ from typing import Any
 
 from tracker.ingest import schema as events
 from tracker.orders import schema as orders
+from tracker.sites import MAX_REVENUE_CEILING
 from tracker.vocabulary import EVENT_TYPES, SITE_PATTERN
 
 STRING: dict = {"type": "string"}
@@ -108,6 +109,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
               "properties": {"site": SITE, "origins": {"type": "array", "items": STRING}, "replace": {"type": "boolean"}}},
         answer={"type": "object", "required": ["site", "origins"], "properties": {"site": STRING, "origins": {"type": "array"}}},
         status=201),
+    ("PATCH", "/api/admin/sites/{site}"): Operation(
+        "Change a site's settings",
+        body={"type": "object", "minProperties": 1, "additionalProperties": False,
+              "properties": {"revenue_ceiling": {"type": "number", "minimum": 0, "maximum": MAX_REVENUE_CEILING,
+                                                 "description": "most revenue a purchase the backend has not confirmed counts for; "
+                                                                "0: automatic (revenue_ceiling_factor x the site's median order)"}}},
+        answer={"type": "object", "required": ["site", "origins", "revenue_ceiling"],
+                "properties": {"site": STRING, "origins": {"type": "array"},
+                               "revenue_ceiling": {"type": ["number", "null"], "description": "null: automatic"}}},
+        description="404 for a site that does not exist (or that a site-scoped admin does not administer). docs/orders.md."),
     ("GET", "/api/admin/tokens"): Operation("List tokens (never their secrets)", answer=ROWS),
     ("POST", "/api/admin/tokens"): Operation(
         "Create a token; its secret is in this answer only",

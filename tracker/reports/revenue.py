@@ -20,9 +20,11 @@ through `events(base, money)`, which changes only the purchase rows:
   and reports that show totals add it (it has no session, so it earns no promotion or
   campaign, and no `filter=` can match it).
 
-A sanity ceiling per site: a purchase the backend has not confirmed is worth at most
-`revenue_ceiling_factor` (20) times the site's median order — of its confirmed orders, else of
-the range's browser purchases, once there are `revenue_ceiling_min_orders` (20) of them. Above
+A sanity ceiling per site: a purchase the backend has not confirmed is worth at most the
+site's manual ceiling (`revenue_ceiling` of the sites table, `tracker site set SITE
+--revenue-ceiling N`) or, without one, `revenue_ceiling_factor` (20) times the site's median
+order — of its confirmed orders, else of the range's browser purchases, once there are
+`revenue_ceiling_min_orders` (20) of them. Above
 it, a browser-counted purchase counts in no figure (a site without confirmations) or
 out of `unconfirmed_revenue` (counted in `over_ceiling_orders`): one forged 9,999,999 purchase
 no longer rewrites a month. The median, not a high quantile, so that the outlier itself cannot
@@ -149,11 +151,23 @@ MEDIAN_ORDER = f"""
             AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}) AS bb
 """
 
+# The site's manual ceiling (`tracker site set --revenue-ceiling`; 0: automatic).
+SITE_CEILING = "SELECT toFloat64(argMax(revenue_ceiling, updated_at)) FROM sites WHERE site = {site:String}"
+
+
+def ceiling_sql(factor: str) -> str:
+    """The site's sanity ceiling as one scalar: its manual ceiling when set, else `factor` (the
+    SQL of a bound parameter) times MEDIAN_ORDER (0: no ceiling). `money_of` computes the same
+    from its two queries; the trust reason `revenue_outlier` reads this."""
+    return f"SELECT if(m > 0, m, ({MEDIAN_ORDER}) * {factor}) FROM (SELECT ({SITE_CEILING}) AS m)"
+
+
 # How the site counts money: from its confirmations (the orders table: small, read first) ...
 CONFIRMED_MONEY = f"""
     SELECT count() AS orders, countIf(status = 'paid') AS paid,
            quantileExactIf(0.5)(toFloat64(revenue), status = 'paid') AS median,
-           sumMapIf([currency], [toUInt64(1)], status = 'paid') AS currencies
+           sumMapIf([currency], [toUInt64(1)], status = 'paid') AS currencies,
+           ({SITE_CEILING}) AS manual_ceiling
     FROM ({LATEST})
 """
 # ... and, before any confirmation or while they are too few for a median, from the range's
@@ -181,16 +195,18 @@ def money_of(storage: Storage, params: dict[str, Any]) -> Money:
     least = settings.revenue_ceiling_min_orders
     conf = storage.query(CONFIRMED_MONEY, params, what="reading how the site counts revenue").first() or {}
     confirmed = bool(conf.get("orders"))
+    manual = float(conf.get("manual_ceiling") or 0)
     median = float(conf.get("median") or 0) if int(conf.get("paid") or 0) >= least else 0.0
     currencies = _by_count(conf.get("currencies")) if confirmed else []
-    if not median or not confirmed:
+    if (not median and not manual) or not confirmed:
         browser = storage.query(BROWSER_MONEY, params, what="reading how the site counts revenue").first() or {}
         if not median and int(browser.get("orders") or 0) >= least:
             median = float(browser.get("median") or 0)
         if not confirmed:
             currencies = _by_count(browser.get("currencies"))
+    ceiling = manual or round(median * settings.revenue_ceiling_factor, 4)
     return Money(confirmed=confirmed, currency=currencies[0] if currencies else "", currencies=len(currencies),
-                 grace_minutes=settings.orders_grace_minutes, ceiling=round(median * settings.revenue_ceiling_factor, 4))
+                 grace_minutes=settings.orders_grace_minutes, ceiling=ceiling)
 
 
 def bind(money: Money) -> dict[str, Any]:

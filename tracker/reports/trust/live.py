@@ -25,7 +25,7 @@ taken before the range's current set was computed:
 - the site's promotions registry rows (their coupons are exempt from `coupon_shared`);
 - the site's order confirmations and how many of the range's purchases are past the grace
   period (the money reasons of `trust/revenue.py`; `POST /api/orders` wakes the check like a
-  flush does);
+  flush does), and the site's registry row (its manual `revenue_ceiling`);
 - the trust settings: part of the key.
 Unchanged: the set is still exact and only its `as_of` advances. Changed: the range is
 re-evaluated with the very same SQL a from-scratch evaluation runs (`score.VISITOR_SCORES`),
@@ -84,7 +84,9 @@ FINGERPRINT = """
            AND ts >= {start:DateTime64(3, 'UTC')} - INTERVAL 1 DAY AND ts < {end:DateTime64(3, 'UTC')}) AS e,
         (SELECT (count(), max(updated_at)) FROM promos WHERE site = {site:String}) AS p,
         -- trust/revenue.py: a new confirmation, or a purchase passing the grace period unconfirmed
-        (SELECT (count(), max(version)) FROM orders WHERE site = {site:String}) AS o
+        (SELECT (count(), max(version)) FROM orders WHERE site = {site:String}) AS o,
+        -- revenue_outlier: the site's manual revenue ceiling (`tracker site set`)
+        (SELECT max(updated_at) FROM sites WHERE site = {site:String}) AS c
 """
 
 # The receive time of the site's newest stored event (live events are stored with ts = their

@@ -9,8 +9,9 @@ snippet by tax or shipping, a backend can be late) and excluding together:
   (`orders_grace_minutes`), on a site that confirms orders.
 - `revenue_mismatch` (20): a purchase whose revenue differs from its confirmation by more than
   `trust_revenue_tolerance` (1%, and at least a cent), or whose currency differs.
-- `revenue_outlier` (30): a purchase worth more than the site's sanity ceiling —
-  `revenue_ceiling_factor` (20) times the site's median order (`reports.revenue.MEDIAN_ORDER`:
+- `revenue_outlier` (30): a purchase worth more than the site's sanity ceiling — its manual
+  `revenue_ceiling` when set (`tracker site set`), else
+  `revenue_ceiling_factor` (20) times the site's median order (`reports.revenue.ceiling_sql`:
   confirmed orders, else the range's browser purchases; none below
   `revenue_ceiling_min_orders`). The same ceiling keeps such purchases out of the reports'
   unconfirmed revenue.
@@ -29,7 +30,7 @@ from collections.abc import Mapping
 from string import Template
 from typing import Any
 
-from tracker.reports.revenue import LATEST, MEDIAN_ORDER
+from tracker.reports.revenue import LATEST, ceiling_sql
 
 # Reason code -> (default weight, condition on the columns of REVENUE_SIGNALS).
 REASONS: dict[str, tuple[int, str]] = {
@@ -44,7 +45,7 @@ COLUMNS = ("unconfirmed_purchases", "mismatched_purchases", "mismatch_order", "m
            "outlier_purchases", "max_purchase_revenue", "revenue_ceiling")
 
 REVENUE_SIGNALS = Template("""
-    WITH ($median) * {tt_revenue_ceiling_factor:Float64} AS ceiling,
+    WITH ($ceiling) AS ceiling,
          (SELECT count() > 0 FROM (SELECT 1 FROM orders WHERE site = {site:String} LIMIT 1)) AS confirms
     SELECT vid,
            toUInt32(countIf(confirms AND status = '' AND late)) AS unconfirmed_purchases,
@@ -72,7 +73,7 @@ REVENUE_SIGNALS = Template("""
         LEFT ANY JOIN ($latest) AS c ON b.order_id = c.order_id
     )
     GROUP BY vid
-""").substitute(median=MEDIAN_ORDER, latest=LATEST)
+""").substitute(ceiling=ceiling_sql("{tt_revenue_ceiling_factor:Float64}"), latest=LATEST)
 
 
 def with_revenue_signals(visitor_signals: str) -> str:
