@@ -7,7 +7,8 @@ change made through this process is visible at once; one made by another server 
 `REFRESH_SECONDS`). Collect reads the registry on the event loop, so a stale cache is
 refreshed by a background thread while requests keep reading the last one: a storage engine
 busy with reports must never stall the door (a synchronous refresh behind a 10M-event report
-held every request for up to 30 s). Only a process with no registry yet waits for storage.
+held every request for up to 30 s). Only a site missing from the cache waits for storage (once
+per `REFRESH_SECONDS`), so a site registered by another process takes its first events.
 """
 
 from __future__ import annotations
@@ -112,10 +113,12 @@ class Sites:
             if changed:
                 self._save_snapshot()
 
-    def _fresh(self) -> dict[str, Site]:
+    def _fresh(self, site: str | None = None) -> dict[str, Site]:
         if time.monotonic() - self._loaded_at > REFRESH_SECONDS:
-            if not self._cache:
-                self._refresh_quietly()  # nothing to serve from yet
+            if not self._cache or (site is not None and site not in self._cache):
+                # nothing to serve from yet, or a site registered since (by another process):
+                # its first events must not be dropped as an unknown site's
+                self._refresh_quietly()
             else:
                 with self._lock:
                     start, self._refreshing = not self._refreshing, True
@@ -133,7 +136,7 @@ class Sites:
                 self._refreshing = False
 
     def get(self, site: str) -> Site | None:
-        return self._fresh().get(site)
+        return self._fresh(site).get(site)
 
     def origin_allowed(self, site: str, origin: str | None) -> bool:
         """Whether a browser `Origin` is registered for `site` (which must exist)."""

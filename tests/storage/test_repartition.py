@@ -82,16 +82,34 @@ def test_every_step_can_be_repeated_after_a_crash(store):
     days = [datetime(2026, 11, 3), datetime(2026, 11, 4)]
     store.insert_rows("events", COLUMNS, rows("s1", days, 10))
     before = counts(store)[1:]
-    # crashed before the exchange: a half-built scratch table beside the old one
-    store.command("CREATE TABLE events_by_day AS events")
-    store.command("INSERT INTO events_by_day SELECT * FROM events LIMIT 3")
+    ddl = store.scalar("SHOW CREATE TABLE events")
+    # stopped after renaming the month table away: no events table at all
+    store.command("RENAME TABLE events TO events_by_month")
+    assert repartition_events(store) is True
+    assert store.scalar(KEY, {"t": "events"}) == DAY_KEY and counts(store)[1:] == before
+    # stopped half-way through the copy: the month table is back beside a partly filled day table
+    store.command(ddl.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS").replace(".events", ".events_by_month", 1))
+    store.command("INSERT INTO events_by_month SELECT * FROM events")
+    store.command("TRUNCATE TABLE events")
+    store.command("INSERT INTO events SELECT * FROM events_by_month LIMIT 3")
     assert repartition_events(store) is True
     assert counts(store)[1:] == before
-    # crashed after the exchange, before dropping the old copy
-    store.command("CREATE TABLE events_by_day AS events")
+    assert store.scalar("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'events_by_month'") == 0
     assert repartition_events(store) is False
-    assert store.scalar("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'events_by_day'") == 0
-    assert counts(store)[1:] == before
+
+
+def test_events_written_during_the_rebuild_are_kept(store):
+    """A writer that inserts while the old rows are copied (a spool recovered at start) lands in
+    the new table, never in the one about to be dropped."""
+    month_layout(store)
+    store.insert_rows("events", COLUMNS, rows("s1", [datetime(2026, 10, 20)], 50))
+    store.command("RENAME TABLE events TO events_by_month")  # as the rebuild does first
+    ddl = store.scalar("SHOW CREATE TABLE events_by_month").replace(".events_by_month", ".events", 1).replace("toYYYYMM(ts)", DAY_KEY)
+    store.command(ddl)
+    store.insert_rows("events", COLUMNS, rows("late", [datetime(2026, 11, 20)], 7))  # the writer, before the copy
+    assert repartition_events(store) is True
+    assert store.scalar("SELECT count() FROM events FINAL WHERE site = 'late'") == 7
+    assert store.scalar("SELECT count() FROM events FINAL WHERE site = 's1'") == 50
 
 
 def test_closed_days_are_merged_into_one_part(store):

@@ -12,6 +12,7 @@ admin sections), orders for ingest and admin (an ingest token reaches nothing el
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -41,7 +42,10 @@ class AuthGate:
         if roles is not None:
             request = Request(scope, receive)
             try:
-                principal = authenticate(request)
+                # Off the event loop: verifying a token or a session may read storage (every
+                # CACHE_SECONDS), and behind a running report that read would hold every
+                # request of the process, collect included.
+                principal = await run_in_threadpool(authenticate, request)
                 if principal.role not in roles:
                     raise Forbidden(f"role {principal.role} may not use this")
             except TrackerError as exc:

@@ -20,10 +20,10 @@ not confirm (the snippet re-sends unconfirmed purchases on its next page), and r
 each order id once whatever the number of its purchase events.
 
 Upgrade. Stores created before this layout are rebuilt once at start (`repartition_events`,
-called by `migrate` on every node): a scratch table with the new key, a copy, a row count
-check, an atomic `EXCHANGE TABLES`, then the old table is dropped. Each step can be repeated:
-a crash before the exchange leaves the old table serving and the scratch one is rebuilt; a
-crash after it leaves only the old copy to drop. A Keeper-managed replicated cluster is left as
+called by `migrate` on every node): the month table is renamed away, an empty day table takes
+its name (writers keep inserting), the old rows are copied with merges stopped, the row count
+is checked, and the old table is dropped. A start that stopped half-way resumes from the
+state it finds (a copy repeated only adds copies that FINAL collapses). A Keeper-managed replicated cluster is left as
 it is (logged; docs/deployment.md has the operator's procedure): its tables are not rebuilt
 behind the replication log's back.
 """
@@ -39,7 +39,7 @@ from tracker.storage.client import Storage
 log = logging.getLogger(__name__)
 
 DAY_KEY = "toDate(ts)"
-SCRATCH = "{table}_by_day"
+SCRATCH = "{table}_by_month"  # the old table while its rows are copied
 # A closed day is one whose end is at least this far behind: the spool has flushed it.
 SETTLE = timedelta(minutes=5)
 MAX_COMPACTIONS = 31  # days merged per call: bounded work for a background tick (a month after an upgrade)
@@ -59,37 +59,47 @@ _UNMERGED = """
 
 
 def repartition_events(storage: Storage) -> bool:
-    """Rebuild this node's events table partitioned by day if it is not; True when rebuilt."""
+    """Rebuild this node's events table partitioned by day if it is not; True when rebuilt.
+
+    The month table is renamed away first and an empty day table takes its name, so a writer
+    (a spool recovered at start, another worker) inserts into the new table while the old rows
+    are copied over: nothing lands in a table about to be dropped."""
     table = storage.local("events")
-    scratch = SCRATCH.format(table=table)
+    old = SCRATCH.format(table=table)
     key = storage.scalar(_KEY, {"t": table}, what="reading the events partition key")
-    if key is None:
-        return False
-    if key == DAY_KEY:
-        storage.command(f"DROP TABLE IF EXISTS `{scratch}`", what="dropping the events table of the month layout")
-        return False
-    if storage.replicated:
-        log.warning("events is partitioned by %s; on a replicated cluster tracker does not rebuild it (docs/deployment.md)", key)
-        return False
-    ddl = storage.scalar(f"SHOW CREATE TABLE `{table}`", what="reading the events table")
-    new_ddl, renamed = re.subn(r"^CREATE TABLE \S+", f"CREATE TABLE `{scratch}`", ddl, count=1)
-    new_ddl, keyed = re.subn(r"^PARTITION BY .*$", f"PARTITION BY {DAY_KEY}", new_ddl, count=1, flags=re.M)
-    if not (renamed and keyed):
-        raise RuntimeError(f"unexpected events table definition, not rebuilt: {ddl[:200]}")
-    log.info("rebuilding %s partitioned by day (once; copies every event)", table)
-    storage.command(f"DROP TABLE IF EXISTS `{scratch}`", what="repartitioning events")
-    storage.command(new_ddl, what="repartitioning events")
-    # Every partition of the retention period in one statement, row for row (no merging on
-    # insert, so the counts must match); dedup_ver is MATERIALIZED from received_at, so the copy
-    # carries the same versions.
-    storage.command(f"INSERT INTO `{scratch}` SELECT * FROM `{table}`", what="repartitioning events",
-                    settings={"max_partitions_per_insert_block": 0, "max_insert_threads": 2, "optimize_on_insert": 0})
-    before = storage.scalar(f"SELECT count() FROM `{table}`", what="repartitioning events")
-    after = storage.scalar(f"SELECT count() FROM `{scratch}`", what="repartitioning events")
-    if before != after:
-        raise RuntimeError(f"repartitioning events copied {after} of {before} rows; the month layout stays")
-    storage.command(f"EXCHANGE TABLES `{table}` AND `{scratch}`", what="repartitioning events")
-    storage.command(f"DROP TABLE IF EXISTS `{scratch}`", what="repartitioning events")
+    kept = storage.scalar(_KEY, {"t": old}, what="reading the events partition key")
+    if key == DAY_KEY and kept is None:
+        return False  # the usual case
+    if key is not None and key != DAY_KEY:
+        if storage.replicated:
+            log.warning("events is partitioned by %s; on a replicated cluster tracker does not rebuild it (docs/deployment.md)", key)
+            return False
+        if kept is not None:
+            raise RuntimeError(f"both {table} and {old} exist in the month layout: resolve by hand before starting")
+        log.info("rebuilding %s partitioned by day (once; copies every event)", table)
+        storage.command(f"RENAME TABLE `{table}` TO `{old}`", what="repartitioning events")
+    if key is None or key != DAY_KEY:  # renamed away now, or by a start that stopped here
+        ddl = storage.scalar(f"SHOW CREATE TABLE `{old}`", what="reading the events table")
+        new_ddl, renamed = re.subn(r"^CREATE TABLE \S+", f"CREATE TABLE IF NOT EXISTS `{table}`", ddl, count=1)
+        new_ddl, keyed = re.subn(r"^PARTITION BY .*$", f"PARTITION BY {DAY_KEY}", new_ddl, count=1, flags=re.M)
+        if not (renamed and keyed):
+            raise RuntimeError(f"unexpected events table definition, not rebuilt: {ddl[:200]}")
+        storage.command(new_ddl, what="repartitioning events")
+    # Copy every partition in one statement, row for row: no merging on insert and none in the
+    # background until the count is checked (a merge would drop duplicate copies and make the
+    # count lie). A copy repeated after a crash only adds copies that FINAL and merges collapse
+    # (same key, same MATERIALIZED dedup_ver from received_at).
+    storage.command(f"SYSTEM STOP MERGES `{table}`", what="repartitioning events")
+    try:
+        storage.command(f"INSERT INTO `{table}` SELECT * FROM `{old}`", what="repartitioning events",
+                        settings={"max_partitions_per_insert_block": 0, "max_insert_threads": 2, "optimize_on_insert": 0})
+        before = storage.scalar(f"SELECT count() FROM `{old}`", what="repartitioning events")
+        after = storage.scalar(f"SELECT count() FROM `{table}`", what="repartitioning events")
+    finally:
+        storage.command(f"SYSTEM START MERGES `{table}`", what="repartitioning events")
+    if after < before:
+        raise RuntimeError(f"repartitioning events copied {after} of {before} rows; {old} is kept")
+    storage.command(f"DROP TABLE `{old}`", what="repartitioning events")
     log.info("events partitioned by day: %d rows", after)
     return True
 

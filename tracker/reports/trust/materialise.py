@@ -3,9 +3,9 @@
 A background thread (`TrustJob`: built in `Runtime.open` as `runtime.trust_job`, started with
 the runtime; it also merges each closed day of events into one part, `storage.repartition`)
 looks every `trust_refresh_seconds` for closed
-UTC days whose partials are missing or stale — the day's raw event count differs from the one
-recorded in `trust_coverage` (late import, erasure, merge of duplicates) or the partials'
-configuration changed — and recomputes them, newest first, a bounded number per tick.
+UTC days whose partials are missing or stale — the day's event count (FINAL: each event id
+once, so a background merge of duplicate copies changes nothing) differs from the one recorded
+in `trust_coverage` (late import, erasure) or the partials' configuration changed — and recomputes them, newest first, a bounded number per tick.
 `POST /api/trust/refresh` does the same on demand for one site and range.
 
 Correctness never depends on this job: readers treat a day as covered only while its count
@@ -47,7 +47,7 @@ _STALE = """
     SELECT e.site AS site, e.day AS day, e.raw AS raw
     FROM (
         SELECT site, toDate(ts) AS day, count() AS raw
-        FROM events
+        FROM events FINAL
         WHERE ts >= {oldest:DateTime64(3, 'UTC')} AND ts < {closed_before:DateTime64(3, 'UTC')}
           AND ({site:String} = '' OR site = {site:String})
         GROUP BY site, day
@@ -97,7 +97,7 @@ def materialise_day(storage: Storage, config: TrustConfig, site: str, day: date)
     # Count first: rows landing after the count make the coverage look stale (recomputed,
     # read live meanwhile) rather than covering rows the partials never saw.
     raw = int(storage.scalar(
-        "SELECT count() FROM events WHERE site = {site:String} AND toDate(ts) = {day:Date}", params, what="counting a trust day"
+        "SELECT count() FROM events FINAL WHERE site = {site:String} AND toDate(ts) = {day:Date}", params, what="counting a trust day"
     ) or 0)
     computed_at = datetime.now(UTC).replace(tzinfo=None)
     storage.command(_INSERT, {**params, "computed_at": computed_at}, what="materialising trust signals")

@@ -196,7 +196,9 @@ def partials_sql(trigger: str, context: str) -> str:
 # its uses (four per range of partials, two ranges of partials per score query), each one a
 # GROUP BY day over the range's events. A row landing in a closed day between this lookup and
 # the query is seen by the next query (its day no longer matches its recorded count); today's
-# events are always read live.
+# events are always read live. Counts are FINAL counts (each event id once): a merge that
+# drops duplicate copies, such as the trust job's merge of a closed day into one part
+# (storage.repartition), must not make a day's partials look stale.
 COVERED_DAYS = """
     SELECT day, computed_at
     FROM trust_coverage FINAL
@@ -204,7 +206,7 @@ COVERED_DAYS = """
       AND toDateTime64(day, 3, 'UTC') >= {start:DateTime64(3, 'UTC')}
       AND toDateTime64(day, 3, 'UTC') + INTERVAL 1 DAY <= {end:DateTime64(3, 'UTC')}
       AND (day, raw_events) IN (
-          SELECT toDate(ts), count() FROM events
+          SELECT toDate(ts), count() FROM events FINAL
           WHERE site = {site:String} AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
           GROUP BY toDate(ts)
       )
