@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
-from tracker.reports import _sql, revenue
+from tracker.reports import _sql, revenue, session_days
 from tracker.reports.figures import cents, money, ratio
 from tracker.reports.params import NoParams
 from tracker.reports.runner import Context
@@ -39,9 +39,12 @@ from tracker.reports.runner import Context
 Params = NoParams
 
 
-def overview_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None) -> str:
-    extra = (f", {_sql.trusted_visitor(trusted_only)} AS tr, toUInt8({_sql.IS_ENGAGEMENT}) AS eng,"
-             f" {_sql.ORDER_ID} AS oid, {_sql.ORDER_REVENUE} AS orev, toDate(ts, {{tz:String}}) AS d")
+def overview_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None, *, rollup: bool = False) -> str:
+    """The overview's one query. `rollup`: read the range's session fragments
+    (`session_days.stitched`; bind `session_days.bind_coverage`) instead of cutting every event
+    into sessions; only without filters and for a tz whose days are whole UTC hours."""
+    money_rules = (lambda base: revenue.events(base, counting)) if counting else None
+    visitors = session_days.stitched(trusted_only, money_rules) if rollup else _raw_visitors(trusted_only, filters, counting)
     return f"""
     SELECT *,
            arrayFilter((b, i) -> i = 1 OR b.1 != all_buys[i - 1].1, all_buys, arrayEnumerate(all_buys)) AS distinct_orders,
@@ -59,8 +62,16 @@ def overview_sql(trusted_only: bool, filters=(), counting: revenue.Money | None 
                countIf(trusted = 1 AND length(buys) > 0) AS buyers,
                arraySort(groupArrayArrayIf(buys, trusted = 1)) AS all_buys,
                sumMapIf(days, arrayWithConstant(length(days), toUInt64(1)), trusted = 1) AS day_visitors,
-               sumMapIf(pv_days, arrayWithConstant(length(pv_days), toUInt64(1)), trusted = 1) AS day_pageviews
-        FROM (
+               sumMapIf(pv_days, pv_counts, trusted = 1) AS day_pageviews
+        FROM ({visitors})
+    )"""
+
+
+def _raw_visitors(trusted_only: bool, filters, counting: revenue.Money | None) -> str:
+    """One row per visitor, its timeline cut from the range's events."""
+    extra = (f", {_sql.trusted_visitor(trusted_only)} AS tr, toUInt8({_sql.IS_ENGAGEMENT}) AS eng,"
+             f" {_sql.ORDER_ID} AS oid, {_sql.ORDER_REVENUE} AS orev, toDate(ts, {{tz:String}}) AS d")
+    return f"""
             SELECT visitor, {_sql.TIMELINE},
                 min(tr) AS trusted,
                 arraySum(pv) AS pageviews,
@@ -72,18 +83,23 @@ def overview_sql(trusted_only: bool, filters=(), counting: revenue.Money | None 
                 arrayMap(x -> toDate(toDateTime(intDiv(x, 1000), 'UTC'), {{tz:String}}), t) AS event_days,
                 arrayDistinct(event_days) AS days,
                 arrayFilter((d, f) -> f = 1, event_days, pv) AS pv_days,
+                arrayWithConstant(length(pv_days), toUInt64(1)) AS pv_counts,
                 groupArrayIf((oid, d, orev), oid != '') AS buys
             FROM ({_sql.timeline_source(False, extra, filters, base=revenue.events(_sql.events(False, filters), counting) if counting else "")})
-            GROUP BY visitor
-        )
-    )"""
+            GROUP BY visitor"""
 
 
-def run(ctx: Context, params: Params) -> dict:
+def run(ctx: Context, params: Params, *, rollups: bool = True) -> dict:
+    """`rollups=False` always cuts sessions from raw events (the tests' and benchmarks' twin)."""
     scope = ctx.scope
     counting = revenue.money_of(ctx.storage, ctx.bind())
     bind = ctx.bind(**revenue.bind(counting))
-    row = ctx.storage.query(overview_sql(scope.trusted_only, scope.filters, counting), bind, what="overview report").first() or {}
+    rollup = rollups and not scope.filters and session_days.hour_aligned(scope.tz, scope.start_ts, scope.end_ts)
+    if rollup:
+        bind = session_days.bind_coverage(ctx.storage, bind)
+        rollup = bool(bind["sr_days"])  # nothing covered: the raw query is the same work, simpler
+    sql = overview_sql(scope.trusted_only, scope.filters, counting, rollup=rollup)
+    row = ctx.storage.query(sql, bind, what="overview report").first() or {}
     series = {}
     for key in ("day_visitors", "day_pageviews", "day_orders", "day_revenue"):
         days, values = row.get(key) or ([], [])
