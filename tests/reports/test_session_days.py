@@ -10,22 +10,36 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import BOT_UA, T0, journey_rows
-from tracker.reports import overview, session_days
-from tracker.reports.params import parse_scope
+from tests.conftest import BOT_UA, BROWSER_UA, journey_rows
+from tracker.reports import session_days
+from tracker.reports.params import parse_params, parse_scope
+from tracker.reports.routes import REPORTS
 from tracker.reports.runner import Context
 
 MIN = 60
 NOW = datetime(2026, 3, 20, 12, 0)  # every day of the tests' ranges is closed
 
 
-def both(runtime, site: str, **query) -> tuple[dict, dict, list]:
-    """(raw overview, rollup overview, the covered days the rollup read)."""
+SESSION_REPORTS = ("overview", "sources", "devices", "campaigns")
+
+
+def both(runtime, site: str, name: str = "overview", **query) -> tuple[dict, dict, list]:
+    """(raw answer, rollup answer, the covered days the rollup read) of report `name`."""
+    report = REPORTS[name]
     scope = parse_scope({"site": site, "from": "2026-03-01", "to": "2026-03-04", **query})
     verdicts = runtime.trust_sets.verdicts(site, scope.start_ts, scope.end_ts, runtime.trust) if scope.trusted_only else None
     ctx = Context(runtime.storage, scope, runtime.trust, verdicts.set_id if verdicts else 0)
     covered = session_days.bind_coverage(runtime.storage, ctx.bind())["sr_days"]
-    return overview.run(ctx, None, rollups=False), overview.run(ctx, None), covered
+    params = parse_params(report.params, {})
+    return report.run(ctx, params, rollups=False), report.run(ctx, params), covered
+
+
+def same_everywhere(runtime, site: str, **query) -> list:
+    """Every session report gives the same answer both ways; returns the covered days."""
+    for name in SESSION_REPORTS:
+        raw, rolled, covered = both(runtime, site, name, **query)
+        assert raw == rolled, (name, query)
+    return covered
 
 
 def test_fragments_stitch_sessions_across_midnight(runtime, journeys, new_site):
@@ -70,18 +84,35 @@ def test_a_late_event_into_a_closed_day_is_read_raw(runtime, journeys, new_site)
     assert both(runtime, site)[0:2] == (raw, raw)
 
 
+MOBILE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
+TAGS = ["", "", "?utm_source=news&utm_medium=email&utm_campaign=spring", "?utm_source=ads&utm_campaign=x", "?utm_medium=cpc"]
+REFS = [None, None, "https://www.google.com/search", "https://shop.example/p/1", "https://blog.example/post"]
+
+
 def random_journeys(rng: random.Random, visitors: int) -> dict:
+    """Journeys with gaps around the 30-minute rule and across midnights, UTM tags, outside
+    and own referrers, two user agents, purchases (some order ids shared)."""
     kinds = ["pageview"] * 6 + ["promo_view", "promo_click", "add_to_cart", "custom", "purchase"]
     start = datetime(2026, 2, 28, 20, tzinfo=UTC)
     spec = {}
     for v in range(visitors):
         at = start + timedelta(seconds=rng.randrange(0, 5 * 86400))
+        ua = rng.choice([BROWSER_UA, MOBILE_UA])
         steps = []
         for _ in range(rng.randrange(1, 12)):
             at += timedelta(seconds=rng.choice([1, 30, 600, 1799, 1800, 1801, 3600, 20000, 86400]))
             kind = rng.choice(kinds)
-            target = (f"o{rng.randrange(20)}", float(rng.randrange(1, 90))) if kind == "purchase" else ("P" if "promo" in kind else f"/p{rng.randrange(5)}")
-            steps.append((kind, target, at))
+            extra: dict = {"ua": rng.choice([ua, ua, MOBILE_UA])}
+            if kind == "purchase":
+                target = (f"o{rng.randrange(20)}", float(rng.randrange(1, 90)))
+            elif "promo" in kind:
+                target = "P"
+            else:
+                target = f"/p{rng.randrange(5)}"
+                extra["query"] = rng.choice(TAGS)
+                if kind == "pageview" and (ref := rng.choice(REFS)):
+                    extra["ref"] = ref
+            steps.append((kind, target, at, extra))
         spec[f"r{v}"] = steps
     return spec
 
@@ -95,8 +126,9 @@ def test_random_journeys_give_the_same_figures(runtime, new_site, seed):
                                                         runtime=runtime))
     session_days.refresh(runtime.storage, site=site, now=NOW)
     for query in ({}, {"traffic": "all"}, {"tz": "America/New_York"}, {"tz": "Europe/Paris", "traffic": "all"}):
-        raw, rolled, covered = both(runtime, site, **query)
-        assert covered, query
-        assert raw == rolled, query
+        assert same_everywhere(runtime, site, **query), query
+    sources = {r["source"] for r in both(runtime, site, "sources")[0]["rows"]}
+    assert {"news", "ads", "www.google.com", "blog.example", "(direct)"} <= sources and "shop.example" not in sources
+    assert {r["value"] for r in both(runtime, site, "devices")[0]["device"]} >= {"desktop", "mobile"}
     raw, rolled, _ = both(runtime, site, tz="Asia/Kolkata")  # half-hour offset: read raw, same answer
     assert raw == rolled

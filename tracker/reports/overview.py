@@ -94,10 +94,7 @@ def run(ctx: Context, params: Params, *, rollups: bool = True) -> dict:
     scope = ctx.scope
     counting = revenue.money_of(ctx.storage, ctx.bind())
     bind = ctx.bind(**revenue.bind(counting))
-    rollup = rollups and not scope.filters and session_days.hour_aligned(scope.tz, scope.start_ts, scope.end_ts)
-    if rollup:
-        bind = session_days.bind_coverage(ctx.storage, bind)
-        rollup = bool(bind["sr_days"])  # nothing covered: the raw query is the same work, simpler
+    bind, rollup = session_days.use_rollup(ctx.storage, scope, bind, by_day=True) if rollups else (bind, False)
     sql = overview_sql(scope.trusted_only, scope.filters, counting, rollup=rollup)
     row = ctx.storage.query(sql, bind, what="overview report").first() or {}
     series = {}

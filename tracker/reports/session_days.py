@@ -46,7 +46,8 @@ MAX_DAYS_PER_TICK = 31
 # One fragment per (visitor, UTC day) of the events `FROM events FINAL WHERE site AND $where`.
 # Keys pack epoch ms * 4 + 2 * engagement + pageview, as `_sql.sessions` does.
 _FRAGMENT_COLUMNS = ("visitor", "vid", "day", "first_ms", "last_ms", "pageviews", "sessions", "bounces", "session_ms",
-                     "first_pv", "first_eng", "last_pv", "last_eng", "hours", "pv_hours", "pv_counts", "purchases")
+                     "first_pv", "first_eng", "last_pv", "last_eng", "hours", "pv_hours", "pv_counts", "purchases",
+                     "s_start", "s_end", "s_pv", "s_eng", "s_touch", "s_agent", "s_landing")
 
 
 def fragments_sql(where: str) -> str:
@@ -64,14 +65,25 @@ def fragments_sql(where: str) -> str:
            toUInt32(arrayCount(s -> s.1 = 1 AND s.2 = 0, cut)) AS bounces,
            arraySum((gap, n) -> if(n = 1, 0, gap), arrayDifference(t), new) AS session_ms,
            cut[1].1 AS first_pv, cut[1].2 AS first_eng, cut[-1].1 AS last_pv, cut[-1].2 AS last_eng,
-           hours, pvh.1 AS pv_hours, pvh.2 AS pv_counts, purchases
+           hours, pvh.1 AS pv_hours, pvh.2 AS pv_counts, purchases,
+           arraySplit((x, n) -> n = 1, keys, new) AS split_keys,
+           arrayMap(s -> toInt64(intDiv(s[1], 4)), split_keys) AS s_start,
+           arrayMap(s -> toInt64(intDiv(s[-1], 4)), split_keys) AS s_end,
+           arrayMap(c -> c.1, cut) AS s_pv, arrayMap(c -> c.2, cut) AS s_eng,
+           arrayMap(st -> arrayFirst(x -> x.1 = st, tags).2, s_start) AS s_touch,
+           arrayMap(st -> arrayFirst(x -> x.1 = st, agents).2, s_start) AS s_agent,
+           arrayMap(s -> arrayMap(v -> v.2, arrayFilter(v -> v.1 = toInt64(intDiv(arrayFirst(x -> x % 2 = 1, s), 4)), views)), split_keys) AS s_landing
     FROM (
         SELECT {_sql.VISITOR} AS visitor, toDate(ts) AS day, any(vid) AS any_vid,
                arraySort(groupArray(toUInt64(toUnixTimestamp64Milli(ts)) * 4 + 2 * toUInt8({_sql.IS_ENGAGEMENT}) + (type = 'pageview'))) AS keys,
                toUInt32(groupBitOr(bitShiftLeft(toUInt32(1), toHour(ts)))) AS hours,
                sumMapIf([toUInt8(toHour(ts))], [toUInt32(1)], type = 'pageview') AS pvh,
                groupArrayIf((event_id, order_id, revenue, toString(currency), toString(coupon), toInt64(toUnixTimestamp64Milli(ts))),
-                            type = 'purchase') AS purchases
+                            type = 'purchase') AS purchases,
+               groupArrayIf((toInt64(toUnixTimestamp64Milli(ts)), (toString(utm_source), toString(utm_medium), toString(utm_campaign))),
+                            utm_source != '' OR utm_medium != '' OR utm_campaign != '') AS tags,
+               groupArray((toInt64(toUnixTimestamp64Milli(ts)), (toString(ua_device), toString(ua_browser), toString(ua_os)))) AS agents,
+               groupArrayIf((toInt64(toUnixTimestamp64Milli(ts)), (toString(ref_host), toString(host))), type = 'pageview') AS views
         FROM events FINAL
         WHERE site = {{site:String}} AND {where}
         GROUP BY visitor, day
@@ -168,6 +180,17 @@ def bind_coverage(storage: Storage, params: dict) -> dict:
     return {**params, "sr_cov": [(d, at) for d, at in rows], "sr_days": [d for d, _ in rows]}
 
 
+def use_rollup(storage: Storage, scope, bind: dict, *, by_day: bool) -> tuple[dict, bool]:
+    """Whether a report of `scope` reads fragments, and its bound parameters for that: only
+    without filters (a filter picks sessions by dimensions fragments do not keep whole), for a
+    report with days in tz (`by_day`) only when `hour_aligned`, and only when some day of the
+    range is covered (otherwise the raw query is the same work)."""
+    if scope.filters or (by_day and not hour_aligned(scope.tz, scope.start_ts, scope.end_ts)):
+        return bind, False
+    bind = bind_coverage(storage, bind)
+    return bind, bool(bind["sr_days"])
+
+
 def hour_aligned(tz: str, start: datetime, end: datetime) -> bool:
     """Every UTC hour of [start, end) lies on one day in `tz` (naive UTC datetimes): true for
     UTC and whole-hour offsets, false for e.g. Asia/Kolkata or a half-hour DST shift."""
@@ -203,13 +226,14 @@ _FR = "(first_ms, last_ms, sessions, bounces, session_ms, first_pv, first_eng, l
 _NO_PURCHASE = "[('', '', toDecimal64(0, 4), '', '', toInt64(0))]"
 
 
-def rows(money_rules=None) -> str:
+def rows(money_rules=None, carry: str = f"{_FR} AS frag") -> str:
     """The range's fragments as event-like rows for `revenue.events`: per fragment one row with
-    j = 1 and type '' (its figures as the tuple `frag`, fields as in `_FR`), then one row per purchase event (type 'purchase',
-    with event_id, order_id, revenue, currency, coupon and its epoch ms `ms`). `money_rules`
-    wraps that query (e.g. `lambda base: revenue.events(base, money)`)."""
+    j = 1 and type '' carrying `carry` (default: the tuple `frag`, fields as in `_FR`), then one
+    row per purchase event (type 'purchase', with event_id, order_id, revenue, currency, coupon
+    and its epoch ms `ms`). `money_rules` wraps that query (e.g. `lambda base:
+    revenue.events(base, money)`)."""
     base = f"""
-    SELECT visitor, {_FR} AS frag, j, p.1 AS event_id, p.2 AS order_id, p.3 AS revenue, p.4 AS currency, p.5 AS coupon, p.6 AS ms,
+    SELECT visitor, {carry}, j, p.1 AS event_id, p.2 AS order_id, p.3 AS revenue, p.4 AS currency, p.5 AS coupon, p.6 AS ms,
            if(j = 1, '', 'purchase') AS type
     FROM ({fragments()})
     ARRAY JOIN arrayConcat({_NO_PURCHASE}, purchases) AS p, arrayEnumerate(arrayConcat({_NO_PURCHASE}, purchases)) AS j"""

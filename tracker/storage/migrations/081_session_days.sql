@@ -30,7 +30,15 @@ CREATE TABLE IF NOT EXISTS ${session_days} $ON_CLUSTER
     pv_hours     Array(UInt8) COMMENT 'UTC hours with pageviews, with their counts in pv_counts',
     pv_counts    Array(UInt32),
     purchases    Array(Tuple(event_id String, order_id String, revenue Decimal(18, 4), currency String, coupon String, ms Int64))
-        COMMENT 'every purchase event as stored: money rules apply at report time'
+        COMMENT 'every purchase event as stored: money rules apply at report time',
+    -- The day's sessions, one element each, for the reports by session dimension.
+    s_start      Array(Int64),
+    s_end        Array(Int64),
+    s_pv         Array(UInt32),
+    s_eng        Array(UInt8),
+    s_touch      Array(Tuple(String, String, String)) COMMENT 'utm source, medium, campaign of a tagged event at the session''s first ms',
+    s_agent      Array(Tuple(String, String, String)) COMMENT 'device, browser, os of the event at its first ms',
+    s_landing    Array(Array(Tuple(String, String))) COMMENT '(ref_host, host) of the pageviews at its first pageview''s ms'
 )
 ENGINE = $REPLACING(computed_at)
 PARTITION BY toYYYYMM(day)
