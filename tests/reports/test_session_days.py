@@ -132,3 +132,43 @@ def test_random_journeys_give_the_same_figures(runtime, new_site, seed):
     assert {r["value"] for r in both(runtime, site, "devices")[0]["device"]} >= {"desktop", "mobile"}
     raw, rolled, _ = both(runtime, site, tz="Asia/Kolkata")  # half-hour offset: read raw, same answer
     assert raw == rolled
+
+
+def test_session_dimensions_across_midnight(runtime, journeys, new_site):
+    midnight = datetime(2026, 3, 3, tzinfo=UTC)
+    site = journeys(new_site(), {
+        # the session starts with a promo view before midnight; its first pageview, after
+        # midnight, came from a blog: the session's source is the blog, counted once
+        "a": [("promo_view", "P", midnight - timedelta(minutes=5)),
+              ("pageview", "/", midnight + timedelta(minutes=5), {"ref": "https://blog.example/x"}),
+              ("purchase", ("oa", 40.0), midnight + timedelta(minutes=9))],
+        # tagged landing before midnight, a purchase after it: the campaign earns it
+        "b": [("pageview", "/", midnight - timedelta(minutes=20), {"query": "?utm_source=news&utm_campaign=spring"}),
+              ("pageview", "/p", midnight + timedelta(minutes=5), {"query": "?utm_source=other"}),
+              ("purchase", ("ob", 25.0), midnight + timedelta(minutes=6))],
+        # mobile before midnight, desktop after: the session is mobile
+        "c": [("pageview", "/", midnight - timedelta(minutes=2), {"ua": MOBILE_UA}), ("pageview", "/q", midnight + timedelta(minutes=2))],
+    })
+    session_days.refresh(runtime.storage, site=site, now=NOW)
+    assert len(same_everywhere(runtime, site)) == 2
+    sources = {r["source"]: r for r in both(runtime, site, "sources")[1]["rows"]}
+    assert sources["blog.example"]["sessions"] == 1 and sources["blog.example"]["revenue"] == 40.0
+    assert sources["news"]["revenue"] == 25.0 and "other" not in sources
+    assert [r["value"] for r in both(runtime, site, "devices")[1]["device"]] == ["desktop", "mobile"]
+
+
+def test_confirmed_orders_count_the_same_from_fragments(runtime, client, new_site):
+    site = new_site()
+    spec = random_journeys(random.Random(7), 80)
+    runtime.storage.insert_jsonl("events", journey_rows(site, spec, runtime=runtime))
+    session_days.refresh(runtime.storage, site=site, now=NOW)
+    token, _ = runtime.tokens.create(role="ingest", name=f"backend-{site}", sites=[site])
+    orders = [{"id": f"o{i}", "revenue": 7 + i, "currency": "EUR", "status": "paid"} for i in range(12)]
+    orders += [{"id": "o13", "revenue": 5, "status": "refunded"}, {"id": "phone", "revenue": 9, "status": "paid",
+                "ts": int(datetime(2026, 3, 2, 9, tzinfo=UTC).timestamp() * 1000)}]
+    answer = client.post("/api/orders", json={"site": site, "orders": orders}, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 202, answer.text
+    raw, rolled, covered = both(runtime, site)
+    assert covered and raw["revenue_source"] == "confirmed" and raw["orders"] > 0
+    assert raw == rolled
+    assert same_everywhere(runtime, site, traffic="all")
