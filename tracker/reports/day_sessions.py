@@ -50,7 +50,7 @@ def sessions(trusted_only: bool, money_rules=None) -> str:
                               arrayFirst(p -> p.3 > 0, g).7), groups) AS stitched,
                arrayMap(n -> toUInt8(n = 1), arrayEnumerateUniq(arrayMap(x -> x.5, stitched))) AS firsts,
                groupArrayIf((order_id, ms, toFloat64(revenue), revenue), type = 'purchase' AND order_id != '') AS orders
-        FROM ({session_days.rows(money_rules, _PARTS)})
+        FROM ({session_days.rows(money_rules or (lambda b: b), _PARTS)})
         {keep}
         GROUP BY visitor
     )

@@ -39,12 +39,13 @@ from tracker.reports.runner import Context
 Params = NoParams
 
 
-def overview_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None, *, rollup: bool = False) -> str:
+def overview_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None, *, rollup: bool = False, utc: bool = True) -> str:
     """The overview's one query. `rollup`: read the range's session fragments
     (`session_days.stitched`; bind `session_days.bind_coverage`) instead of cutting every event
-    into sessions; only without filters and for a tz whose days are whole UTC hours."""
-    money_rules = (lambda base: revenue.events(base, counting)) if counting else None
-    visitors = session_days.stitched(trusted_only, money_rules) if rollup else _raw_visitors(trusted_only, filters, counting)
+    into sessions; only without filters and for a tz whose days are whole UTC hours (`utc`:
+    the tz is UTC)."""
+    money_rules = (lambda base: revenue.events(base, counting)) if counting else (lambda base: base)
+    visitors = session_days.stitched(trusted_only, money_rules, utc=utc) if rollup else _raw_visitors(trusted_only, filters, counting)
     return f"""
     SELECT *,
            arrayFilter((b, i) -> i = 1 OR b.1 != all_buys[i - 1].1, all_buys, arrayEnumerate(all_buys)) AS distinct_orders,
@@ -95,7 +96,7 @@ def run(ctx: Context, params: Params, *, rollups: bool = True) -> dict:
     counting = revenue.money_of(ctx.storage, ctx.bind())
     bind = ctx.bind(**revenue.bind(counting))
     bind, rollup = session_days.use_rollup(ctx.storage, scope, bind, by_day=True) if rollups else (bind, False)
-    sql = overview_sql(scope.trusted_only, scope.filters, counting, rollup=rollup)
+    sql = overview_sql(scope.trusted_only, scope.filters, counting, rollup=rollup, utc=scope.tz == "UTC")
     row = ctx.storage.query(sql, bind, what="overview report").first() or {}
     series = {}
     for key in ("day_visitors", "day_pageviews", "day_orders", "day_revenue"):

@@ -221,14 +221,14 @@ def fragments() -> str:
     return f"SELECT {_COLUMNS} FROM ({STORED}) UNION ALL SELECT {_COLUMNS} FROM ({LIVE})"
 
 
-# Tuple fields of a fragment in STITCHED's `fr` array (1-based, as ClickHouse indexes them).
-_FR = "(first_ms, last_ms, sessions, bounces, session_ms, first_pv, first_eng, last_pv, last_eng, day, hours, pv_hours, pv_counts, pageviews)"
 _NO_PURCHASE = "[('', '', toDecimal64(0, 4), '', '', toInt64(0))]"
+# What the overview's rows carry of each fragment; per-day columns by tz (`stitched`).
+_CARRY = ("first_ms", "last_ms", "pageviews", "sessions", "bounces", "session_ms", "first_pv", "first_eng", "last_pv", "last_eng")
 
 
-def rows(money_rules=None, carry: str = f"{_FR} AS frag") -> str:
+def rows(money_rules, carry: str) -> str:
     """The range's fragments as event-like rows for `revenue.events`: per fragment one row with
-    j = 1 and type '' carrying `carry` (default: the tuple `frag`, fields as in `_FR`), then one
+    j = 1 and type '' carrying `carry` (an SQL select list over the fragment's columns), then one
     row per purchase event (type 'purchase', with event_id, order_id, revenue, currency, coupon
     and its epoch ms `ms`). `money_rules` wraps that query (e.g. `lambda base:
     revenue.events(base, money)`)."""
@@ -244,28 +244,47 @@ def _tz_day(day: str, hour: str) -> str:
     return f"toDate(addHours(toDateTime({day}, 'UTC'), {hour}), {{tz:String}})"
 
 
-def stitched(trusted_only: bool, money_rules=None) -> str:
+def stitched(trusted_only: bool, money_rules=None, *, utc: bool = True) -> str:
     """One row per visitor of the range, with the columns of the overview's raw per-visitor
     timeline: `trusted`, `pageviews`, `sessions`, `bounces`, `session_ms`, `days` (distinct
     days in tz), `pv_days`/`pv_counts` (pageviews per day in tz), `buys` ((order id, day in
-    tz, revenue) of its counted purchases). Requires `hour_aligned` for tz."""
+    tz, revenue) of its counted purchases). `utc`: the tz is UTC (a fragment's day is its
+    only day); otherwise tz must be `hour_aligned` and days come from the hours.
+
+    Sums of the fragments' figures are plain aggregates; only visitors with fragments of
+    more than one day pay for the stitching, which corrects them where adjacent fragments
+    join: one session fewer, the gap added, and the bounces of the joined boundary sessions
+    judged again (laid out in order with a "continues" flag and cut as a timeline is)."""
     trusted = f"toUInt8(visitor NOT IN ({_sql.UNTRUSTED_KEYS}))" if trusted_only else "toUInt8(1)"
+    carry = ", ".join(f"{c} AS f_{c}" for c in _CARRY)
+    if utc:
+        carry += ", [day] AS f_days, if(pageviews > 0, [day], []) AS f_pv_days, if(pageviews > 0, [toUInt64(pageviews)], []) AS f_pv_counts"
+    else:
+        carry += (f", arrayDistinct(arrayMap(h -> {_tz_day('day', 'h')}, arrayFilter(h -> bitTest(hours, h), range(24)))) AS f_days,"
+                  f" arrayMap(h -> {_tz_day('day', 'h')}, pv_hours) AS f_pv_days, arrayMap(c -> toUInt64(c), pv_counts) AS f_pv_counts")
     return f"""
-    SELECT visitor, {trusted} AS trusted,
-           arraySort(f -> f.1, groupArrayIf(frag, j = 1)) AS fr,
-           arrayMap((f, i) -> if(i = 1, toInt64(0), f.1 - fr[i - 1].2), fr, arrayEnumerate(fr)) AS gaps,
-           arrayMap((g, i) -> toUInt8(i > 1 AND g <= {_sql.SESSION_GAP_MS}), gaps, arrayEnumerate(fr)) AS joins,
-           arraySum(f -> f.14, fr) AS pageviews,
-           toInt64(arraySum(f -> f.3, fr)) - arraySum(joins) AS sessions,
-           arraySum(f -> f.5, fr) + arraySum((g, m) -> if(m = 1, g, 0), gaps, joins) AS session_ms,
-           arraySum(f -> toInt64(f.4) - (f.6 = 1 AND f.7 = 0) - if(f.3 > 1, toInt64(f.8 = 1 AND f.9 = 0), 0), fr) AS inner_bounces,
-           arrayFlatten(arrayMap((f, m) -> if(f.3 > 1, [(f.6, f.7, toUInt8(1 - m)), (f.8, f.9, toUInt8(1))], [(f.6, f.7, toUInt8(1 - m))]),
-                                 fr, joins)) AS ends,
-           inner_bounces + arrayCount(s -> arraySum(x -> x.1, s) = 1 AND arrayMax(x -> x.2, s) = 0, arraySplit(x -> x.3 = 1, ends)) AS bounces,
-           arrayDistinct(arrayFlatten(arrayMap(f -> arrayMap(h -> {_tz_day("f.10", "h")}, arrayFilter(h -> bitTest(f.11, h), range(24))), fr))) AS days,
-           arrayFlatten(arrayMap(f -> arrayMap(h -> {_tz_day("f.10", "h")}, f.12), fr)) AS pv_days,
-           arrayFlatten(arrayMap(f -> arrayMap(c -> toUInt64(c), f.13), fr)) AS pv_counts,
-           groupArrayIf((order_id, toDate(fromUnixTimestamp64Milli(ms, 'UTC'), {{tz:String}}), toFloat64(revenue)),
-                        type = 'purchase' AND order_id != '') AS buys
-    FROM ({rows(money_rules)})
-    GROUP BY visitor"""
+    SELECT visitor, {trusted} AS trusted, pageviews,
+           toInt64(all_sessions) - joined AS sessions, all_ms + gap_ms AS session_ms, toInt64(all_bounces) + bounce_fix AS bounces,
+           days, pv_days, pv_counts, buys
+    FROM (
+        SELECT visitor,
+               sumIf(f_pageviews, j = 1) AS pageviews, sumIf(f_sessions, j = 1) AS all_sessions,
+               sumIf(f_session_ms, j = 1) AS all_ms, sumIf(f_bounces, j = 1) AS all_bounces,
+               arraySort(f -> f.1, groupArrayIf((f_first_ms, f_last_ms, f_sessions, f_first_pv, f_first_eng, f_last_pv, f_last_eng), j = 1)) AS fr,
+               arrayMap((f, i) -> if(i = 1, toInt64(0), f.1 - fr[i - 1].2), fr, arrayEnumerate(fr)) AS gaps,
+               arrayMap((g, i) -> toUInt8(i > 1 AND g <= {_sql.SESSION_GAP_MS}), gaps, arrayEnumerate(fr)) AS joins,
+               arraySum(joins) AS joined,
+               if(joined = 0, 0, arraySum((g, m) -> if(m = 1, g, 0), gaps, joins)) AS gap_ms,
+               if(joined = 0, 0,
+                  arrayCount(s -> arraySum(x -> x.1, s) = 1 AND arrayMax(x -> x.2, s) = 0,
+                             arraySplit(x -> x.3 = 1, arrayFlatten(arrayMap((f, m) -> if(f.3 > 1, [(f.4, f.5, toUInt8(1 - m)), (f.6, f.7, toUInt8(1))],
+                                                                                          [(f.4, f.5, toUInt8(1 - m))]), fr, joins))))
+                  - arraySum(f -> toInt64(f.4 = 1 AND f.5 = 0) + if(f.3 > 1, toInt64(f.6 = 1 AND f.7 = 0), 0), fr)) AS bounce_fix,
+               arrayDistinct(groupArrayArrayIf(f_days, j = 1)) AS days,
+               groupArrayArrayIf(f_pv_days, j = 1) AS pv_days,
+               groupArrayArrayIf(f_pv_counts, j = 1) AS pv_counts,
+               groupArrayIf((order_id, toDate(fromUnixTimestamp64Milli(ms, 'UTC'), {{tz:String}}), toFloat64(revenue)),
+                            type = 'purchase' AND order_id != '') AS buys
+        FROM ({rows(money_rules, carry)})
+        GROUP BY visitor
+    )"""
