@@ -103,7 +103,7 @@ _PROMO_ROWS = """
     FROM (
         SELECT vid, type, ts, promo_id, ip_prefix,
                if(client_ts IS NULL, toUnixTimestamp64Milli(ts), toUnixTimestamp64Milli(assumeNotNull(client_ts))) AS at_ms
-        FROM events FINAL
+        FROM $events FINAL
         WHERE site = {site:String} AND type IN ('promo_view', 'promo_click') AND ($context)
     )
 """
@@ -179,7 +179,7 @@ _DAYS = """
 def promo_rows_sql(context: str) -> str:
     """Promo events matching `context`, each with `view_ms` (the visitor's latest view of the
     promo at or before it, 0 if none) and `at_ms` (client clock if sent, else server time)."""
-    return _fill(_PROMO_ROWS, context=context)
+    return _fill(_PROMO_ROWS, context=context, events=local("events"))
 
 
 def partials_sql(trigger: str, context: str) -> str:
