@@ -20,6 +20,8 @@ How the query works. One query, one read of the deduplicated, range-limited even
 - Time series: each visitor's distinct calendar days in `tz` and the days of its pageviews,
   summed per day across visitors with `sumMap`; days without events are filled with zeros in
   `fill_days`, so every day of the range appears.
+- On a cluster the per-visitor level runs on each shard (`shard_local`); the sums and the
+  order dedup (an order id counts once across all visitors) run on the initiator.
 
 `bounce_rate` is the fraction (0..1) of sessions that bounced, over all
 sessions; `avg_session_seconds` is the mean of (last event - first event) over sessions, so a
@@ -35,6 +37,7 @@ from tracker.reports import _sql, revenue
 from tracker.reports.figures import cents, money, ratio
 from tracker.reports.params import NoParams
 from tracker.reports.runner import Context
+from tracker.storage.shards import shard_local
 
 Params = NoParams
 
@@ -42,6 +45,21 @@ Params = NoParams
 def overview_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None) -> str:
     extra = (f", {_sql.trusted_visitor(trusted_only)} AS tr, toUInt8({_sql.IS_ENGAGEMENT}) AS eng,"
              f" {_sql.ORDER_ID} AS oid, {_sql.ORDER_REVENUE} AS orev, toDate(ts, {{tz:String}}) AS d")
+    per_visitor = f"""
+            SELECT visitor, {_sql.TIMELINE},
+                min(tr) AS trusted,
+                arraySum(pv) AS pageviews,
+                arraySum(new) AS sessions,
+                arraySort((x, key) -> key, groupArray(eng), groupArray(k)) AS engaged,
+                arrayCount(s -> arraySum(x -> x.1, s) = 1 AND arraySum(x -> x.2, s) = 0,
+                           arraySplit((x, n) -> n = 1, arrayZip(pv, engaged), new)) AS bounces,
+                arraySum((gap, n) -> if(n = 1, 0, gap), arrayDifference(t), new) AS session_ms,
+                arrayMap(x -> toDate(toDateTime(intDiv(x, 1000), 'UTC'), {{tz:String}}), t) AS event_days,
+                arrayDistinct(event_days) AS days,
+                arrayFilter((d, f) -> f = 1, event_days, pv) AS pv_days,
+                groupArrayIf((oid, d, orev), oid != '') AS buys
+            FROM ({_sql.timeline_source(False, extra, filters, base=revenue.events(_sql.events(False, filters), counting) if counting else "")})
+            GROUP BY visitor"""
     return f"""
     SELECT *,
            arrayFilter((b, i) -> i = 1 OR b.1 != all_buys[i - 1].1, all_buys, arrayEnumerate(all_buys)) AS distinct_orders,
@@ -60,21 +78,7 @@ def overview_sql(trusted_only: bool, filters=(), counting: revenue.Money | None 
                arraySort(groupArrayArrayIf(buys, trusted = 1)) AS all_buys,
                sumMapIf(days, arrayWithConstant(length(days), toUInt64(1)), trusted = 1) AS day_visitors,
                sumMapIf(pv_days, arrayWithConstant(length(pv_days), toUInt64(1)), trusted = 1) AS day_pageviews
-        FROM (
-            SELECT visitor, {_sql.TIMELINE},
-                min(tr) AS trusted,
-                arraySum(pv) AS pageviews,
-                arraySum(new) AS sessions,
-                arraySort((x, key) -> key, groupArray(eng), groupArray(k)) AS engaged,
-                arrayCount(s -> arraySum(x -> x.1, s) = 1 AND arraySum(x -> x.2, s) = 0,
-                           arraySplit((x, n) -> n = 1, arrayZip(pv, engaged), new)) AS bounces,
-                arraySum((gap, n) -> if(n = 1, 0, gap), arrayDifference(t), new) AS session_ms,
-                arrayMap(x -> toDate(toDateTime(intDiv(x, 1000), 'UTC'), {{tz:String}}), t) AS event_days,
-                arrayDistinct(event_days) AS days,
-                arrayFilter((d, f) -> f = 1, event_days, pv) AS pv_days,
-                groupArrayIf((oid, d, orev), oid != '') AS buys
-            FROM ({_sql.timeline_source(False, extra, filters, base=revenue.events(_sql.events(False, filters), counting) if counting else "")})
-            GROUP BY visitor
+        FROM ({shard_local(per_visitor)}
         )
     )"""
 
