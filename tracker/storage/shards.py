@@ -67,7 +67,7 @@ def local(table: str) -> str:
 
 def render(sql: str, cluster: str = "", database: str = "") -> str:
     """Marked SQL -> SQL for one node (`cluster` empty) or for the cluster `cluster`."""
-    if BEGIN not in sql and _LOCAL not in sql:
+    if BEGIN not in sql and END not in sql and _LOCAL not in sql:
         return sql
     if not cluster:
         return _LOCAL_TABLE.sub(r"\1", _MARK.sub("", sql))
