@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent / "tracker"
 MAX_LINES = 400
 
 # The shared kit: every room may import it, and it imports nothing but itself.
-KIT = frozenset({"errors", "config", "vocabulary", "http", "storage", "sites", "ratelimit", "security"})
+KIT = frozenset({"errors", "config", "vocabulary", "http", "storage", "sites", "ratelimit", "security", "scrub"})
 # Room -> the other rooms it may import (besides the kit and itself). The two wings, ingest
 # and reports, import neither each other nor any room but auth (reports authorize callers).
 MAY_IMPORT: dict[str, frozenset[str]] = {
@@ -89,6 +89,18 @@ def test_the_wings_never_import_each_other():
         other = {"ingest": "reports", "reports": "ingest"}.get(room_of(name))
         if other:
             assert not [m for m in imports(path) if room_of(m) == other], f"{name} imports the {other} wing"
+
+
+def test_orders_share_the_scrub_and_not_the_ingest_wing():
+    """`/api/orders` stores free text the shop sends through the same PII scrub as `/api/collect`,
+    and reaches it in the kit, not through the ingest wing (a second copy of the rules would
+    drift, and an import of ingest would tie the backend's path to the browser's)."""
+    orders = [(name, path) for name, path in modules() if room_of(name) == "orders"]
+    assert orders
+    assert not [(name, m) for name, path in orders for m in imports(path) if room_of(m) == "ingest"]
+    assert any("tracker.scrub" in imports(path) for _, path in orders)
+    assert "tracker.scrub" in imports(ROOT / "ingest" / "rows.py")
+    assert not (ROOT / "ingest" / "scrub.py").exists()
 
 
 def test_no_module_passes_the_line_limit():

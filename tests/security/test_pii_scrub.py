@@ -62,7 +62,7 @@ def _text_fields(pii: str) -> list[tuple[str, dict, str, object]]:
 
 
 def _id_fields(pii: str) -> list[tuple[str, dict, str, object]]:
-    """Identifiers: e-mail addresses are scrubbed, nothing else (see tracker/ingest/scrub.py)."""
+    """Identifiers: e-mail addresses are scrubbed, nothing else (see tracker/scrub.py)."""
     return [
         ("order id", _base("purchase", order={"id": pii, "revenue": 1}), "order_id", None),
         ("coupon", _base("purchase", order={"id": "o-1", "revenue": 1, "coupon": pii}), "coupon", None),

@@ -6,6 +6,10 @@ stored in all three. Each question is asked over the real HTTP API of an app on 
 and the full answers are compared; then the trust signals of the closed days are
 materialised on each backend and every question is asked again (reports then read the day
 partials instead of computing them live).
+
+On the cluster each report's per-visitor level runs on the shards (`tracker.storage.shards`):
+node 2's query log shows what it sent for each report (its non-initial queries, tagged with the
+report's `log_comment`), far fewer rows than the events it holds.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.support.clickhouse import api
+from tracker.reports.routes import REPORTS
+from tracker.reports.trust.routes import routes as trust_routes
 from tracker.seed import register_promotions, write_rows
 
 DAYS = 6
@@ -39,6 +45,9 @@ def questions(site: str, vids: list[str]) -> list[tuple[str, dict]]:
         *[("/api/reports/promotions", {**r, "model": m}) for m in ("last_click", "time_decay", "position")],
         ("/api/reports/promotions", {**r, "by": "creative", "traffic": "all"}), ("/api/reports/promotions", {**r, "by": "slot"}),
         ("/api/reports/campaigns", r), ("/api/reports/campaigns", {**r, "traffic": "all"}),
+        ("/api/reports/sources", r), ("/api/reports/sources", {**r, "traffic": "all", "tz": "Asia/Tokyo"}),
+        ("/api/reports/devices", r), ("/api/reports/devices", {**r, "limit": "2"}),
+        ("/api/reports/overview", {**r, "filter": "device:desktop"}), ("/api/reports/pages", {**r, "filter": "source:(direct)"}),
         ("/api/reports/lift", {**r, "promo": "SUMMER"}), ("/api/reports/lift", {**r, "promo": "FREESHIP", "traffic": "all"}),
         ("/api/reports/excluded", r), ("/api/reports/excluded", {**r, "tz": "Asia/Tokyo"}),
         ("/api/trust/visitors", r), ("/api/trust/visitors", {**r, "limit": "7", "offset": "3"}),
@@ -109,4 +118,36 @@ def test_the_same_after_the_closed_days_are_materialised(shops):
         response = client.post("/api/trust/refresh", params={"site": site, "from": FROM, "to": TO}, headers=headers)
         assert response.status_code == 200, (name, response.text)
         assert len(response.json()["refreshed"]) == DAYS, name
-    assert assert_same(clients, one_each(site, vids)) == 13
+    assert assert_same(clients, one_each(site, vids)) == 15
+
+
+def report_name(path: str) -> str:
+    """The report an API path runs (its `log_comment` is "tracker report <name>")."""
+    if path.startswith("/api/reports/"):
+        return REPORTS[path.rsplit("/", 1)[1]].name
+    route = next(r for r in trust_routes if r.path_regex.match(path))
+    return route.endpoint.report.name
+
+
+def test_shard_2_sends_per_visitor_rows_not_its_events(shops, cluster_runtime):
+    site, clients, vids = shops
+    client, headers = clients["cluster"]
+    node2 = cluster_runtime.storage.nodes()[1]
+    events = node2.scalar("SELECT count() FROM events_local WHERE site = {s:String}", {"s": site})
+    visitors = node2.scalar("SELECT uniqExact(vid) FROM events_local WHERE site = {s:String}", {"s": site})
+    assert events > 1000 and events > 5 * visitors
+    sent = {}
+    for path, params in one_each(site, vids):
+        since = node2.scalar("SELECT now64(6)")
+        response = client.get(path, params=params, headers=headers)
+        assert response.status_code == 200, (path, response.text)
+        node2.command("SYSTEM FLUSH LOGS")
+        sent[path] = node2.query(
+            "SELECT count(), sum(result_rows), countIf(query LIKE '%view(%') FROM system.query_log WHERE type = 'QueryFinish'"
+            " AND is_initial_query = 0 AND log_comment = {c:String} AND event_time_microseconds >= {t:DateTime64(6)}",
+            {"c": f"tracker report {report_name(path)}", "t": since}).rows[0]
+    for path, (queries, rows, shard_local) in sent.items():
+        assert queries > 0, path  # node 2 ran its part of the report (and logged it)
+        assert rows < events / 4, (path, rows, events)  # per-visitor (or per-session) rows, not event rows
+        if path != "/api/reports/excluded":  # counts the untrusted set: a plain Distributed aggregate
+            assert shard_local > 0, path

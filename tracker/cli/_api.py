@@ -186,9 +186,13 @@ def _in_process(settings: Settings) -> Iterator[Api]:
         served.clear_stale(data_dir)
         resolved = served.resolve(settings)
         if resolved is not settings:
-            settings = resolved.replace(spool_dir=str(data_dir / "spool" / f"cli-{os.getpid()}"), trust_refresh_seconds=0)
+            settings = resolved.replace(spool_dir=str(data_dir / "spool" / f"cli-{os.getpid()}"))
     else:
         _check_reachable(settings)  # before the runtime writes its secrets and spool into the data dir
+    # A one-shot command runs no background trust work: a trusted report it asks for evaluates its
+    # own range on first ask, and the server (when one starts) keeps the store's trust fresh. A
+    # pinned 30-day evaluation started at open made closing wait for it (26 s at 3M events).
+    settings = settings.replace(trust_refresh_seconds=0, trust_live_seconds=0)
     try:
         runtime = Runtime.open(settings)
     except DataDirBusy:

@@ -21,7 +21,7 @@ from functools import lru_cache
 import orjson
 
 from tracker.ingest.schema import Event
-from tracker.ingest.scrub import ID, scrub, scrub_props
+from tracker.scrub import ID, scrub, scrub_props
 from tracker.ingest.urls import parse_page_url, parse_referrer
 from tracker.ingest.useragent import Agent
 
@@ -127,7 +127,7 @@ def _event_columns(event: Event, vid: str, source: str, signed: int, ts_ms: int 
         row["client_ts"] = event.ts / 1000
     if event.ref:
         row["ref"], row["ref_host"] = parse_referrer(event.ref)
-    # Every free-text field is scrubbed here, by the one scrub (tracker/ingest/scrub.py); the
+    # Every free-text field is scrubbed here, by the one scrub (tracker/scrub.py); the
     # URL and referrer in tracker/ingest/urls.py.
     if event.sid:
         row["sid"] = scrub(event.sid, ID)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
-from tracker.ingest.scrub import CLICK_IDS, SECRET_PARAM, scrub
+from tracker.scrub import CLICK_IDS, SECRET_PARAM, scrub
 
 UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 MAX_TAG_LEN = 200
@@ -30,7 +30,7 @@ class PageUrl:
 
 
 def scrub_text(value: str) -> str:
-    """Free text scrubbed (`tracker.ingest.scrub.scrub`; kept under this name for callers)."""
+    """Free text scrubbed (`tracker.scrub.scrub`; kept under this name for callers)."""
     return scrub(value)
 
 

@@ -12,6 +12,12 @@ Idempotence: rows are keyed by (site, order_id) in a ReplacingMergeTree; `versio
 confirmations of one order by arrival (receive time in microseconds, then the index in the
 request), and readers take the latest with `argMax(..., version)` (`tracker.reports.revenue`),
 so what a report shows never depends on whether ClickHouse has merged yet.
+
+Privacy: the order id and the coupon go through the one PII scrub (`tracker.scrub`) as
+identifiers, exactly as `/api/collect` stores the browser's `order.id` and `order.coupon`
+(`tracker/ingest/rows.py`): an e-mail address becomes `[email]`, a numeric order id stays
+itself. The same input is stored the same way on both sides, so a confirmation still joins
+its browser purchase by order id after scrubbing.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from datetime import UTC, datetime
 import orjson
 
 from tracker.orders.schema import Order
+from tracker.scrub import ID, scrub
 from tracker.storage.client import Storage
 
 TABLE = "orders"
@@ -39,11 +46,11 @@ def encode_rows(site: str, orders: list[tuple[int, Order]], *, token_id: str, no
     for index, order in orders:
         lines.append(orjson.dumps({
             "site": site,
-            "order_id": order.id,
+            "order_id": scrub(order.id, ID),
             "status": order.status,
             "revenue": str(order.revenue),  # a string: ClickHouse parses it into Decimal exactly
             "currency": order.currency,
-            "coupon": order.coupon,
+            "coupon": scrub(order.coupon, ID),
             "ordered_at": _iso(order.ordered_at or received),
             "received_at": _iso(received),
             "token_id": token_id,

@@ -8,6 +8,12 @@ must apply the same way.
 All values are bound parameters (`runner.Context.bind`): {site:String},
 {start:DateTime64(3, 'UTC')}, {end:DateTime64(3, 'UTC')} (UTC instants), {tz:String} and
 {tt_set:UInt64}.
+
+On a cluster every per-visitor level (a GROUP BY visitor and what it computes row by row)
+runs on each shard over its own visitors (`tracker.storage.shards`): the fragments read the
+events and the untrusted set as `local(...)` tables, and the levels built here (`sessions`,
+`pageview_sessions`) and in the reports are marked `shard_local`. What adds visitors up stays
+outside, so it sees the same per-visitor rows on one node and on a cluster.
 """
 
 from __future__ import annotations
@@ -15,15 +21,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tracker.storage.shards import local, shard_local
+
 if TYPE_CHECKING:
     from tracker.reports.params import Filter
 
 # Deduplicated events of one site in the report range.
-EVENTS = """
+EVENTS = f"""
     SELECT *
-    FROM events FINAL
-    WHERE site = {site:String}
-      AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+    FROM {local("events")} FINAL
+    WHERE site = {{site:String}}
+      AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}
 """
 
 # Visitors excluded from trusted traffic in the range: trust score <= the exclusion threshold.
@@ -32,7 +40,7 @@ EVENTS = """
 # a report that reads it runs (`runner.run`), and never computed by it. Scores combine the
 # materialised day partials that are still valid with partials computed live for the rest of
 # the range, so a stale materialisation never lets a bot through (docs/architecture.md).
-UNTRUSTED_VISITORS = "SELECT vid FROM trust_sets WHERE site = {site:String} AND set_id = {tt_set:UInt64}"
+UNTRUSTED_VISITORS = f"SELECT vid FROM {local('trust_sets')} WHERE site = {{site:String}} AND set_id = {{tt_set:UInt64}}"
 
 # Per-visitor GROUP BYs group on a 64-bit hash of the visitor id rather than the string:
 # ~15% less CPU for the timeline at 10M events (a collision among a site's visitors in one range
@@ -41,7 +49,7 @@ VISITOR = "cityHash64(vid)"
 
 # The untrusted set as VISITOR hashes, for filtering every event of a range: probing a set of
 # UInt64 costs ~40% less than probing a set of strings (0.11 vs 0.17 CPU s over 10M events).
-UNTRUSTED_KEYS = f"SELECT {VISITOR} FROM trust_sets WHERE site = {{site:String}} AND set_id = {{tt_set:UInt64}}"
+UNTRUSTED_KEYS = f"SELECT {VISITOR} FROM {local('trust_sets')} WHERE site = {{site:String}} AND set_id = {{tt_set:UInt64}}"
 
 
 def events(trusted_only: bool, filters: Sequence[Filter] = ()) -> str:
@@ -101,8 +109,8 @@ def pageview_sessions(trusted_only: bool, having: str = "", filters: Sequence[Fi
     click 20 minutes after a pageview keeps the session alive. Hashes instead of strings make
     the per-visitor arrays small and fast to sort and group (a 64-bit collision between two
     paths of one site is not a practical concern). `having` keeps only visitors it holds for
-    (on `pv_paths`), before their sessions are cut."""
-    return f"""
+    (on `pv_paths`), before their sessions are cut. Shard-local on a cluster."""
+    return shard_local(f"""
     SELECT visitor, arrayFilter(s -> length(s) > 0, arraySplit((p, d) -> d != 0, pv_paths, arrayDifference(pv_sess))) AS sessions
     FROM (
         SELECT visitor, {TIMELINE},
@@ -112,7 +120,7 @@ def pageview_sessions(trusted_only: bool, having: str = "", filters: Sequence[Fi
         FROM ({timeline_source(trusted_only, ", if(type = 'pageview', cityHash64(path), 0) AS p", filters)})
         GROUP BY visitor
         HAVING length(pv_paths) > 0{f" AND ({having})" if having else ""}
-    )"""
+    )""")
 
 
 # Path hash -> path for the site's pageviews in the range (names only: no FINAL needed).
@@ -164,8 +172,9 @@ def sessions(base: str) -> str:
     hash (its names looked up in the visitor's few distinct agents), the pageviews' path
     hashes, and only the few events with UTM tags, an outside referrer or a purchase carry
     strings. A session's first event is the one at its first millisecond. ARRAY JOIN then
-    gives a row per session. (Tuples of every event's strings, sorted, were 3-5x slower.)"""
-    return f"""
+    gives a row per session. (Tuples of every event's strings, sorted, were 3-5x slower.)
+    Shard-local on a cluster: each shard cuts its own visitors' sessions."""
+    return shard_local(f"""
     SELECT visitor,
            arrayMap(x -> toInt64(intDiv(x, 4)), visit) AS t,
            t[1] AS start_ms, t[-1] AS end_ms,
@@ -200,7 +209,7 @@ def sessions(base: str) -> str:
         )
         GROUP BY visitor
     )
-    ARRAY JOIN visits AS visit"""
+    ARRAY JOIN visits AS visit""")
 
 
 # `filter=DIM:VALUE` -> a condition on a `sessions` row; the value is the bound {f<i>}.

@@ -8,7 +8,8 @@ landing hit that carried the UTM tags (tags of an event at the session's first m
 session without tags lands in the row with empty tags (direct or untagged traffic). Sessions are
 then summed per campaign: visitors, sessions, pageviews, and the purchases made in those
 sessions (so a purchase is credited to the first touch of the session that led to it). Email
-newsletters are ordinary rows (`utm_medium=email`).
+newsletters are ordinary rows (`utm_medium=email`). On a cluster the sessions are cut on each
+shard (`shard_local`: one small row per session travels) and summed on the initiator.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tracker.reports import _sql, day_sessions, revenue, session_days
 from tracker.reports.figures import cents, money, ratio
 from tracker.reports.params import NoParams
 from tracker.reports.runner import Context
+from tracker.storage.shards import shard_local
 
 Params = NoParams
 
@@ -29,15 +31,7 @@ def campaigns_sql(trusted_only: bool, counting: revenue.Money, filters=()) -> st
     # bring their strings and revenue, in small side arrays looked up by time. The session's
     # touch is the tags of an event at the session's first instant. Distinct visitors per
     # campaign are a sum of each visitor's first session with that touch, not a uniqExact.
-    return f"""
-    SELECT touch.1 AS utm_source, touch.2 AS utm_medium, touch.3 AS utm_campaign,
-           sum(first_of_touch) AS visitors,
-           count() AS sessions,
-           sum(session_pageviews) AS pageviews,
-           sum(session_purchases) AS conversions,
-           countIf(session_purchases > 0) AS converting_sessions,
-           sum(session_revenue) AS campaign_revenue
-    FROM (
+    per_session = f"""
         SELECT touch, first_of_touch,
                toInt64(intDiv(s[1], 4)) AS first_t, toInt64(intDiv(s[-1], 4)) AS last_t,
                arrayCount(x -> x % 2 = 1, s) AS session_pageviews,
@@ -60,7 +54,16 @@ def campaigns_sql(trusted_only: bool, counting: revenue.Money, filters=()) -> st
             )
             GROUP BY {_sql.VISITOR}
         )
-        ARRAY JOIN visits AS s, touches AS touch, firsts AS first_of_touch
+        ARRAY JOIN visits AS s, touches AS touch, firsts AS first_of_touch"""
+    return f"""
+    SELECT touch.1 AS utm_source, touch.2 AS utm_medium, touch.3 AS utm_campaign,
+           sum(first_of_touch) AS visitors,
+           count() AS sessions,
+           sum(session_pageviews) AS pageviews,
+           sum(session_purchases) AS conversions,
+           countIf(session_purchases > 0) AS converting_sessions,
+           sum(session_revenue) AS campaign_revenue
+    FROM ({shard_local(per_session)}
     )
     GROUP BY touch
     ORDER BY sessions DESC, conversions DESC, utm_source, utm_medium, utm_campaign

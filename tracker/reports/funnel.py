@@ -18,7 +18,8 @@ level (steps reached) and the seconds between consecutive steps come from the sa
 test checks the levels against `windowFunnel` itself.
 ClickHouse then counts visitors per level and takes the exact median gap per step
 (`quantileExactInclusive`, the mean of the two middle values for an even count). Conversion
-rates are the pure `shape`. With `breakdown`, the same query groups by an allow-listed
+rates are the pure `shape`. On a cluster each shard walks its own visitors (`shard_local`)
+and the initiator counts and takes the medians over their rows. With `breakdown`, the same query groups by an allow-listed
 per-visitor dimension WITH ROLLUP, so the overall row (exact medians included) comes from the
 same single read.
 
@@ -39,6 +40,7 @@ from tracker.reports import _sql, revenue
 from tracker.reports.figures import ratio
 from tracker.reports.params import param
 from tracker.reports.runner import Context
+from tracker.storage.shards import shard_local
 from tracker.vocabulary import EVENT_TYPES
 
 MIN_STEPS = 2
@@ -251,7 +253,7 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "", f
     return f"""
     SELECT dim, {"grouping(dim)" if breakdown else "1"} AS is_total,
            {per_step}
-    FROM ({walked})
+    FROM ({shard_local(walked)})
     GROUP BY {"ROLLUP(dim)" if breakdown else "dim"}
     ORDER BY is_total DESC, v1 DESC, dim"""
 

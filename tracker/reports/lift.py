@@ -17,6 +17,7 @@ from tracker.reports import _sql, revenue
 from tracker.reports.params import param
 from tracker.reports.runner import Context
 from tracker.reports.stats import METHOD, compare
+from tracker.storage.shards import shard_local
 
 MAX_PROMO_LEN = 200  # the ingest limit for promo fields
 
@@ -38,11 +39,7 @@ class Params:
 def groups_sql(trusted_only: bool, counting: revenue.Money, filters=()) -> str:
     # One read of the events: per visitor, the
     # first view of the promo and the last purchase; a converter bought at or after that view.
-    return f"""
-    SELECT if(first_variant = 'holdout', 'holdout', 'exposed') AS grp,
-           count() AS visitors,
-           countIf(last_purchase >= first_view) AS converters
-    FROM (
+    per_visitor = f"""
         SELECT countIf(is_view) AS views,
                minIf(ts, is_view) AS first_view,
                argMinIf(promo_variant, (ts, event_id), is_view) AS first_variant,
@@ -53,7 +50,12 @@ def groups_sql(trusted_only: bool, counting: revenue.Money, filters=()) -> str:
             WHERE type IN ('promo_view', 'purchase')
         )
         GROUP BY {_sql.VISITOR}
-        HAVING views > 0
+        HAVING views > 0"""
+    return f"""
+    SELECT if(first_variant = 'holdout', 'holdout', 'exposed') AS grp,
+           count() AS visitors,
+           countIf(last_purchase >= first_view) AS converters
+    FROM ({shard_local(per_visitor)}
     )
     GROUP BY grp
     """

@@ -20,6 +20,8 @@ How the query works. One query, one read of the deduplicated, range-limited even
 - Time series: each visitor's distinct calendar days in `tz` and the days of its pageviews,
   summed per day across visitors with `sumMap`; days without events are filled with zeros in
   `fill_days`, so every day of the range appears.
+- On a cluster the per-visitor level runs on each shard (`shard_local`); the sums and the
+  order dedup (an order id counts once across all visitors) run on the initiator.
 
 `bounce_rate` is the fraction (0..1) of sessions that bounced, over all
 sessions; `avg_session_seconds` is the mean of (last event - first event) over sessions, so a
@@ -35,6 +37,7 @@ from tracker.reports import _sql, revenue, session_days
 from tracker.reports.figures import cents, money, ratio
 from tracker.reports.params import NoParams
 from tracker.reports.runner import Context
+from tracker.storage.shards import shard_local
 
 Params = NoParams
 
@@ -64,7 +67,7 @@ def overview_sql(trusted_only: bool, filters=(), counting: revenue.Money | None 
                arraySort(groupArrayArrayIf(buys, trusted = 1)) AS all_buys,
                sumMapIf(days, arrayWithConstant(length(days), toUInt64(1)), trusted = 1) AS day_visitors,
                sumMapIf(pv_days, pv_counts, trusted = 1) AS day_pageviews
-        FROM ({visitors})
+        FROM ({visitors if rollup else shard_local(visitors)})
     )"""
 
 

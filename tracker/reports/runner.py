@@ -111,8 +111,9 @@ def run(runtime: Runtime, report: Report, scope: Scope, params: Any, *, trust: T
     """The answer of a parsed report (blocking: runs the report's queries). `trust` replaces the
     runtime's configuration (tests of other settings)."""
     config = trust or runtime.trust
-    verdicts = runtime.trust_sets.verdicts(scope.site, scope.start_ts, scope.end_ts, config) if report.reads_untrusted_set(scope) else None
-    body = report.run(Context(runtime.storage, scope, config, verdicts.set_id if verdicts else 0), params)
+    with runtime.storage.tagged(f"tracker report {report.name}"):  # query_log: which report asked (on every shard)
+        verdicts = runtime.trust_sets.verdicts(scope.site, scope.start_ts, scope.end_ts, config) if report.reads_untrusted_set(scope) else None
+        body = report.run(Context(runtime.storage, scope, config, verdicts.set_id if verdicts else 0), params)
     head = envelope(scope)
     if verdicts is not None:  # the newest evaluation, never one made for this request (trust.live)
         head["trust_as_of"] = iso_time(verdicts.as_of)

@@ -22,6 +22,8 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from tracker.config import Settings
 from tracker.errors import BadRequest, DataDirBusy, QueryTimeout, StorageError
+from tracker.storage import shards
+from tracker.storage.embedded import open_quietly
 from tracker.storage.access import INGEST_TABLES
 
 log = logging.getLogger(__name__)
@@ -91,36 +93,6 @@ def _role_of(table: str) -> str:
     return INGEST if table in INGEST_TABLES else OWNER
 
 
-def _open_quietly(open_engine) -> Any:
-    """chDB's engine writes its start-up errors straight to fd 2. Catch them so a locked data dir
-    becomes one clear error instead of engine noise; anything else is passed through."""
-    import os
-    import tempfile
-
-    noise = ("Cannot lock file", "Another server instance")
-    try:
-        saved = os.dup(2)
-    except OSError:
-        return open_engine()
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        failure: BaseException | None = None
-        try:
-            return open_engine()
-        except (DataDirBusy, StorageError) as exc:
-            failure = exc
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            text = sink.read().decode("utf-8", "replace")
-            if any(n in text for n in noise) and failure is not None:
-                raise DataDirBusy("the embedded data dir is held by another process") from None
-            if text and not any(n in text for n in noise):
-                os.write(2, text.encode())
-
-
 class Storage:
     """A ClickHouse connection for the whole process; safe to share between threads.
 
@@ -168,6 +140,7 @@ class Storage:
         # behind a long query). Handles to the one engine are cheap; queries on different
         # handles run at once, as on a server.
         self._local = threading.local()
+        self._tag = threading.local()  # `tagged`: this thread's log_comment
         self._handles: list[Any] = []
         if self.embedded:
             self._clients[OWNER] = self._connect(OWNER)  # the dir lock must fail fast and clearly
@@ -213,7 +186,7 @@ class Storage:
             from pathlib import Path
 
             Path(self.dsn[len("chdb://"):]).mkdir(parents=True, exist_ok=True)
-            return _open_quietly(self._open_embedded)
+            return open_quietly(self._open_embedded)
         user, password = self._credentials(role)
         login = {"username": user, "password": password} if user else {}
         with translate_errors("connecting to ClickHouse"):
@@ -248,6 +221,26 @@ class Storage:
         """True on a cluster managed through Keeper: ON CLUSTER DDL, Replicated* engines."""
         return bool(self.cluster) and not self.settings.cluster_nodes and not self.is_node
 
+    def render(self, sql: str) -> str:
+        """`sql` with its shard-local levels (`shards.shard_local`) made SQL for this backend."""
+        return shards.render(sql, "" if self.is_node else (self.cluster or ""), self.database)
+
+    @contextmanager
+    def tagged(self, comment: str) -> Iterator[None]:
+        """Every statement this thread sends meanwhile carries `log_comment = comment`: the
+        server's query_log (and each shard's, for the parts of a query it ran) says which report
+        asked."""
+        saved = getattr(self._tag, "comment", None)
+        self._tag.comment = comment
+        try:
+            yield
+        finally:
+            self._tag.comment = saved
+
+    def _with_tag(self, settings: dict[str, Any]) -> dict[str, Any]:
+        comment = getattr(self._tag, "comment", None)
+        return {**settings, "log_comment": comment} if comment else settings
+
     def local(self, table: str) -> str:
         """The table that holds a table's rows: `<table>_local` on a cluster."""
         return f"{table}_local" if self.cluster else table
@@ -264,11 +257,11 @@ class Storage:
 
     # --- reads ---------------------------------------------------------------------------
     def query(self, sql: str, params: Mapping[str, Any] | None = None, *, what: str = "query", settings: Mapping[str, Any] | None = None) -> Result:
-        merged = dict(self._read_settings)
+        merged = self._with_tag(dict(self._read_settings))
         if settings:
             merged.update(settings)
         with translate_errors(what):
-            result = self._client_for(REPORTS).query(sql, parameters=dict(params or {}), settings=merged)
+            result = self._client_for(REPORTS).query(self.render(sql), parameters=dict(params or {}), settings=merged)
             return Result(tuple(result.column_names), list(result.result_rows))
 
     def dicts(self, sql: str, params: Mapping[str, Any] | None = None, *, what: str = "query", settings: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -290,9 +283,9 @@ class Storage:
             for node in self.nodes():
                 result = node.command(sql, params, what=what, settings=settings)
             return result
-        merged = {**self._write_settings, **(settings or {})}
+        merged = self._with_tag({**self._write_settings, **(settings or {})})
         with translate_errors(what):
-            return self._client.command(sql, parameters=dict(params or {}) or None, settings=merged or None)
+            return self._client.command(self.render(sql), parameters=dict(params or {}) or None, settings=merged or None)
 
     def insert_jsonl(self, table: str, data: bytes, *, dedup_token: str | None = None, what: str = "insert",
                      plain_dictionaries: bool = False) -> None:

@@ -54,6 +54,11 @@ STOP_TIMEOUT = 15.0
 # Distributed tables queue rows for other shards in this pool when an insert is not
 # synchronous; chDB's default of 0 threads would never send them.
 DISTRIBUTED_POOL = 4
+# Every query a node runs, the parts of a cluster's queries included (`is_initial_query = 0`,
+# with the initiator's `log_comment`): what tests/storage/test_shard_local.py reads to prove
+# that per-visitor work stays on its shard. clickhouse-local keeps no query log by default.
+QUERY_LOG = ("  <query_log><database>system</database><table>query_log</table>"
+             "<flush_interval_milliseconds>7500</flush_interval_milliseconds></query_log>\n")
 
 
 class ServerError(RuntimeError):
@@ -166,6 +171,7 @@ class ServerProcess:
             f"  <tcp_port>{self.tcp_port}</tcp_port>\n"
             "  <users_config>users.xml</users_config>\n"
             f"  <background_distributed_schedule_pool_size>{DISTRIBUTED_POOL}</background_distributed_schedule_pool_size>\n"
+            + QUERY_LOG
             + _remote_servers(self.clusters)
             + "</clickhouse>\n"
         )

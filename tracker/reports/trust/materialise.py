@@ -28,6 +28,7 @@ from tracker.reports.trust.score import TrustConfig, trust_params
 from tracker.reports.trust.signals import PARTIAL_COLUMNS, partials_sql
 from tracker.storage.client import Storage
 from tracker.storage.repartition import compact_closed_days
+from tracker.storage.shards import shard_local
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ _CONTEXT = f"ts >= {_DAY_START} - INTERVAL 1 DAY AND ts < {_DAY_START} + INTERVA
 _INSERT = f"""
     INSERT INTO visitor_signals (site, day, vid, computed_at, {", ".join(PARTIAL_COLUMNS)})
     SELECT {{site:String}}, day, vid, {{computed_at:DateTime64(3, 'UTC')}}, {", ".join(PARTIAL_COLUMNS)}
-    FROM ({partials_sql(_TRIGGER, _CONTEXT)})
+    FROM ({shard_local(partials_sql(_TRIGGER, _CONTEXT))})
 """
 
 _STALE = """

@@ -31,6 +31,7 @@ from string import Template
 from typing import Any
 
 from tracker.reports.revenue import LATEST, ceiling_sql
+from tracker.storage.shards import local, shard_local
 
 # Reason code -> (default weight, condition on the columns of REVENUE_SIGNALS).
 REASONS: dict[str, tuple[int, str]] = {
@@ -65,7 +66,7 @@ REVENUE_SIGNALS = Template("""
         FROM (
             SELECT vid, order_id, argMin(revenue, ts) AS revenue, argMin(currency, ts) AS currency,
                    min(ts) < now64(3) - toIntervalMillisecond({tt_orders_grace_ms:UInt64}) AS late
-            FROM events
+            FROM $events
             WHERE site = {site:String} AND type = 'purchase' AND order_id != ''
               AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
             GROUP BY vid, order_id
@@ -73,7 +74,7 @@ REVENUE_SIGNALS = Template("""
         LEFT ANY JOIN ($latest) AS c ON b.order_id = c.order_id
     )
     GROUP BY vid
-""").substitute(ceiling=ceiling_sql("{tt_revenue_ceiling_factor:Float64}"), latest=LATEST)
+""").substitute(ceiling=ceiling_sql("{tt_revenue_ceiling_factor:Float64}"), latest=LATEST, events=local("events"))
 
 
 def with_revenue_signals(visitor_signals: str) -> str:
@@ -83,7 +84,7 @@ def with_revenue_signals(visitor_signals: str) -> str:
     return f"""
     SELECT s.*, {cols}
     FROM ({visitor_signals}) AS s
-    LEFT ANY JOIN ({REVENUE_SIGNALS}) AS r ON s.vid = r.vid
+    LEFT ANY JOIN ({shard_local(REVENUE_SIGNALS)}) AS r ON s.vid = r.vid
     SETTINGS join_use_nulls = 0"""
 
 

@@ -18,7 +18,9 @@ How the query works. Signals are computed in two stages so that they can be mate
    summed/maxed per visitor; then two population signals are added: fresh visitor ids per IP
    prefix within the churn window (`cookie_churn_ip`, window functions over the visitors) and
    the coupon leak evidence (`coupon_shared`, window functions over the visitors by coupon:
-   `tracker.reports.trust.leaks`).
+   `tracker.reports.trust.leaks`). On a cluster the per-visitor sums run on each shard over
+   its own visitors' events and partials (`shard_local`); the population signals, which
+   compare visitors, run on the initiator over all of them.
 
 `tracker.reports.trust.score` turns these columns into reason codes and a 0-100 score.
 Everything is bound: {site}, {start}, {end} and the `tt_*` thresholds from `score.trust_params`
@@ -35,6 +37,7 @@ from __future__ import annotations
 from string import Template
 
 from tracker.reports.trust.leaks import with_leaks
+from tracker.storage.shards import local, shard_local
 
 
 def _fill(template: str, **parts: str) -> str:
@@ -82,7 +85,7 @@ _CONTEXT = """
            -- One window spec, so one sort. Server time: the client clock is the sender's to set.
            count() OVER (w_rate RANGE BETWEEN 59999 PRECEDING AND CURRENT ROW) AS per_60s,
            countIf(type = 'promo_click') OVER (w_rate RANGE BETWEEN 9999 PRECEDING AND CURRENT ROW) AS clicks_10s
-    FROM events FINAL
+    FROM $events FINAL
     WHERE site = {site:String} AND ($context)
     WINDOW w_rate AS (PARTITION BY vid ORDER BY ts_ms)
 """
@@ -100,7 +103,7 @@ _PROMO_ROWS = """
     FROM (
         SELECT vid, type, ts, promo_id, ip_prefix,
                if(client_ts IS NULL, toUnixTimestamp64Milli(ts), toUnixTimestamp64Milli(assumeNotNull(client_ts))) AS at_ms
-        FROM events FINAL
+        FROM $events FINAL
         WHERE site = {site:String} AND type IN ('promo_view', 'promo_click') AND ($context)
     )
 """
@@ -176,7 +179,7 @@ _DAYS = """
 def promo_rows_sql(context: str) -> str:
     """Promo events matching `context`, each with `view_ms` (the visitor's latest view of the
     promo at or before it, 0 if none) and `at_ms` (client clock if sent, else server time)."""
-    return _fill(_PROMO_ROWS, context=context)
+    return _fill(_PROMO_ROWS, context=context, events=local("events"))
 
 
 def partials_sql(trigger: str, context: str) -> str:
@@ -185,7 +188,7 @@ def partials_sql(trigger: str, context: str) -> str:
     Both are fixed SQL predicates on `ts` written in this package (never user input); the
     context must include the trigger events and should reach a day before them.
     """
-    rows = _fill(_CONTEXT, context=context)
+    rows = _fill(_CONTEXT, context=context, events=local("events"))
     return _fill(_DAYS, minutes=_fill(_MINUTES, context_rows=rows, trigger=trigger))
 
 
@@ -233,11 +236,11 @@ _COLUMNS = ", ".join(("vid", "day") + PARTIAL_COLUMNS)
 # Partials of the whole range: materialised where valid, live elsewhere.
 RANGE_PARTIALS = _fill("""
     SELECT $columns
-    FROM visitor_signals
+    FROM $signals
     WHERE site = {site:String} AND (day, computed_at) IN {tt_cov:Array(Tuple(Date, DateTime64(3, 'UTC')))}
     UNION ALL
     SELECT $columns FROM ($live)
-""", columns=_COLUMNS, live=partials_sql(_LIVE_TRIGGER, _LIVE_CONTEXT))
+""", columns=_COLUMNS, signals=local("visitor_signals"), live=partials_sql(_LIVE_TRIGGER, _LIVE_CONTEXT))
 
 # Per visitor over the range, plus cookie churn: `ahead` counts the fresh ids of the prefix in
 # the window starting at this visitor's first event; a visitor's `churn_ids` is the largest
@@ -251,7 +254,9 @@ _VISITORS = _fill("""
       SELECT *,
              count() OVER (PARTITION BY first_prefix ORDER BY first_ms
                            RANGE BETWEEN CURRENT ROW AND {tt_churn_window_ms:UInt64} FOLLOWING) AS ahead
-      FROM (
+      FROM ($per_visitor)
+    )
+""", per_visitor=shard_local(_fill("""
         SELECT vid,
                sum(events) AS events,
                min(first_seen) AS first_seen,
@@ -285,9 +290,7 @@ _VISITORS = _fill("""
         -- aliases fs/mpm/vc/fb: an aggregate may not read another aggregate's same-named alias
         FROM (SELECT *, first_seen AS fs, max_per_minute AS mpm, viewed_clicks AS vc, first_buy_ms AS fb FROM ($range_partials))
         GROUP BY vid
-      )
-    )
-""", range_partials=RANGE_PARTIALS)
+""", range_partials=RANGE_PARTIALS)))
 
 # One row per visitor: its signals, churn count, and the coupon leak evidence of `leaks`
 # (`shared_coupon` is the code when coupon_shared fires).
