@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 
-from tracker.reports import _sql, revenue, session_days
+from tracker.reports import _sql, overview_rollup, revenue, session_days
 from tracker.reports.figures import cents, money, ratio
 from tracker.reports.params import NoParams
 from tracker.reports.runner import Context
@@ -42,13 +42,24 @@ from tracker.storage.shards import shard_local
 Params = NoParams
 
 
-def overview_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None, *, rollup: bool = False, utc: bool = True) -> str:
-    """The overview's one query. `rollup`: read the range's session fragments
-    (`session_days.stitched`; bind `session_days.bind_coverage`) instead of cutting every event
-    into sessions; only without filters and for a tz whose days are whole UTC hours (`utc`:
-    the tz is UTC)."""
-    money_rules = (lambda base: revenue.events(base, counting)) if counting else (lambda base: base)
-    visitors = session_days.stitched(trusted_only, money_rules, utc=utc) if rollup else _raw_visitors(trusted_only, filters, counting)
+def overview_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None) -> str:
+    extra = (f", {_sql.trusted_visitor(trusted_only)} AS tr, toUInt8({_sql.IS_ENGAGEMENT}) AS eng,"
+             f" {_sql.ORDER_ID} AS oid, {_sql.ORDER_REVENUE} AS orev, toDate(ts, {{tz:String}}) AS d")
+    per_visitor = f"""
+            SELECT visitor, {_sql.TIMELINE},
+                min(tr) AS trusted,
+                arraySum(pv) AS pageviews,
+                arraySum(new) AS sessions,
+                arraySort((x, key) -> key, groupArray(eng), groupArray(k)) AS engaged,
+                arrayCount(s -> arraySum(x -> x.1, s) = 1 AND arraySum(x -> x.2, s) = 0,
+                           arraySplit((x, n) -> n = 1, arrayZip(pv, engaged), new)) AS bounces,
+                arraySum((gap, n) -> if(n = 1, 0, gap), arrayDifference(t), new) AS session_ms,
+                arrayMap(x -> toDate(toDateTime(intDiv(x, 1000), 'UTC'), {{tz:String}}), t) AS event_days,
+                arrayDistinct(event_days) AS days,
+                arrayFilter((d, f) -> f = 1, event_days, pv) AS pv_days,
+                groupArrayIf((oid, d, orev), oid != '') AS buys
+            FROM ({_sql.timeline_source(False, extra, filters, base=revenue.events(_sql.events(False, filters), counting) if counting else "")})
+            GROUP BY visitor"""
     return f"""
     SELECT *,
            arrayFilter((b, i) -> i = 1 OR b.1 != all_buys[i - 1].1, all_buys, arrayEnumerate(all_buys)) AS distinct_orders,
@@ -66,41 +77,26 @@ def overview_sql(trusted_only: bool, filters=(), counting: revenue.Money | None 
                countIf(trusted = 1 AND length(buys) > 0) AS buyers,
                arraySort(groupArrayArrayIf(buys, trusted = 1)) AS all_buys,
                sumMapIf(days, arrayWithConstant(length(days), toUInt64(1)), trusted = 1) AS day_visitors,
-               sumMapIf(pv_days, pv_counts, trusted = 1) AS day_pageviews
-        FROM ({visitors if rollup else shard_local(visitors)})
+               sumMapIf(pv_days, arrayWithConstant(length(pv_days), toUInt64(1)), trusted = 1) AS day_pageviews
+        FROM ({shard_local(per_visitor)}
+        )
     )"""
 
 
-def _raw_visitors(trusted_only: bool, filters, counting: revenue.Money | None) -> str:
-    """One row per visitor, its timeline cut from the range's events."""
-    extra = (f", {_sql.trusted_visitor(trusted_only)} AS tr, toUInt8({_sql.IS_ENGAGEMENT}) AS eng,"
-             f" {_sql.ORDER_ID} AS oid, {_sql.ORDER_REVENUE} AS orev, toDate(ts, {{tz:String}}) AS d")
-    return f"""
-            SELECT visitor, {_sql.TIMELINE},
-                min(tr) AS trusted,
-                arraySum(pv) AS pageviews,
-                arraySum(new) AS sessions,
-                arraySort((x, key) -> key, groupArray(eng), groupArray(k)) AS engaged,
-                arrayCount(s -> arraySum(x -> x.1, s) = 1 AND arraySum(x -> x.2, s) = 0,
-                           arraySplit((x, n) -> n = 1, arrayZip(pv, engaged), new)) AS bounces,
-                arraySum((gap, n) -> if(n = 1, 0, gap), arrayDifference(t), new) AS session_ms,
-                arrayMap(x -> toDate(toDateTime(intDiv(x, 1000), 'UTC'), {{tz:String}}), t) AS event_days,
-                arrayDistinct(event_days) AS days,
-                arrayFilter((d, f) -> f = 1, event_days, pv) AS pv_days,
-                arrayWithConstant(length(pv_days), toUInt64(1)) AS pv_counts,
-                groupArrayIf((oid, d, orev), oid != '') AS buys
-            FROM ({_sql.timeline_source(False, extra, filters, base=revenue.events(_sql.events(False, filters), counting) if counting else "")})
-            GROUP BY visitor"""
-
-
 def run(ctx: Context, params: Params, *, rollups: bool = True) -> dict:
-    """`rollups=False` always cuts sessions from raw events (the tests' and benchmarks' twin)."""
+    """`rollups=False` always cuts sessions from raw events (the tests' and benchmarks' twin).
+    Without filters, and with days in tz that are whole UTC hours, a range with covered days
+    reads the session fragments (`overview_rollup`): the same figures, in two small queries."""
     scope = ctx.scope
     counting = revenue.money_of(ctx.storage, ctx.bind())
     bind = ctx.bind(**revenue.bind(counting))
     bind, rollup = session_days.use_rollup(ctx.storage, scope, bind, by_day=True) if rollups else (bind, False)
-    sql = overview_sql(scope.trusted_only, scope.filters, counting, rollup=rollup, utc=scope.tz == "UTC")
-    row = ctx.storage.query(sql, bind, what="overview report").first() or {}
+    if rollup:
+        row = ctx.storage.query(overview_rollup.totals_sql(scope.trusted_only, utc=scope.tz == "UTC"), bind,
+                                what="overview report").first() or {}
+        row.update(ctx.storage.query(overview_rollup.money_sql(scope.trusted_only, counting), bind, what="overview report").first() or {})
+    else:
+        row = ctx.storage.query(overview_sql(scope.trusted_only, scope.filters, counting), bind, what="overview report").first() or {}
     series = {}
     for key in ("day_visitors", "day_pageviews", "day_orders", "day_revenue"):
         days, values = row.get(key) or ([], [])
