@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--site", default="live")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--reports", default="overview", help="comma-separated: overview,sources,devices,campaigns")
+    parser.add_argument("--reports", default="overview", help="comma-separated: overview (the one report that reads fragments)")
     parser.add_argument("--tz", default="UTC")
     args = parser.parse_args()
     runtime = Runtime.open(Settings.load({"data_dir": args.data, "query_timeout": 600, "trust_refresh_seconds": 0}))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tracker.reports import _sql, day_sessions, revenue, session_days
+from tracker.reports import _sql, revenue
 from tracker.reports.figures import cents, money, ratio
 from tracker.reports.params import NoParams
 from tracker.reports.runner import Context
@@ -70,30 +70,9 @@ def campaigns_sql(trusted_only: bool, counting: revenue.Money, filters=()) -> st
     """
 
 
-def rollup_sql(trusted_only: bool, counting: revenue.Money) -> str:
-    """The same rows from the sessions stitched from session fragments (`day_sessions`; bind
-    `session_days.use_rollup`)."""
-    return f"""
-    SELECT touch.1 AS utm_source, touch.2 AS utm_medium, touch.3 AS utm_campaign,
-           sum(first_of_touch) AS visitors,
-           count() AS sessions,
-           sum(pageviews) AS pageviews,
-           sum(purchases) AS conversions,
-           countIf(purchases > 0) AS converting_sessions,
-           sum(purchase_revenue) AS campaign_revenue
-    FROM ({day_sessions.sessions(trusted_only, lambda b: revenue.events(b, counting))})
-    GROUP BY touch
-    ORDER BY sessions DESC, conversions DESC, utm_source, utm_medium, utm_campaign
-    """
-
-
-def run(ctx: Context, params: Params, *, rollups: bool = True) -> dict:
-    """`rollups=False` always cuts sessions from raw events (the tests' and benchmarks' twin)."""
+def run(ctx: Context, params: Params) -> dict:
     counting = revenue.money_of(ctx.storage, ctx.bind())
-    bind = ctx.bind(**revenue.bind(counting))
-    bind, rollup = session_days.use_rollup(ctx.storage, ctx.scope, bind, by_day=False) if rollups else (bind, False)
-    sql = rollup_sql(ctx.scope.trusted_only, counting) if rollup else campaigns_sql(ctx.scope.trusted_only, counting, ctx.scope.filters)
-    rows = ctx.storage.dicts(sql, bind, what="campaigns report")
+    rows = ctx.storage.dicts(campaigns_sql(ctx.scope.trusted_only, counting, ctx.scope.filters), ctx.bind(**revenue.bind(counting)), what="campaigns report")
     return {"revenue_source": counting.source, "currency": counting.currency, "rows": [shape(r) for r in rows]}
 
 

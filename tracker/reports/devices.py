@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from tracker.reports import _sql, day_sessions, revenue, session_days
+from tracker.reports import _sql, revenue
 from tracker.reports.figures import money, ratio
 from tracker.reports.params import Listing
 from tracker.reports.runner import Context
@@ -23,13 +23,10 @@ DIMENSIONS = ("device", "browser", "os")
 UNKNOWN = "(unknown)"
 
 
-def devices_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None, *, rollup: bool = False) -> str:
-    """`rollup`: the sessions stitched from session fragments (`day_sessions`; bind
-    `session_days.use_rollup`), else cut from the range's events."""
+def devices_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None) -> str:
     base = _sql.events(trusted_only, filters)
     # Orders and revenue as the site counts them: confirmed orders once it has any (revenue.py).
-    money_rules = (lambda b: revenue.events(b, counting)) if counting else (lambda b: b)
-    sessions = day_sessions.sessions(trusted_only, money_rules) if rollup else _sql.sessions(money_rules(base))
+    base = revenue.events(base, counting) if counting else base
     # Sessions are first grouped by their (device, browser, OS) triple — a few dozen rows —
     # with distinct visitors kept as mergeable states; those few rows are then unfolded into
     # the three dimensions (unfolding every session first cost ~60% more CPU).
@@ -43,7 +40,7 @@ def devices_sql(trusted_only: bool, filters=(), counting: revenue.Money | None =
     FROM (
         SELECT uniqExactState(visitor) AS v, count() AS n, sum(bounced) AS b, sum(length(buys)) AS o,
                sum(arraySum(x -> x.2, buys)) AS r, device, browser, os
-        FROM ({sessions})
+        FROM ({_sql.sessions(base)})
         GROUP BY device, browser, os
     )
     ARRAY JOIN [('device', device), ('browser', browser), ('os', os)] AS pair
@@ -52,12 +49,10 @@ def devices_sql(trusted_only: bool, filters=(), counting: revenue.Money | None =
     LIMIT {{limit:UInt32}} BY dimension"""
 
 
-def run(ctx: Context, params: Params, *, rollups: bool = True) -> dict:
-    """`rollups=False` always cuts sessions from raw events (the tests' and benchmarks' twin)."""
+def run(ctx: Context, params: Params) -> dict:
     counting = revenue.money_of(ctx.storage, ctx.bind())
-    bind = ctx.bind(limit=params.limit, **revenue.bind(counting))
-    bind, rollup = session_days.use_rollup(ctx.storage, ctx.scope, bind, by_day=False) if rollups else (bind, False)
-    rows = ctx.storage.dicts(devices_sql(ctx.scope.trusted_only, ctx.scope.filters, counting, rollup=rollup), bind, what="devices report")
+    rows = ctx.storage.dicts(devices_sql(ctx.scope.trusted_only, ctx.scope.filters, counting),
+                             ctx.bind(limit=params.limit, **revenue.bind(counting)), what="devices report")
     return {"revenue_source": counting.source, "currency": counting.currency, **shape(rows)}
 
 

@@ -23,6 +23,10 @@ How the query works. One query, one read of the deduplicated, range-limited even
 - On a cluster the per-visitor level runs on each shard (`shard_local`); the sums and the
   order dedup (an order id counts once across all visitors) run on the initiator.
 
+The rollup. Without filters, for a tz whose days are whole UTC hours, a range with closed
+days whose session fragments are built reads them instead (`overview_rollup`, two small
+queries, the same figures; `rollups=False` forces the raw query).
+
 `bounce_rate` is the fraction (0..1) of sessions that bounced, over all
 sessions; `avg_session_seconds` is the mean of (last event - first event) over sessions, so a
 single-event session counts as 0 seconds.

@@ -11,14 +11,15 @@ A fragment holds the day's first and last event (epoch ms), pageviews, the sessi
 within the day alone, their bounces and summed length, the pageviews and engagement flag of
 its first and last session, the UTC hours with events (a bitmap) and pageviews per hour,
 and every purchase event as stored (money rules change with the orders table, so they are
-applied at report time, `revenue.events`). Stitching (`STITCHED`): a visitor's fragments in
-time order; where the gap from one fragment's last event to the next one's first is at most
-30 minutes their boundary sessions are one session (one session fewer, the gap added to the
-length, its bounce judged on the merged pageviews and engagement). The boundary sessions are
-laid out in order with a flag "continues the previous one" and cut the way a timeline is cut,
-so a session running through a whole day into the next is merged over three fragments.
-Days in the report's tz come from the hours: exact whenever every UTC hour of the range falls
-on one tz day (`hour_aligned`: whole-hour offsets; otherwise the report reads raw events).
+applied at report time, `revenue.events`). Two fragments of a visitor share a session only
+across midnight, when the later one starts at most 30 minutes after the earlier one ended;
+the overview (`overview_rollup`) adds the fragments up and corrects only those few. Days in
+the report's tz come from the hours: exact whenever every UTC hour of the range falls on one
+tz day (`hour_aligned`: whole-hour offsets; otherwise the report reads raw events).
+
+The other session reports (sources, devices, campaigns) still cut raw events: stitching
+fragments' per-session parts back into sessions per visitor was measured slower than the raw
+cut at 10M (docs/benchmarks.md "Session fragments").
 
 Coverage. The build (`build_day`, run by the trust job right after it merges closed days)
 counts the day's events FINAL first and records the count in `session_coverage`; a report
@@ -46,8 +47,7 @@ MAX_DAYS_PER_TICK = 31
 # One fragment per (visitor, UTC day) of the events `FROM events FINAL WHERE site AND $where`.
 # Keys pack epoch ms * 4 + 2 * engagement + pageview, as `_sql.sessions` does.
 _FRAGMENT_COLUMNS = ("visitor", "vid", "day", "first_ms", "last_ms", "pageviews", "sessions", "bounces", "session_ms",
-                     "first_pv", "first_eng", "last_pv", "last_eng", "hours", "pv_hours", "pv_counts", "purchases",
-                     "s_start", "s_end", "s_pv", "s_eng", "s_touch", "s_agent", "s_landing")
+                     "first_pv", "first_eng", "last_pv", "last_eng", "hours", "pv_hours", "pv_counts", "purchases")
 
 
 def fragments_sql(where: str) -> str:
@@ -65,25 +65,14 @@ def fragments_sql(where: str) -> str:
            toUInt32(arrayCount(s -> s.1 = 1 AND s.2 = 0, cut)) AS bounces,
            arraySum((gap, n) -> if(n = 1, 0, gap), arrayDifference(t), new) AS session_ms,
            cut[1].1 AS first_pv, cut[1].2 AS first_eng, cut[-1].1 AS last_pv, cut[-1].2 AS last_eng,
-           hours, pvh.1 AS pv_hours, pvh.2 AS pv_counts, purchases,
-           arraySplit((x, n) -> n = 1, keys, new) AS split_keys,
-           arrayMap(s -> toInt64(intDiv(s[1], 4)), split_keys) AS s_start,
-           arrayMap(s -> toInt64(intDiv(s[-1], 4)), split_keys) AS s_end,
-           arrayMap(c -> c.1, cut) AS s_pv, arrayMap(c -> c.2, cut) AS s_eng,
-           arrayMap(st -> arrayFirst(x -> x.1 = st, tags).2, s_start) AS s_touch,
-           arrayMap(st -> arrayFirst(x -> x.1 = st, agents).2, s_start) AS s_agent,
-           arrayMap(s -> arrayMap(v -> v.2, arrayFilter(v -> v.1 = toInt64(intDiv(arrayFirst(x -> x % 2 = 1, s), 4)), views)), split_keys) AS s_landing
+           hours, pvh.1 AS pv_hours, pvh.2 AS pv_counts, purchases
     FROM (
         SELECT {_sql.VISITOR} AS visitor, toDate(ts) AS day, any(vid) AS any_vid,
                arraySort(groupArray(toUInt64(toUnixTimestamp64Milli(ts)) * 4 + 2 * toUInt8({_sql.IS_ENGAGEMENT}) + (type = 'pageview'))) AS keys,
                toUInt32(groupBitOr(bitShiftLeft(toUInt32(1), toHour(ts)))) AS hours,
                sumMapIf([toUInt8(toHour(ts))], [toUInt32(1)], type = 'pageview') AS pvh,
                groupArrayIf((event_id, order_id, revenue, toString(currency), toString(coupon), toInt64(toUnixTimestamp64Milli(ts))),
-                            type = 'purchase') AS purchases,
-               groupArrayIf((toInt64(toUnixTimestamp64Milli(ts)), (toString(utm_source), toString(utm_medium), toString(utm_campaign))),
-                            utm_source != '' OR utm_medium != '' OR utm_campaign != '') AS tags,
-               groupArray((toInt64(toUnixTimestamp64Milli(ts)), (toString(ua_device), toString(ua_browser), toString(ua_os)))) AS agents,
-               groupArrayIf((toInt64(toUnixTimestamp64Milli(ts)), (toString(ref_host), toString(host))), type = 'pageview') AS views
+                            type = 'purchase') AS purchases
         FROM events FINAL
         WHERE site = {{site:String}} AND {where}
         GROUP BY visitor, day
@@ -219,72 +208,3 @@ LIVE = fragments_sql("ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime6
 def fragments() -> str:
     """Every fragment of the range (bind `bind_coverage`'s arrays)."""
     return f"SELECT {_COLUMNS} FROM ({STORED}) UNION ALL SELECT {_COLUMNS} FROM ({LIVE})"
-
-
-_NO_PURCHASE = "[('', '', toDecimal64(0, 4), '', '', toInt64(0))]"
-# What the overview's rows carry of each fragment; per-day columns by tz (`stitched`).
-_CARRY = ("first_ms", "last_ms", "pageviews", "sessions", "bounces", "session_ms", "first_pv", "first_eng", "last_pv", "last_eng")
-
-
-def rows(money_rules, carry: str) -> str:
-    """The range's fragments as event-like rows for `revenue.events`: per fragment one row with
-    j = 1 and type '' carrying `carry` (an SQL select list over the fragment's columns), then one
-    row per purchase event (type 'purchase', with event_id, order_id, revenue, currency, coupon
-    and its epoch ms `ms`). `money_rules` wraps that query (e.g. `lambda base:
-    revenue.events(base, money)`)."""
-    base = f"""
-    SELECT visitor, {carry}, j, p.1 AS event_id, p.2 AS order_id, p.3 AS revenue, p.4 AS currency, p.5 AS coupon, p.6 AS ms,
-           if(j = 1, '', 'purchase') AS type
-    FROM ({fragments()})
-    ARRAY JOIN arrayConcat({_NO_PURCHASE}, purchases) AS p, arrayEnumerate(arrayConcat({_NO_PURCHASE}, purchases)) AS j"""
-    return money_rules(base) if money_rules else base
-
-
-def _tz_day(day: str, hour: str) -> str:
-    return f"toDate(addHours(toDateTime({day}, 'UTC'), {hour}), {{tz:String}})"
-
-
-def stitched(trusted_only: bool, money_rules=None, *, utc: bool = True) -> str:
-    """One row per visitor of the range, with the columns of the overview's raw per-visitor
-    timeline: `trusted`, `pageviews`, `sessions`, `bounces`, `session_ms`, `days` (distinct
-    days in tz), `pv_days`/`pv_counts` (pageviews per day in tz), `buys` ((order id, day in
-    tz, revenue) of its counted purchases). `utc`: the tz is UTC (a fragment's day is its
-    only day); otherwise tz must be `hour_aligned` and days come from the hours.
-
-    Sums of the fragments' figures are plain aggregates; only visitors with fragments of
-    more than one day pay for the stitching, which corrects them where adjacent fragments
-    join: one session fewer, the gap added, and the bounces of the joined boundary sessions
-    judged again (laid out in order with a "continues" flag and cut as a timeline is)."""
-    trusted = f"toUInt8(visitor NOT IN ({_sql.UNTRUSTED_KEYS}))" if trusted_only else "toUInt8(1)"
-    carry = ", ".join(f"{c} AS f_{c}" for c in _CARRY)
-    if utc:
-        carry += ", [day] AS f_days, if(pageviews > 0, [day], []) AS f_pv_days, if(pageviews > 0, [toUInt64(pageviews)], []) AS f_pv_counts"
-    else:
-        carry += (f", arrayDistinct(arrayMap(h -> {_tz_day('day', 'h')}, arrayFilter(h -> bitTest(hours, h), range(24)))) AS f_days,"
-                  f" arrayMap(h -> {_tz_day('day', 'h')}, pv_hours) AS f_pv_days, arrayMap(c -> toUInt64(c), pv_counts) AS f_pv_counts")
-    return f"""
-    SELECT visitor, {trusted} AS trusted, pageviews,
-           toInt64(all_sessions) - joined AS sessions, all_ms + gap_ms AS session_ms, toInt64(all_bounces) + bounce_fix AS bounces,
-           days, pv_days, pv_counts, buys
-    FROM (
-        SELECT visitor,
-               sumIf(f_pageviews, j = 1) AS pageviews, sumIf(f_sessions, j = 1) AS all_sessions,
-               sumIf(f_session_ms, j = 1) AS all_ms, sumIf(f_bounces, j = 1) AS all_bounces,
-               arraySort(f -> f.1, groupArrayIf((f_first_ms, f_last_ms, f_sessions, f_first_pv, f_first_eng, f_last_pv, f_last_eng), j = 1)) AS fr,
-               arrayMap((f, i) -> if(i = 1, toInt64(0), f.1 - fr[i - 1].2), fr, arrayEnumerate(fr)) AS gaps,
-               arrayMap((g, i) -> toUInt8(i > 1 AND g <= {_sql.SESSION_GAP_MS}), gaps, arrayEnumerate(fr)) AS joins,
-               arraySum(joins) AS joined,
-               if(joined = 0, 0, arraySum((g, m) -> if(m = 1, g, 0), gaps, joins)) AS gap_ms,
-               if(joined = 0, 0,
-                  arrayCount(s -> arraySum(x -> x.1, s) = 1 AND arrayMax(x -> x.2, s) = 0,
-                             arraySplit(x -> x.3 = 1, arrayFlatten(arrayMap((f, m) -> if(f.3 > 1, [(f.4, f.5, toUInt8(1 - m)), (f.6, f.7, toUInt8(1))],
-                                                                                          [(f.4, f.5, toUInt8(1 - m))]), fr, joins))))
-                  - arraySum(f -> toInt64(f.4 = 1 AND f.5 = 0) + if(f.3 > 1, toInt64(f.6 = 1 AND f.7 = 0), 0), fr)) AS bounce_fix,
-               arrayDistinct(groupArrayArrayIf(f_days, j = 1)) AS days,
-               groupArrayArrayIf(f_pv_days, j = 1) AS pv_days,
-               groupArrayArrayIf(f_pv_counts, j = 1) AS pv_counts,
-               groupArrayIf((order_id, toDate(fromUnixTimestamp64Milli(ms, 'UTC'), {{tz:String}}), toFloat64(revenue)),
-                            type = 'purchase' AND order_id != '') AS buys
-        FROM ({rows(money_rules, carry)})
-        GROUP BY visitor
-    )"""

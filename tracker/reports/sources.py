@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tracker.reports import _sql, day_sessions, revenue, session_days
+from tracker.reports import _sql, revenue
 from tracker.reports.figures import money, ratio
 from tracker.reports.params import Listing
 from tracker.reports.runner import Context
@@ -22,13 +22,10 @@ from tracker.reports.runner import Context
 Params = Listing
 
 
-def sources_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None, *, rollup: bool = False) -> str:
-    """`rollup`: the sessions stitched from session fragments (`day_sessions`; bind
-    `session_days.use_rollup`), else cut from the range's events."""
+def sources_sql(trusted_only: bool, filters=(), counting: revenue.Money | None = None) -> str:
     base = _sql.events(trusted_only, filters)
     # Orders and revenue as the site counts them: confirmed orders once it has any (revenue.py).
-    money_rules = (lambda b: revenue.events(b, counting)) if counting else (lambda b: b)
-    sessions = day_sessions.sessions(trusted_only, money_rules) if rollup else _sql.sessions(money_rules(base))
+    base = revenue.events(base, counting) if counting else base
     return f"""
     SELECT source,
            uniqExact(visitor) AS visitors,
@@ -37,18 +34,16 @@ def sources_sql(trusted_only: bool, filters=(), counting: revenue.Money | None =
            sum(bounced) AS bounces,
            sum(length(buys)) AS orders,
            sum(arraySum(o -> o.2, buys)) AS revenue
-    FROM ({sessions})
+    FROM ({_sql.sessions(base)})
     GROUP BY source
     ORDER BY visitors DESC, sessions DESC, source
     LIMIT {{limit:UInt32}}"""
 
 
-def run(ctx: Context, params: Params, *, rollups: bool = True) -> dict:
-    """`rollups=False` always cuts sessions from raw events (the tests' and benchmarks' twin)."""
+def run(ctx: Context, params: Params) -> dict:
     counting = revenue.money_of(ctx.storage, ctx.bind())
-    bind = ctx.bind(limit=params.limit, **revenue.bind(counting))
-    bind, rollup = session_days.use_rollup(ctx.storage, ctx.scope, bind, by_day=False) if rollups else (bind, False)
-    rows = ctx.storage.dicts(sources_sql(ctx.scope.trusted_only, ctx.scope.filters, counting, rollup=rollup), bind, what="sources report")
+    rows = ctx.storage.dicts(sources_sql(ctx.scope.trusted_only, ctx.scope.filters, counting),
+                             ctx.bind(limit=params.limit, **revenue.bind(counting)), what="sources report")
     return {"revenue_source": counting.source, "currency": counting.currency, "rows": [shape(r) for r in rows]}
 
 

@@ -1,8 +1,8 @@
 -- Session fragments per (site, visitor, UTC day) of closed days, and the record of which days
--- they cover (issue #15): what lets the session reports read a few rows per visitor-day
+-- they cover (issue #15): what lets the overview read a few rows per visitor-day
 -- instead of cutting every event into sessions at query time. Built by the trust job after it
--- merges a closed day (tracker/reports/session_days.py); a report stitches the fragments of
--- adjacent days (a session across midnight) and reads raw events for every day they do not
+-- merges a closed day (tracker/reports/session_days.py); the overview adds them up, correcting
+-- the few that share a session across midnight, and reads raw events for every day they do not
 -- cover (today, a range's partial edge days, a day whose FINAL count changed since).
 -- Rendered by tracker.storage.migrate (see 001_core.sql for the template syntax).
 
@@ -30,15 +30,7 @@ CREATE TABLE IF NOT EXISTS ${session_days} $ON_CLUSTER
     pv_hours     Array(UInt8) COMMENT 'UTC hours with pageviews, with their counts in pv_counts',
     pv_counts    Array(UInt32),
     purchases    Array(Tuple(event_id String, order_id String, revenue Decimal(18, 4), currency String, coupon String, ms Int64))
-        COMMENT 'every purchase event as stored: money rules apply at report time',
-    -- The day's sessions, one element each, for the reports by session dimension.
-    s_start      Array(Int64),
-    s_end        Array(Int64),
-    s_pv         Array(UInt32),
-    s_eng        Array(UInt8),
-    s_touch      Array(Tuple(String, String, String)) COMMENT 'utm source, medium, campaign of a tagged event at the session''s first ms',
-    s_agent      Array(Tuple(String, String, String)) COMMENT 'device, browser, os of the event at its first ms',
-    s_landing    Array(Array(Tuple(String, String))) COMMENT '(ref_host, host) of the pageviews at its first pageview''s ms'
+        COMMENT 'every purchase event as stored: money rules apply at report time'
 )
 ENGINE = $REPLACING(computed_at)
 PARTITION BY toYYYYMM(day)
