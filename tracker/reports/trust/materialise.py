@@ -1,7 +1,8 @@
 """Materialised day partials: what keeps `traffic=trusted` cheap in every report.
 
 A background thread (`TrustJob`: built in `Runtime.open` as `runtime.trust_job`, started with
-the runtime; it also merges each closed day of events into one part, `storage.repartition`)
+the runtime; it also merges each closed day of events into one part, `storage.repartition`,
+and then builds the closed days' session fragments, `reports.session_days`)
 looks every `trust_refresh_seconds` for closed
 UTC days whose partials are missing or stale — the day's event count (FINAL: each event id
 once, so a background merge of duplicate copies changes nothing) differs from the one recorded
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from tracker.errors import TrackerError
+from tracker.reports import session_days
 from tracker.reports.params import NoParams
 from tracker.reports.runner import Context
 from tracker.reports.trust.score import TrustConfig, trust_params
@@ -158,11 +160,14 @@ class TrustJob:
                 # would make the partials just computed for it stale.
                 merged = compact_closed_days(self.storage)  # closed days in one part: FINAL reads them as they are
                 days = refresh(self.storage, self.config)
+                sessions = session_days.refresh(self.storage)  # merged closed days: their session fragments
                 self.runs += 1
                 if days:
                     log.info("materialised trust signals of %d site-days", len(days))
                 if merged:
                     log.info("merged %d closed days of events into one part each", len(merged))
+                if sessions:
+                    log.info("built session fragments of %d site-days", len(sessions))
             except TrackerError as exc:  # storage down or slow: try again next tick
                 log.warning("trust refresh failed: %s", exc.message)
             except Exception:  # never let the refresher die silently
