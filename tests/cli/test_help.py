@@ -40,3 +40,12 @@ def test_site_list_shows_each_origin_once(tmp_path):
     listed = tracker("site", "list", "--data", str(tmp_path / "d"), cwd=tmp_path)
     assert listed.stdout.splitlines() == ["site  origins                   revenue ceiling",
                                           "shop  https://www.shop.example  automatic"]
+
+
+def test_token_create_help_shows_what_a_shop_backend_sends(tmp_path):
+    out = tracker("token", "create", "--help", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "--role ingest" in out.stdout and "curl -sS -X POST https://t.shop.example/api/orders" in out.stdout
+    assert "Authorization: Bearer TOKEN" in out.stdout and '"status": "paid"' in out.stdout
+    assert "docs/orders.md" in out.stdout
+    assert list(tmp_path.iterdir()) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from tracker.cli import add_data_args, settings_from
 from tracker.cli._api import connect
 from tracker.cli._table import print_table
@@ -11,7 +13,8 @@ def register(sub) -> None:
     p = sub.add_parser("token", help="manage API tokens")
     s = p.add_subparsers(dest="token_command", metavar="ACTION")
     s.required = True
-    create = s.add_parser("create", help="create a token; it is printed alone on the last line")
+    create = s.add_parser("create", help="create a token; it is printed alone on the last line",
+                          formatter_class=argparse.RawDescriptionHelpFormatter, epilog=INGEST_EPILOG)
     create.add_argument("--role", required=True, choices=["marketer", "fraud", "admin", "ingest"])
     create.add_argument("--name", required=True)
     create.add_argument("--site", action="append", default=[], help="limit the token to this site (repeatable)")
@@ -62,3 +65,10 @@ def orders_example(public_url: str, site: str) -> str:
             f"  curl -sS -X POST {base}/api/orders -H 'Authorization: Bearer TOKEN' \\\n"
             f"       -H 'Content-Type: application/json' -d '{body}'\n"
             f"  -> 202 {{\"accepted\": 1, \"rejected\": []}} once the orders are on disk (see docs/orders.md)")
+
+
+# `token create --help`: what a shop's backend sends with a `--role ingest` token (the same
+# example `run_create` prints after creating one; Python and every field in docs/orders.md).
+INGEST_EPILOG = ("--role ingest: a token for the shop's backend, which confirms orders (POST /api/orders).\n"
+                 + orders_example("", "shop") + "\n"
+                 "The same request from Python (urllib, retry-safe) and every field: docs/orders.md.")

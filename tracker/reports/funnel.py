@@ -226,6 +226,10 @@ def funnel_sql(steps: Sequence[Step], trusted_only: bool, breakdown: str = "", f
     n = len(steps)
     confirmed = bool(counting and counting.confirmed and counts_orders(steps))
     base = _sql.events(trusted_only, filters)
+    if not breakdown:
+        # Only events that can be a step count (`WHERE mask > 0`): read no others, and put only
+        # those through the money rules (a breakdown's dimension reads every event).
+        base += "\n      AND type IN (" + ", ".join(f"{{s{i}_type:String}}" for i in range(1, n + 1)) + ")"
     if confirmed:
         base = revenue.events(base, counting, every_currency=True)
     mask = " + ".join(f"bitShiftLeft(toUInt16({step_condition(s, i, confirmed)}), {i - 1})" for i, s in enumerate(steps, start=1))
