@@ -20,7 +20,7 @@ import pytest
 from tests.support.clickhouse import settings_for
 from tracker.storage.client import Storage
 from tracker.storage.migrate import migrate
-from tracker.storage.server_process import ServerProcess, XmlUser
+from tracker.storage.server_process import ServerProcess, XmlUser, start_cluster
 from tracker.storage.server_users import STOP_TABLE
 
 PRIVATE = XmlUser("tracker", "private-pw", ("GRANT ALL ON *.* WITH GRANT OPTION",))
@@ -158,3 +158,29 @@ def test_as_deployed_the_private_user_keeps_every_right_and_the_node_stops_clean
         started = time.monotonic()
         assert server.stop() == 0  # the fifo's line, not a kill after the timeout
     assert time.monotonic() - started < 5, server.log_tail()
+
+
+def test_a_narrowed_cluster_runs_tracker_as_its_user_through_the_interserver_secret(tmp_path):
+    """With the secret, each shard runs its part of a distributed query as the user who sent it,
+    so `default` can be narrowed on every node; a node told another secret is refused."""
+    cluster = start_cluster(tmp_path / "cluster", "narrowed", users=[PRIVATE], narrow_default=True)
+    dsns = [node.dsn_for(PRIVATE.name, PRIVATE.password) for node in cluster.nodes]
+    storage = Storage(settings_for(tmp_path / "private", dsn=dsns[0], cluster="narrowed", cluster_nodes=",".join(dsns)))
+    try:
+        migrate(storage)
+        storage.command("INSERT INTO events (site, event_id, ts, vid, path) SELECT 'demo', toString(number), now64(3), toString(number), '/'"
+                        " FROM numbers(20) SETTINGS distributed_foreground_insert = 1")
+        assert storage.scalar("SELECT count() FROM events WHERE site = 'demo'") == 20
+        on_shards = [int(private(node, "SELECT count() FROM tracker.events_local")) for node in cluster.nodes]
+        assert sum(on_shards) == 20 and all(on_shards), on_shards
+        refused(cluster.nodes[1], "SELECT * FROM file('/etc/passwd', 'RawBLOB')", why=ACCESS_DENIED)
+        # Without a secret a node's part runs as `default`, and the narrowed `default` may do nothing.
+        cluster.stop()
+        for node in cluster.nodes:
+            node.cluster_secret = ""
+            node.start()
+        status, body = http(cluster.nodes[0], "SELECT count() FROM tracker.events", PRIVATE.name, PRIVATE.password)
+        assert status != 200 and ("Code: 497." in body or "Code: 201." in body) and "Received from 127.0.0.1" in body, body[:300]
+    finally:
+        storage.close()
+        cluster.stop()

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -45,6 +46,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from tracker.storage.server_users import STOP_DATABASE, STOP_TABLE, XmlUser, users_xml
 
@@ -77,7 +79,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _remote_servers(clusters: Mapping[str, Sequence[int]]) -> str:
+def _remote_servers(clusters: Mapping[str, Sequence[int]], secret: str = "") -> str:
     if not clusters:
         return ""
     parts = []
@@ -86,7 +88,7 @@ def _remote_servers(clusters: Mapping[str, Sequence[int]]) -> str:
             f"<shard><internal_replication>false</internal_replication><replica><host>127.0.0.1</host><port>{port}</port></replica></shard>"
             for port in tcp_ports
         )
-        parts.append(f"<{name}>{shards}</{name}>")
+        parts.append(f"<{name}>" + (f"<secret>{escape(secret)}</secret>" if secret else "") + f"{shards}</{name}>")
     return "  <remote_servers>" + "".join(parts) + "</remote_servers>\n"
 
 
@@ -95,13 +97,14 @@ class ServerProcess:
 
     def __init__(self, node_dir: Path, *, http_port: int | None = None, tcp_port: int | None = None,
                  clusters: Mapping[str, Sequence[int]] | None = None, users: Sequence[XmlUser] = (), data_path: Path | None = None,
-                 narrow_default: bool = False, stop_with_parent: bool = False):
+                 narrow_default: bool = False, stop_with_parent: bool = False, cluster_secret: str = ""):
         """`node_dir` holds the config, fifo and log; `data_path` the ClickHouse data (default
         `<node_dir>/data`; an embedded store's `<data>/clickhouse` can be served as it is).
         `narrow_default`: the password-less `default` user may do no more than keep the servers
-        up (tracker/storage/server_users.py; not for a cluster's nodes, which log in to each
-        other as `default`); `stop_with_parent`: the node stops cleanly when the process that
-        started it dies."""
+        up (tracker/storage/server_users.py; a cluster's nodes then need `cluster_secret`, or
+        they log in to each other as `default`); `stop_with_parent`: the node stops cleanly when
+        the process that started it dies; `cluster_secret`: the interserver secret of the
+        clusters in `clusters`."""
         self.dir = Path(node_dir).resolve()
         self.data_path = Path(data_path).resolve() if data_path else self.dir / "data"
         self.http_port = http_port or free_port()
@@ -109,6 +112,7 @@ class ServerProcess:
         self.clusters = dict(clusters or {})
         self.users = tuple(users)
         self.narrow_default = narrow_default
+        self.cluster_secret = cluster_secret
         self.stop_with_parent = stop_with_parent
         self._any_ports = http_port is None and tcp_port is None
         self._proc: subprocess.Popen | None = None
@@ -135,7 +139,7 @@ class ServerProcess:
             "  <users_config>users.xml</users_config>\n"
             f"  <background_distributed_schedule_pool_size>{DISTRIBUTED_POOL}</background_distributed_schedule_pool_size>\n"
             + QUERY_LOG
-            + _remote_servers(self.clusters)
+            + _remote_servers(self.clusters, self.cluster_secret)
             + "</clickhouse>\n"
         )
 
@@ -276,9 +280,14 @@ class Cluster:
 
 
 def start_cluster(base_dir: Path, name: str, shards: int = 2, *, users: Sequence[XmlUser] = (),
-                  timeout: float = READY_TIMEOUT) -> Cluster:
-    """Start `shards` nodes under `base_dir`, each listing all of them as the shards of `name`."""
-    nodes = [ServerProcess(Path(base_dir) / f"node{i + 1}", users=users) for i in range(shards)]
+                  narrow_default: bool = False, timeout: float = READY_TIMEOUT) -> Cluster:
+    """Start `shards` nodes under `base_dir`, each listing all of them as the shards of `name`,
+    with an interserver secret of their own: a node runs its part of a distributed query as the
+    user who sent it (who must exist on every node), not as `default`; so `default` can be
+    narrowed on a cluster too (`narrow_default`), the users then doing all the work."""
+    secret = secrets.token_urlsafe(24)
+    nodes = [ServerProcess(Path(base_dir) / f"node{i + 1}", users=users, narrow_default=narrow_default, cluster_secret=secret)
+             for i in range(shards)]
     layout = {name: [node.tcp_port for node in nodes]}
     started: list[ServerProcess] = []
     try:
