@@ -198,6 +198,13 @@ def test_the_cli_works_while_workers_serve(tmp_path):
             capture_output=True, text=True, timeout=60,
         )
         assert read.returncode == 0 and read.stdout.split() == ["True", "1"], read.stderr[-2000:]
+        # The storage process's password-less `default` reads no file and no table of tracker
+        # (the full list: tests/storage/test_default_user.py).
+        storage_url = httpx.URL(orjson.loads((data / "storage.json").read_bytes())["dsn"])
+        as_default = f"http://127.0.0.1:{storage_url.port}/"
+        for sql in ("SELECT * FROM file('/etc/passwd', 'RawBLOB')", "SELECT count() FROM tracker.sites", "SYSTEM STOP LISTEN HTTP"):
+            r = httpx.post(as_default, params={"query": sql}, headers={"X-ClickHouse-User": "default"}, timeout=30)
+            assert r.status_code != 200 and ("ACCESS_DENIED" in r.text or "QUOTA_EXCEEDED" in r.text), (sql, r.status_code, r.text[:300])
         # A second serve on the same dir, plain or with workers, is refused naming the supervisor.
         for extra in ((), ("--workers", "2")):
             second = tracker_cli("serve", "--data", str(data), "--port", str(free_port()), *extra)

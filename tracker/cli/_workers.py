@@ -13,7 +13,8 @@ data dir's keys), promotions, trust sets. Only worker 0 runs the trust materiali
 With the embedded default (`chdb://`) N processes cannot open the chDB dir, so the supervisor
 runs the engine as a private storage process (`tracker.storage.server_process`) on the dir's
 own `clickhouse/` path, loopback only, with a password user of its own (the password-less
-`default` the engine needs may only listen: no table, no data) and records it in
+`default` the engine needs is narrowed to keeping the servers up: no table, no file, no DDL;
+tracker/storage/server_users.py) and records it in
 `<data>/storage.json` (`tracker.storage.served`); workers and the CLI use that DSN. The same
 data dir can later be served by plain `tracker serve` again: nothing is converted.
 
@@ -55,8 +56,6 @@ SPOOL_LOCK = ".lock"
 STOP_TIMEOUT = 60.0  # a worker's graceful stop (in-flight requests, then its spool's flush)
 DRAIN_TIMEOUT = 60.0
 PRIVATE_USER = "tracker"
-# What the engine's own `default` user needs to run the blocking query that keeps the servers up.
-DEFAULT_GRANTS = ("GRANT SYSTEM LISTEN ON *.*", "GRANT READ ON FILE", "GRANT CREATE TEMPORARY TABLE ON *.*")
 
 
 # --- the supervisor ------------------------------------------------------------------------------
@@ -127,7 +126,7 @@ def start_private_storage(data_dir: Path):
     password = secrets.token_urlsafe(24)
     user = XmlUser(PRIVATE_USER, password, ("GRANT ALL ON *.* WITH GRANT OPTION",))
     node = ServerProcess(data_dir / served.STORAGE_NODE_DIR, users=[user], data_path=data_dir / "clickhouse",
-                         default_grants=DEFAULT_GRANTS, stop_with_parent=True)
+                         narrow_default=True, stop_with_parent=True)
     os.makedirs(node.dir, mode=0o700, exist_ok=True)
     try:
         node.start()

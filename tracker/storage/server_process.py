@@ -12,7 +12,10 @@ own (`python -m tracker.storage.server_process NODE_DIR DATA_DIR`):
    file('<fifo>', 'LineAsString')", "TabSeparated", path="<data dir>")`. The servers
    answer while the query blocks reading the fifo; a line written to the fifo ends the query
    and the process (a clean stop). The output format becomes the servers' default format and
-   must be TabSeparated: clickhouse-connect's handshake fails on any other.
+   must be TabSeparated: clickhouse-connect's handshake fails on any other. A node whose
+   password-less `default` is narrowed (`narrow_default`, what `tracker serve --workers` runs)
+   reads the fifo through a `File` table made beforehand instead (`SELECT count() FROM
+   _server_stop.fifo`): that `default` may not use `file()` (tracker/storage/server_users.py).
 
 `_chdb.query` is chDB's private API. chDB's version is pinned in the lock files, and
 `tests/storage/test_server_process.py` fails loudly when a new chDB changes the call.
@@ -21,8 +24,9 @@ What such a server can do (tried, and tested in tests/storage/): everything trac
 ClickHouse server over HTTP, several client processes at once, `Distributed` tables over the
 nodes listed in `<remote_servers>`, and data that survives SIGKILL. What it cannot: Keeper,
 so no `ON CLUSTER` DDL and no `Replicated*` engines; users come from the XML users file only
-(no SQL-managed users), and a user with a password works only while `default` has none (the
-nodes of a cluster talk to each other as `default`).
+(no SQL-managed users, read once at start), and the engine runs its own queries as `default`
+with no password, so `default` stays password-less (the nodes of a cluster also talk to each
+other as it); it can be narrowed (tracker/storage/server_users.py).
 
 `ServerProcess` starts and stops one node; `start_cluster` starts the nodes of one cluster,
 each a shard. The test fixtures (tests/support/clickhouse.py) are built on these.
@@ -31,8 +35,8 @@ each a shard. The test fixtures (tests/support/clickhouse.py) are built on these
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -40,9 +44,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from tracker.storage.server_users import STOP_DATABASE, STOP_TABLE, XmlUser, users_xml
+
+__all__ = ["Cluster", "ServerError", "ServerProcess", "XmlUser", "free_port", "start_cluster", "users_xml"]
 
 # The chDB release whose private `_chdb.query` this launcher was checked against. A test fails
 # while another one is installed: re-run tests/storage on it, then update this pin.
@@ -65,58 +73,13 @@ class ServerError(RuntimeError):
     """The server process did not come up, or refused to stop."""
 
 
-@dataclass(frozen=True)
-class XmlUser:
-    """A user of the XML users file: its password, settings profile and grants.
-
-    `profile` holds the settings of a profile of its own (`readonly`, budgets); `constraints`
-    bounds settings the user may change per query (`{"max_execution_time": {"max": "60"}}`)."""
-
-    name: str
-    password: str
-    grants: tuple[str, ...]
-    profile: Mapping[str, str] = field(default_factory=dict)
-    constraints: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-
-
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def users_xml(users: Sequence[XmlUser], *, default_user: bool = True, default_grants: Sequence[str] = ()) -> str:
-    """A ClickHouse users file: profiles, quotas and users with their grants. `default_user`:
-    include a password-less `default` (what the nodes of a cluster log in to each other as, and
-    what the engine's own blocking query runs as); `default_grants` narrows what it may do (all
-    when empty)."""
-    profiles = ["<default/>"] if default_user else []
-    narrowed = "<grants>" + "".join(f"<query>{escape(g)}</query>" for g in default_grants) + "</grants>" if default_grants else ""
-    entries = [
-        "<default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip></networks>"
-        f"<profile>default</profile><quota>default</quota>{narrowed}</default>"
-    ] if default_user else []
-    for user in users:
-        settings = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in user.profile.items())
-        bounds = "".join(
-            f"<{k}>" + "".join(f"<{b}>{escape(str(v))}</{b}>" for b, v in limits.items()) + f"</{k}>"
-            for k, limits in user.constraints.items()
-        )
-        profiles.append(f"<{user.name}>{settings}" + (f"<constraints>{bounds}</constraints>" if bounds else "") + f"</{user.name}>")
-        grants = "".join(f"<query>{escape(g)}</query>" for g in user.grants)
-        digest = hashlib.sha256(user.password.encode()).hexdigest()
-        entries.append(
-            f"<{user.name}><password_sha256_hex>{digest}</password_sha256_hex><networks><ip>::/0</ip></networks>"
-            f"<profile>{user.name}</profile><quota>default</quota><grants>{grants}</grants></{user.name}>"
-        )
-    return (
-        "<clickhouse>\n  <profiles>" + "".join(profiles) + "</profiles>\n"
-        + ("  <quotas><default/></quotas>\n" if default_user else "")
-        + "  <users>\n    " + "\n    ".join(entries) + "\n  </users>\n</clickhouse>\n"
-    )
-
-
-def _remote_servers(clusters: Mapping[str, Sequence[int]]) -> str:
+def _remote_servers(clusters: Mapping[str, Sequence[int]], secret: str = "") -> str:
     if not clusters:
         return ""
     parts = []
@@ -125,7 +88,7 @@ def _remote_servers(clusters: Mapping[str, Sequence[int]]) -> str:
             f"<shard><internal_replication>false</internal_replication><replica><host>127.0.0.1</host><port>{port}</port></replica></shard>"
             for port in tcp_ports
         )
-        parts.append(f"<{name}>{shards}</{name}>")
+        parts.append(f"<{name}>" + (f"<secret>{escape(secret)}</secret>" if secret else "") + f"{shards}</{name}>")
     return "  <remote_servers>" + "".join(parts) + "</remote_servers>\n"
 
 
@@ -134,18 +97,22 @@ class ServerProcess:
 
     def __init__(self, node_dir: Path, *, http_port: int | None = None, tcp_port: int | None = None,
                  clusters: Mapping[str, Sequence[int]] | None = None, users: Sequence[XmlUser] = (), data_path: Path | None = None,
-                 default_grants: Sequence[str] = (), stop_with_parent: bool = False):
+                 narrow_default: bool = False, stop_with_parent: bool = False, cluster_secret: str = ""):
         """`node_dir` holds the config, fifo and log; `data_path` the ClickHouse data (default
         `<node_dir>/data`; an embedded store's `<data>/clickhouse` can be served as it is).
-        `default_grants` narrows the password-less `default` user (see `users_xml`);
-        `stop_with_parent`: the node stops cleanly when the process that started it dies."""
+        `narrow_default`: the password-less `default` user may do no more than keep the servers
+        up (tracker/storage/server_users.py; a cluster's nodes then need `cluster_secret`, or
+        they log in to each other as `default`); `stop_with_parent`: the node stops cleanly when
+        the process that started it dies; `cluster_secret`: the interserver secret of the
+        clusters in `clusters`."""
         self.dir = Path(node_dir).resolve()
         self.data_path = Path(data_path).resolve() if data_path else self.dir / "data"
         self.http_port = http_port or free_port()
         self.tcp_port = tcp_port or free_port()
         self.clusters = dict(clusters or {})
         self.users = tuple(users)
-        self.default_grants = tuple(default_grants)
+        self.narrow_default = narrow_default
+        self.cluster_secret = cluster_secret
         self.stop_with_parent = stop_with_parent
         self._any_ports = http_port is None and tcp_port is None
         self._proc: subprocess.Popen | None = None
@@ -163,7 +130,7 @@ class ServerProcess:
 
     def write_config(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "users.xml").write_text(users_xml(self.users, default_grants=self.default_grants))
+        (self.dir / "users.xml").write_text(users_xml(self.users, narrow_default=self.narrow_default))
         (self.dir / "config.xml").write_text(
             "<clickhouse>\n"
             "  <listen_host>127.0.0.1</listen_host>\n"
@@ -172,7 +139,7 @@ class ServerProcess:
             "  <users_config>users.xml</users_config>\n"
             f"  <background_distributed_schedule_pool_size>{DISTRIBUTED_POOL}</background_distributed_schedule_pool_size>\n"
             + QUERY_LOG
-            + _remote_servers(self.clusters)
+            + _remote_servers(self.clusters, self.cluster_secret)
             + "</clickhouse>\n"
         )
 
@@ -196,17 +163,32 @@ class ServerProcess:
         fifo = self.dir / FIFO
         fifo.unlink(missing_ok=True)
         os.mkfifo(fifo)
+        if self.narrow_default:
+            self._prepare_stop_table(timeout)
         log = open(self.dir / LOG, "wb")
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "tracker.storage.server_process", str(self.dir), str(self.data_path)]
-                + (["--stop-with-parent"] if self.stop_with_parent else []),
+                + (["--stop-with-parent"] if self.stop_with_parent else []) + (["--stop-table"] if self.narrow_default else []),
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.dir, start_new_session=True,
             )
         finally:
             log.close()
         self._wait_ready(timeout)
         return self
+
+    def _prepare_stop_table(self, timeout: float) -> None:
+        """Create (or re-point) the stop fifo's `File` table in the node's data, in a short engine
+        process of its own: run from a directory with no config, it runs as an unrestricted
+        `default`, which the narrowed one of the node is not."""
+        scratch = self.dir / "prepare"
+        scratch.mkdir(exist_ok=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "tracker.storage.server_process", "--prepare-stop-table", str(self.data_path), str(self.dir / FIFO)],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=scratch, timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise ServerError(f"cannot prepare {STOP_TABLE} in {self.data_path}: {(done.stderr or done.stdout)[-2000:].strip()}")
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -298,9 +280,14 @@ class Cluster:
 
 
 def start_cluster(base_dir: Path, name: str, shards: int = 2, *, users: Sequence[XmlUser] = (),
-                  timeout: float = READY_TIMEOUT) -> Cluster:
-    """Start `shards` nodes under `base_dir`, each listing all of them as the shards of `name`."""
-    nodes = [ServerProcess(Path(base_dir) / f"node{i + 1}", users=users) for i in range(shards)]
+                  narrow_default: bool = False, timeout: float = READY_TIMEOUT) -> Cluster:
+    """Start `shards` nodes under `base_dir`, each listing all of them as the shards of `name`,
+    with an interserver secret of their own: a node runs its part of a distributed query as the
+    user who sent it (who must exist on every node), not as `default`; so `default` can be
+    narrowed on a cluster too (`narrow_default`), the users then doing all the work."""
+    secret = secrets.token_urlsafe(24)
+    nodes = [ServerProcess(Path(base_dir) / f"node{i + 1}", users=users, narrow_default=narrow_default, cluster_secret=secret)
+             for i in range(shards)]
     layout = {name: [node.tcp_port for node in nodes]}
     started: list[ServerProcess] = []
     try:
@@ -317,25 +304,40 @@ def start_cluster(base_dir: Path, name: str, shards: int = 2, *, users: Sequence
 # --- the child process ---------------------------------------------------------------------------
 
 
-def serve(node_dir: str, data_path: str, stop_with_parent: bool = False) -> int:
-    """Run one node until a line arrives on its fifo. The process's only job."""
+def _quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def serve(node_dir: str, data_path: str, stop_with_parent: bool = False, stop_table: bool = False) -> int:
+    """Run one node until a line arrives on its fifo. The process's only job. `stop_table`: read
+    the fifo through `STOP_TABLE` (a narrowed `default` may not use `file()`)."""
     from chdb import _chdb  # before the engine starts anywhere in this process
 
     os.chdir(node_dir)
     if stop_with_parent:
         _stop_when_orphaned(os.path.join(node_dir, FIFO))
-    fifo = os.path.join(node_dir, FIFO).replace("\\", "\\\\").replace("'", "\\'")
-    result = _chdb.query(
-        f"SYSTEM START LISTEN HTTP; SYSTEM START LISTEN TCP; SELECT count() FROM file('{fifo}', 'LineAsString')",
-        "TabSeparated",
-        path=data_path,
-    )
+    source = STOP_TABLE if stop_table else f"file({_quoted(os.path.join(node_dir, FIFO))}, 'LineAsString')"
+    result = _chdb.query(f"SYSTEM START LISTEN HTTP; SYSTEM START LISTEN TCP; SELECT count() FROM {source}", "TabSeparated", path=data_path)
     # A failed statement (a port already taken) returns an empty result; the engine has written
     # its error to fd 2, the node's log. Only the fifo's line ends the query with a count.
     if not result.bytes().strip().isdigit():
         sys.stderr.write("ClickHouse node stopped before its fifo was written to (error above)\n")
         return 1
     return 0
+
+
+def prepare_stop_table(data_path: str, fifo: str) -> int:
+    """`ServerProcess._prepare_stop_table`'s process: the `File` table over `fifo`, created or
+    re-pointed (the data dir may have moved). Run where no config.xml is (an unrestricted
+    `default`); reading the fifo's table later needs no `READ ON FILE`."""
+    from chdb import _chdb
+
+    result = _chdb.query(
+        f"CREATE DATABASE IF NOT EXISTS {STOP_DATABASE}; "
+        f"CREATE OR REPLACE TABLE {STOP_TABLE} (line String) ENGINE = File(LineAsString, {_quoted(fifo)}); SELECT 1",
+        "TabSeparated", path=data_path,
+    )
+    return 0 if result.bytes().strip() == b"1" else 1
 
 
 def _stop_when_orphaned(fifo: str) -> None:
@@ -355,4 +357,6 @@ def _stop_when_orphaned(fifo: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1], sys.argv[2], "--stop-with-parent" in sys.argv[3:]))
+    if sys.argv[1] == "--prepare-stop-table":
+        sys.exit(prepare_stop_table(sys.argv[2], sys.argv[3]))
+    sys.exit(serve(sys.argv[1], sys.argv[2], "--stop-with-parent" in sys.argv[3:], "--stop-table" in sys.argv[3:]))
