@@ -137,7 +137,8 @@ def test_as_deployed_default_can_neither_read_nor_write_nor_stop_the_servers(nod
     for sql in (f"SELECT * FROM file('{node.data_path / 'secret.txt'}', 'RawBLOB')", "SELECT * FROM file('/etc/passwd', 'RawBLOB')",
                 f"INSERT INTO FUNCTION file('{node.dir / 'written.txt'}', 'LineAsString') SELECT 'x'",
                 "SELECT count() FROM tracker.events", "CREATE TABLE tracker.mine (x UInt8) ENGINE = MergeTree ORDER BY x",
-                "SYSTEM STOP LISTEN HTTP", "SYSTEM STOP LISTEN TCP", f"SELECT * FROM {STOP_TABLE}"):
+                "SYSTEM STOP LISTEN HTTP", "SYSTEM STOP LISTEN TCP", f"SELECT * FROM {STOP_TABLE}",
+                "SELECT * FROM system.users", "SELECT name FROM system.tables", "SHOW DATABASES"):
         status, body = http(node, sql)
         assert status != 200 and ("Code: 201." in body or "Code: 497." in body), f"`default` may run {sql!r}: {status} {body[:300]}"
     assert not (node.dir / "written.txt").exists()
