@@ -66,6 +66,45 @@ CHUNK = 1_000_000  # events per `tracker seed` run: single runs of several milli
 # background pool (SIGSEGV, _chdb.abi3.so, twice at 3M and 10M on this machine), 1M runs did not
 
 
+def shop_orders(data: Path, fraction: float) -> list[dict]:
+    """FRACTION of the seeded orders as the shop's backend would confirm them (read from the
+    store before the server holds it; the same order ids, amounts and coupons)."""
+    code = (
+        "import sys, orjson\n"
+        "from tracker.config import Settings\n"
+        "from tracker.storage.client import Storage\n"
+        "s = Storage(Settings.load({'data_dir': sys.argv[1]}))\n"
+        "rows = s.dicts(\"SELECT order_id AS id, toString(argMin(revenue, ts)) AS revenue, argMin(currency, ts) AS currency,"
+        " argMin(coupon, ts) AS coupon, toUnixTimestamp64Milli(min(ts)) AS placed FROM events"
+        " WHERE site = {site:String} AND type = 'purchase' AND order_id != ''"
+        " AND cityHash64(order_id) % 1000 < {share:UInt32} GROUP BY order_id\", {'site': sys.argv[2], 'share': int(sys.argv[3])})\n"
+        "sys.stdout.buffer.write(orjson.dumps(rows))\n"
+        "s.close()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(data), SITE, str(round(fraction * 1000))],
+                         check=True, capture_output=True).stdout
+    orders = orjson.loads(out)
+    for k, order in enumerate(orders):
+        order["ts"] = order.pop("placed")
+        order["currency"] = order["currency"] or "USD"
+        order["status"] = "refunded" if k % 50 == 49 else "paid"
+        if not order["coupon"]:
+            del order["coupon"]
+    return orders
+
+
+def confirm_orders(server: Server, token: str, orders: list[dict]) -> None:
+    started = time.perf_counter()
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as client:
+        for k in range(0, len(orders), 1000):
+            r = client.post("/api/orders", json={"site": SITE, "orders": orders[k:k + 1000]})
+            r.raise_for_status()
+            if r.json()["rejected"]:
+                raise SystemExit(f"orders rejected: {r.json()['rejected'][:3]}")
+    took = time.perf_counter() - started
+    print(f"confirmed {len(orders):,} orders through /api/orders in {took:.1f} s ({len(orders) / took:,.0f}/s)", flush=True)
+
+
 def seed(data: Path, events: int) -> None:
     visitors = int(events / EVENTS_PER_VISITOR)
     started = time.perf_counter()
@@ -172,7 +211,8 @@ def wait_for_trust(server: Server) -> None:
             break
     first = server.http.get("/api/reports/overview", params=window()).json()
     print(f"trust job caught up and first evaluation in {time.perf_counter() - started:.1f} s "
-          f"({first['visitors']:,} trusted visitors, {first['excluded_visitors']:,} excluded)", flush=True)
+          f"({first['visitors']:,} trusted visitors, {first['excluded_visitors']:,} excluded; "
+          f"revenue {first.get('revenue_source', 'browser')}: {first.get('orders', 0):,} orders)", flush=True)
 
 
 def time_report(server: Server, name: str, query: dict, traffic: str) -> tuple[float, float | None]:
@@ -197,14 +237,24 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--warmup", type=float, default=15.0, help="seconds of streaming before the first report")
     parser.add_argument("--only", default="", help="comma-separated reports to time (default: all of them)")
+    parser.add_argument("--confirm", type=float, default=0.0, metavar="FRACTION",
+                        help="confirm this share of the seeded orders through /api/orders before timing (default 0: browser revenue)")
     args = parser.parse_args()
     data = args.data or Path(f"/tmp/bench_live-{args.events}")
     data.mkdir(parents=True, exist_ok=True)
     if seeded_events(data) != args.events:
         seed(data, args.events)
+    orders, ingest = [], ""
+    if args.confirm:
+        orders = shop_orders(data, args.confirm)
+        made = tracker(data, "token", "create", "--role", "ingest", "--name", "bench-backend", "--site", SITE,
+                       capture_output=True, text=True).stdout
+        ingest = made.strip().splitlines()[-1]
     server = Server(data, args.port)
     stream = Stream(server.url, args.rate)
     try:
+        if orders:
+            confirm_orders(server, ingest, orders)
         wait_for_trust(server)
         stream.start()
         time.sleep(args.warmup)
@@ -234,7 +284,8 @@ def main() -> None:
         server.stop()
     load = os.getloadavg()
     print()
-    print(f"events seeded {args.events:,}, streamed {stream.sent:,} at {args.rate:g}/s; rounds {args.rounds}")
+    print(f"events seeded {args.events:,}, streamed {stream.sent:,} at {args.rate:g}/s; rounds {args.rounds}"
+          + (f"; revenue from {len(orders):,} confirmed orders ({args.confirm:g} of the seeded)" if orders else ""))
     print("| report (last 30 days) | all (median) | trusted (median) | trusted/all |")
     print("|---|---:|---:|---:|")
     for name, a, t in rows:
