@@ -15,6 +15,7 @@ from tests.storage.test_repartition import month_layout
 from tests.support.clickhouse import settings_for, site_on
 from tracker.storage.client import Storage
 from tracker.storage.migrate import migrate
+from tracker.storage.repartition import compact_closed_days
 from tracker.storage.views import ensure_views
 
 ROWS = "SELECT event_id, vid, order_id, toString(revenue), currency, ts FROM {table} FINAL WHERE site = {{s:String}} AND type = 'purchase' ORDER BY event_id"
@@ -78,3 +79,14 @@ def test_the_view_survives_repartition_of_events(store):
     assert store.scalar(VIEW_OF_EVENTS) == 1
     store.insert_jsonl("events", journey(site, "day", 600))
     assert len(same_purchases(store, site)) == 6
+
+
+def test_closed_days_of_purchases_are_merged_into_one_part_like_events(store):
+    for k in range(3):  # three flushes of a day long closed: three parts in each table
+        store.insert_jsonl("events", journey("shop", f"flush{k}", 60 * k))
+    parts = ("SELECT table, count() FROM system.parts WHERE database = currentDatabase() AND active"
+             " AND table IN ('events', 'purchases') GROUP BY table ORDER BY table")
+    assert store.query(parts).rows == [("events", 3), ("purchases", 3)]
+    compact_closed_days(store)
+    assert store.query(parts).rows == [("events", 1), ("purchases", 1)]
+    assert len(same_purchases(store, "shop")) == 9

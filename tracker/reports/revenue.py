@@ -38,8 +38,9 @@ currency's orders and revenue apart when there is more than one.
 How the join works: the confirmations are read with `argMax(..., version)` per order (the
 latest wins, whether or not ClickHouse has merged the ReplacingMergeTree yet), limited to
 `paid`, and joined to the first browser purchase event of each order id within a day of the
-range; the purchase rows of the event stream (and only they) are LEFT ANY JOINed to that small
-table on the event id, and a purchase row counts only when it matched. For a site without confirmations `events` returns
+range; the purchase rows of the event stream (and only they: read from the `purchases` table
+under the same conditions, `_sql.purchase_rows`, so the range is not scanned twice) are LEFT ANY
+JOINed to that small table on the event id, and a purchase row counts only when it matched. For a site without confirmations `events` returns
 its input unchanged (no join, no cost). SQL is composed through `$name` slots only (never
 user input); values are bound: {site} {start} {end} {tz} and `bind(money)`'s
 {rev_currency} {rev_grace_ms}.
