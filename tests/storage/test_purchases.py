@@ -5,14 +5,10 @@ ClickHouse server node, a database of its own per test."""
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
-
 from tests.conftest import journey_rows
 from tests.storage.test_access import as_user  # noqa: F401 (fixture)
-from tests.storage.test_repartition import month_layout
-from tests.support.clickhouse import settings_for, site_on
+from tests.storage.test_repartition import month_layout, store  # noqa: F401 (fixture: a database of its own)
+from tests.support.clickhouse import site_on
 from tracker.storage.client import Storage
 from tracker.storage.migrate import migrate
 from tracker.storage.repartition import compact_closed_days
@@ -36,16 +32,6 @@ def same_purchases(storage: Storage, site: str) -> list:
     return events
 
 
-@pytest.fixture
-def store(clickhouse_node, tmp_path):
-    database = f"purchases_{uuid.uuid4().hex[:8]}"
-    storage = Storage(settings_for(tmp_path, dsn=clickhouse_node.dsn, database=database))
-    migrate(storage)
-    yield storage
-    storage.command(f"DROP DATABASE IF EXISTS `{database}`")
-    storage.close()
-
-
 def test_the_ingest_users_inserts_reach_purchases_and_only_purchase_rows_do(as_user, server_runtime):  # noqa: F811
     site = site_on(server_runtime)
     # The ingest user may insert into events but not read it: the view runs as its definer.
@@ -55,7 +41,7 @@ def test_the_ingest_users_inserts_reach_purchases_and_only_purchase_rows_do(as_u
     assert storage.scalar("SELECT countIf(type != 'purchase') FROM purchases WHERE site = {s:String}", {"s": site}) == 0
 
 
-def test_a_store_with_events_and_no_purchases_table_is_backfilled(store):
+def test_a_store_with_events_and_no_purchases_table_is_backfilled(store):  # noqa: F811
     site = "shop"
     store.insert_jsonl("events", journey(site, "old"))
     store.command("DROP VIEW purchases_mv SYNC")
@@ -69,7 +55,7 @@ def test_a_store_with_events_and_no_purchases_table_is_backfilled(store):
     assert ensure_views(store) == []  # nothing to do on the next start
 
 
-def test_the_view_survives_repartition_of_events(store):
+def test_the_view_survives_repartition_of_events(store):  # noqa: F811
     site = "shop"
     month_layout(store)  # the layout of earlier versions (re-created under the same name: the view stays)
     store.insert_jsonl("events", journey(site, "month"))
@@ -81,7 +67,7 @@ def test_the_view_survives_repartition_of_events(store):
     assert len(same_purchases(store, site)) == 6
 
 
-def test_closed_days_of_purchases_are_merged_into_one_part_like_events(store):
+def test_closed_days_of_purchases_are_merged_into_one_part_like_events(store):  # noqa: F811
     for k in range(3):  # three flushes of a day long closed: three parts in each table
         store.insert_jsonl("events", journey("shop", f"flush{k}", 60 * k))
     parts = ("SELECT table, count() FROM system.parts WHERE database = currentDatabase() AND active"
