@@ -209,7 +209,11 @@ def wait_for_trust(server: Server) -> None:
         got.raise_for_status()
         if not got.json()["refreshed"]:
             break
-    first = server.http.get("/api/reports/overview", params=window()).json()
+    answer = server.http.get("/api/reports/overview", params=window())
+    if answer.status_code != 200:  # e.g. the report budget exceeded by a first evaluation (100M)
+        raise SystemExit(f"the first trusted overview answered {answer.status_code} after "
+                         f"{time.perf_counter() - started:.0f} s: {answer.text[:300]}")
+    first = answer.json()
     print(f"trust job caught up and first evaluation in {time.perf_counter() - started:.1f} s "
           f"({first['visitors']:,} trusted visitors, {first['excluded_visitors']:,} excluded; "
           f"revenue {first.get('revenue_source', 'browser')}: {first.get('orders', 0):,} orders)", flush=True)
@@ -279,7 +283,8 @@ def main() -> None:
         collect = stream.between(began, ended)
     finally:
         stream.stopping.set()
-        stream.join(timeout=30)
+        if stream.is_alive():
+            stream.join(timeout=30)
         peak = server.peak_rss_mb()
         server.stop()
     load = os.getloadavg()
