@@ -60,6 +60,7 @@ def test_export_lists_every_table_and_erase_removes_everything(client, runtime, 
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["vid"] == vid and body["counts"]["events"] == 2 and body["counts"]["dead_letters"] == 1
+    assert body["counts"]["purchases"] == 1  # its purchase row, kept apart (migration 083)
     assert {row["type"] for row in body["tables"]["events"]} == {"pageview", "purchase"}
     assert all(row["vid"] == vid for rows in body["tables"].values() for row in rows)
     assert [e["revenue"] for e in body["tables"]["events"]] == [0.0, 20.0]  # in time order
@@ -67,6 +68,7 @@ def test_export_lists_every_table_and_erase_removes_everything(client, runtime, 
     r = client.delete(f"/api/privacy/visitors/{vid}", headers=auth(admin_token))
     assert r.status_code == 200, r.text
     assert r.json()["erased"]["events"] == 2 and r.json()["erased"]["dead_letters"] == 1
+    assert r.json()["erased"]["purchases"] == 1
     assert _everything_about(runtime, vid) == 0
     after = client.get(f"/api/privacy/visitors/{vid}", headers=auth(admin_token)).json()
     assert sum(after["counts"].values()) == 0

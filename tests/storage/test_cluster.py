@@ -17,8 +17,8 @@ from tracker.storage import access
 from tracker.storage.migrate import load_migrations, render
 
 TABLES = ("events", "sites", "tokens", "dead_letters", "promos", "visitor_signals", "trust_coverage", "audit_log", "token_usage",
-          "erasures", "trust_sets")
-BY_VISITOR = ("events", "visitor_signals", "trust_sets")
+          "erasures", "trust_sets", "purchases")
+BY_VISITOR = ("events", "visitor_signals", "trust_sets", "purchases")
 
 
 def all_statements(cluster: str, replicated: bool) -> list[str]:
@@ -69,6 +69,11 @@ def test_a_visitors_events_live_on_one_shard(cluster_runtime):
     assert len(split) == 60 and all(shards == 1 and n == 3 for _, shards, n in split)
     visitors = per_shard(cluster_runtime, "SELECT uniqExact(vid) FROM events_local WHERE site = {s:String}", {"s": site})
     assert sum(visitors) == 60 and min(visitors) >= 15
+    # Each node's view copies its own purchase rows: a visitor's purchases sit beside its events.
+    bought = "SELECT vid, order_id FROM {t} WHERE site = {{s:String}} AND type = 'purchase' ORDER BY vid"
+    for node in cluster_runtime.storage.nodes():
+        assert node.query(bought.format(t="purchases_local"), {"s": site}).rows == node.query(bought.format(t="events_local"), {"s": site}).rows
+    assert cluster_runtime.storage.scalar("SELECT count() FROM purchases WHERE site = {s:String}", {"s": site}) == 60
 
 
 def test_deduplication_tokens_hold_through_the_distributed_table(cluster_runtime):

@@ -38,8 +38,9 @@ currency's orders and revenue apart when there is more than one.
 How the join works: the confirmations are read with `argMax(..., version)` per order (the
 latest wins, whether or not ClickHouse has merged the ReplacingMergeTree yet), limited to
 `paid`, and joined to the first browser purchase event of each order id within a day of the
-range; the purchase rows of the event stream (and only they) are LEFT ANY JOINed to that small
-table on the event id, and a purchase row counts only when it matched. For a site without confirmations `events` returns
+range; the purchase rows of the event stream (and only they: read from the `purchases` table
+under the same conditions, `_sql.purchase_rows`, so the range is not scanned twice) are LEFT ANY
+JOINed to that small table on the event id, and a purchase row counts only when it matched. For a site without confirmations `events` returns
 its input unchanged (no join, no cost). SQL is composed through `$name` slots only (never
 user input); values are bound: {site} {start} {end} {tz} and `bind(money)`'s
 {rev_currency} {rev_grace_ms}.
@@ -51,6 +52,7 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any
 
+from tracker.reports import _sql
 from tracker.storage.client import Storage
 
 DEFAULT_GRACE_MINUTES = 60  # a purchase the backend has not confirmed within this is "unconfirmed"
@@ -91,7 +93,7 @@ LATEST = """
 # Browser purchases near the range: the first purchase event of each order id.
 _SEEN = f"""
     SELECT order_id, argMin(event_id, (ts, event_id)) AS first_event
-    FROM events
+    FROM purchases
     WHERE site = {{site:String}} AND type = 'purchase' AND order_id != ''
       AND ts >= {{start:DateTime64(3, 'UTC')}} - {MATCH_MARGIN} AND ts < {{end:DateTime64(3, 'UTC')}} + {MATCH_MARGIN}
     GROUP BY order_id
@@ -126,9 +128,8 @@ _CONFIRMED_STREAM = """
                       if(c_event = '', toDecimal64(0, 4), c_revenue) AS revenue,
                       CAST(if(c_event = '', currency, c_currency) AS LowCardinality(String)) AS currency,
                       CAST(if(c_event != '' AND c_coupon != '', c_coupon, coupon) AS LowCardinality(String)) AS coupon)
-    FROM ($base) AS e
+    FROM ($purchases) AS e
     LEFT ANY JOIN (SELECT * FROM ($paid) WHERE 1 $currency_rule) AS p ON e.event_id = p.c_event
-    WHERE type = 'purchase'
 """
 
 _IN_CURRENCY = "AND c_currency = {rev_currency:String}"
@@ -147,7 +148,7 @@ _BROWSER_RULES = f"""
 MEDIAN_ORDER = f"""
     SELECT if(c.1 >= {{rev_min_orders:UInt32}}, c.2, if(b.1 >= {{rev_min_orders:UInt32}}, b.2, 0))
     FROM (SELECT (count(), quantileExact(0.5)(toFloat64(revenue))) AS c FROM ({LATEST}) WHERE status = 'paid') AS cc,
-         (SELECT (count(), quantileExact(0.5)(toFloat64(revenue))) AS b FROM events
+         (SELECT (count(), quantileExact(0.5)(toFloat64(revenue))) AS b FROM purchases
           WHERE site = {{site:String}} AND type = 'purchase'
             AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}) AS bb
 """
@@ -176,7 +177,7 @@ CONFIRMED_MONEY = f"""
 BROWSER_MONEY = """
     SELECT count() AS orders, quantileExact(0.5)(toFloat64(revenue)) AS median,
            sumMapIf([currency], [toUInt64(1)], currency != '') AS currencies
-    FROM events
+    FROM purchases
     WHERE site = {site:String} AND type = 'purchase'
       AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
 """
@@ -221,7 +222,7 @@ def events(base: str, money: Money, *, every_currency: bool = False) -> str:
     `every_currency`: keep orders in every currency (for a per-currency breakdown only)."""
     if money.confirmed:
         rule = "" if every_currency else _IN_CURRENCY
-        return _fill(_CONFIRMED_STREAM, base=base, paid=_PAID, currency_rule=rule)
+        return _fill(_CONFIRMED_STREAM, base=base, purchases=_sql.purchase_rows(base), paid=_PAID, currency_rule=rule)
     if money.currencies > 1 or money.ceiling:
         return _fill(_BROWSER_RULES, base=base, currency="1" if every_currency else "currency IN ('', {rev_currency:String})")
     return base
@@ -269,14 +270,14 @@ def reconciliation_sql(base: str) -> str:
         FROM (
             SELECT order_id, argMin(revenue, ts) AS revenue, argMin(currency, ts) AS currency,
                    min(ts) < now64(3) - toIntervalMillisecond({rev_grace_ms:UInt64}) AS late
-            FROM ($base)
-            WHERE type = 'purchase' AND order_id != ''
+            FROM ($purchases)
+            WHERE order_id != ''
             GROUP BY order_id
         ) AS b
         LEFT ANY JOIN ($latest) AS c ON b.order_id = c.order_id
     )
     SETTINGS join_use_nulls = 0
-    """, base=base, latest=LATEST)
+    """, purchases=_sql.purchase_rows(base), latest=LATEST)
 
 
 def currencies_sql(base: str, money: Money) -> str:

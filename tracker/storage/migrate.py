@@ -26,6 +26,7 @@ from string import Template
 
 from tracker.storage.client import Storage
 from tracker.storage.repartition import repartition_events
+from tracker.storage.views import ensure_views
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ _TABLE = re.compile(r"\$\{(\w+)\}")
 # Tables whose rows expire: table -> (TTL expression with {days}, settings field).
 RETENTION: dict[str, tuple[str, str]] = {
     "events": ("toDateTime(ts) + toIntervalDay({days})", "retention_days"),
+    "purchases": ("toDateTime(ts) + toIntervalDay({days})", "retention_days"),
     "dead_letters": ("toDateTime(at) + toIntervalDay({days})", "evidence_retention_days"),
     "visitor_signals": ("day + toIntervalDay({days})", "evidence_retention_days"),
     "trust_coverage": ("day + toIntervalDay({days})", "evidence_retention_days"),
@@ -113,6 +115,7 @@ def migrate(storage: Storage) -> list[int]:
     for node in storage.nodes():
         applied = _migrate_node(node)
         repartition_events(node)  # a store of the month layout, once (storage.repartition)
+        ensure_views(node)  # after both: a new view, or one that a rebuilt events lost (storage.views)
     return applied
 
 

@@ -56,7 +56,7 @@ SQL = f"""
     ) AS u
     LEFT JOIN (
         SELECT coupon, count() AS redemptions, toFloat64(sum(revenue)) AS revenue
-        FROM events FINAL
+        FROM purchases FINAL
         WHERE site = {{site:String}} AND type = 'purchase' AND coupon != ''
           AND ts >= {{start:DateTime64(3, 'UTC')}} AND ts < {{end:DateTime64(3, 'UTC')}}
         GROUP BY coupon

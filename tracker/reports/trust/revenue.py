@@ -74,7 +74,7 @@ REVENUE_SIGNALS = Template("""
         LEFT ANY JOIN ($latest) AS c ON b.order_id = c.order_id
     )
     GROUP BY vid
-""").substitute(ceiling=ceiling_sql("{tt_revenue_ceiling_factor:Float64}"), latest=LATEST, events=local("events"))
+""").substitute(ceiling=ceiling_sql("{tt_revenue_ceiling_factor:Float64}"), latest=LATEST, events=local("purchases"))
 
 
 def with_revenue_signals(visitor_signals: str) -> str:

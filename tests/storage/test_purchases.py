@@ -1,0 +1,78 @@
+"""The purchases table (migration 083, tracker/storage/views.py): it holds exactly the
+purchase rows of `events`, as the ingest user inserts them, after a migration on a store that
+already had events, and after `repartition` rebuilt events (which loses the view). On a real
+ClickHouse server node, a database of its own per test."""
+
+from __future__ import annotations
+
+from tests.conftest import journey_rows
+from tests.storage.test_access import as_user  # noqa: F401 (fixture)
+from tests.storage.test_repartition import month_layout, store  # noqa: F401 (fixture: a database of its own)
+from tests.support.clickhouse import site_on
+from tracker.storage.client import Storage
+from tracker.storage.migrate import migrate
+from tracker.storage.repartition import compact_closed_days
+from tracker.storage.views import ensure_views
+
+ROWS = "SELECT event_id, vid, order_id, toString(revenue), currency, ts FROM {table} FINAL WHERE site = {{s:String}} AND type = 'purchase' ORDER BY event_id"
+VIEW_OF_EVENTS = "SELECT has(dependencies_table, 'purchases_mv') FROM system.tables WHERE database = currentDatabase() AND name = 'events'"
+
+
+def journey(site: str, tag: str, seconds: int = 0) -> bytes:
+    return journey_rows(site, {
+        f"{tag}-a": [("pageview", "/", seconds), ("add_to_cart", "/p/1", seconds + 20), ("purchase", (f"{tag}-o1", 20.5), seconds + 40)],
+        f"{tag}-b": [("pageview", "/", seconds), ("purchase", (f"{tag}-o2", 99.0), seconds + 30), ("purchase", (f"{tag}-o2", 99.0), seconds + 31)],
+        f"{tag}-c": [("pageview", "/", seconds), ("pageview", "/p/2", seconds + 10)],
+    })
+
+
+def same_purchases(storage: Storage, site: str) -> list:
+    events = storage.query(ROWS.format(table="events"), {"s": site}).rows
+    assert storage.query(ROWS.format(table="purchases"), {"s": site}).rows == events
+    return events
+
+
+def test_the_ingest_users_inserts_reach_purchases_and_only_purchase_rows_do(as_user, server_runtime):  # noqa: F811
+    site = site_on(server_runtime)
+    # The ingest user may insert into events but not read it: the view runs as its definer.
+    as_user("ingest").raw_insert("events", None, journey(site, "ing"), fmt="JSONEachRow", settings={"input_format_skip_unknown_fields": 1})
+    storage = server_runtime.storage
+    assert len(same_purchases(storage, site)) == 3
+    assert storage.scalar("SELECT countIf(type != 'purchase') FROM purchases WHERE site = {s:String}", {"s": site}) == 0
+
+
+def test_a_store_with_events_and_no_purchases_table_is_backfilled(store):  # noqa: F811
+    site = "shop"
+    store.insert_jsonl("events", journey(site, "old"))
+    store.command("DROP VIEW purchases_mv SYNC")
+    store.command("DROP TABLE purchases SYNC")
+    store.command("ALTER TABLE schema_migrations DELETE WHERE version = 83", settings={"mutations_sync": 2})
+    store.insert_jsonl("events", journey(site, "mid", 600))  # written while no view existed
+    assert migrate(store) == [83]
+    assert len(same_purchases(store, site)) == 6
+    store.insert_jsonl("events", journey(site, "new", 1200))
+    assert len(same_purchases(store, site)) == 9
+    assert ensure_views(store) == []  # nothing to do on the next start
+
+
+def test_the_view_survives_repartition_of_events(store):  # noqa: F811
+    site = "shop"
+    month_layout(store)  # the layout of earlier versions (re-created under the same name: the view stays)
+    store.insert_jsonl("events", journey(site, "month"))
+    # Rebuilding events by day renames the month table away, and its views go with it (a new
+    # table of the old name has none); migrate then re-creates the view and backfills.
+    migrate(store)
+    assert store.scalar(VIEW_OF_EVENTS) == 1
+    store.insert_jsonl("events", journey(site, "day", 600))
+    assert len(same_purchases(store, site)) == 6
+
+
+def test_closed_days_of_purchases_are_merged_into_one_part_like_events(store):  # noqa: F811
+    for k in range(3):  # three flushes of a day long closed: three parts in each table
+        store.insert_jsonl("events", journey("shop", f"flush{k}", 60 * k))
+    parts = ("SELECT table, count() FROM system.parts WHERE database = currentDatabase() AND active"
+             " AND table IN ('events', 'purchases') GROUP BY table ORDER BY table")
+    assert store.query(parts).rows == [("events", 3), ("purchases", 3)]
+    compact_closed_days(store)
+    assert store.query(parts).rows == [("events", 1), ("purchases", 1)]
+    assert len(same_purchases(store, "shop")) == 9
