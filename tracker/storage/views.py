@@ -12,7 +12,12 @@ ReplacingMergeTree on the source's key, read with FINAL, so they count once.
 
 The view runs as its definer (`SQL SECURITY DEFINER`): on a served engine the ingest user
 inserts into `events` but may not read it, and a view running as the inserting user would
-fail that user's insert. Clusters: each node's view reads and writes its own `_local` tables
+fail that user's insert. The definer is the user that migrates, and it must exist wherever the
+store is opened: the same data dir is served by `serve --workers` (whose engine runs
+migrations as the XML user `tracker`) and opened in-process by a plain `serve` (as `default`),
+and an insert through a view whose definer is unknown fails (UNKNOWN_USER) for every row. So a
+view whose definer is not the current user is handed to it at start (`ALTER ... MODIFY SQL
+SECURITY`, atomic: no insert misses the view, nothing to backfill). Clusters: each node's view reads and writes its own `_local` tables
 (a visitor's rows stay on its shard); with Keeper the DDL runs ON CLUSTER and the backfill
 once through the Distributed tables.
 """
@@ -41,6 +46,10 @@ _DEPENDENTS = """
     SELECT dependencies_table FROM system.tables
     WHERE database = currentDatabase() AND name = {t:String}
 """
+_DEFINER = """
+    SELECT definer FROM system.tables
+    WHERE database = currentDatabase() AND name = {t:String} AND definer != currentUser()
+"""
 _EXISTS = "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = {t:String}"
 
 
@@ -52,6 +61,10 @@ def ensure_views(storage: Storage) -> list[str]:
         if not storage.scalar(_EXISTS, {"t": target}, what="checking views"):
             continue  # its migration has not run here (a node catching up migrates first)
         if name in (storage.scalar(_DEPENDENTS, {"t": source}, what="checking views") or []):
+            if (other := storage.scalar(_DEFINER, {"t": name}, what="checking views")) is not None:
+                storage.command(f"ALTER TABLE `{name}`{storage.on_cluster} MODIFY SQL SECURITY DEFINER DEFINER = CURRENT_USER",
+                                what=f"handing view {view.name} to this user")
+                log.info("view %s ran as %r, now as this store's user", view.name, other)
             continue
         on_cluster = storage.on_cluster
         storage.command(f"DROP VIEW IF EXISTS `{name}`{on_cluster} SYNC", what=f"creating view {view.name}")
