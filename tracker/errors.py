@@ -64,9 +64,11 @@ class Unavailable(TrackerError):
 
 
 class StorageError(TrackerError):
-    """ClickHouse failed or is unreachable (message carries no SQL)."""
+    """ClickHouse failed or is unreachable (message carries no SQL). `code`: ClickHouse's error
+    code when it gave one."""
 
     status = 503
+    code: int | None = None
 
 
 class QueryTimeout(TrackerError):

@@ -137,6 +137,34 @@ def test_rows_clickhouse_refuses_go_to_dead_letters(tmp_path, runtime, new_site)
     assert flusher.stats.dead_letters == 1
 
 
+def test_rows_refused_for_the_servers_fault_are_retried_not_dead_lettered(tmp_path, runtime):
+    """A view on the flushed table whose target is gone refuses every insert (UNKNOWN_TABLE):
+    nothing is wrong with the rows, so they wait in the spool and arrive once it is fixed."""
+    storage, name = runtime.storage, f"probe_{uuid.uuid4().hex[:8]}"
+    storage.command(f"CREATE TABLE {name} (x UInt32) ENGINE = MergeTree ORDER BY x")
+    storage.command(f"CREATE TABLE {name}_to (x UInt32) ENGINE = MergeTree ORDER BY x")
+    storage.command(f"CREATE MATERIALIZED VIEW {name}_mv TO {name}_to AS SELECT x FROM {name}")
+    storage.command(f"DROP TABLE {name}_to SYNC")
+    spool = make_spool(tmp_path)
+    flusher = Flusher(storage, spool, interval=0.05, max_bytes=1 << 20, table=name)
+    spool.append_sync(b"".join(orjson.dumps({"x": i}) + b"\n" for i in range(3)))
+    spool.append_sync(orjson.dumps({"x": 3}) + b"\n")
+    spool.request_seal()
+    try:
+        with pytest.raises(StorageError) as refused:
+            flusher.flush_once()
+        assert refused.value.code == 60 and flusher.stats.dead_letters == 0
+        assert spool.ready_segments(), "the batch stays in the spool"
+        storage.command(f"CREATE TABLE {name}_to (x UInt32) ENGINE = MergeTree ORDER BY x")
+        assert flusher.flush_once()
+        assert storage.scalar(f"SELECT groupArraySorted(4)(x) FROM {name}") == [0, 1, 2, 3]
+        assert storage.scalar(f"SELECT count() FROM {name}_to") == 4
+    finally:
+        spool.close()
+        for table in (f"{name}_mv", f"{name}_to", name):
+            storage.command(f"DROP TABLE IF EXISTS {table} SYNC")
+
+
 def test_runtime_flush_helper_drains_everything(client, runtime, new_site):
     site = new_site()
     body = orjson.dumps({"site": site, "events": [{"type": "pageview", "id": uuid.uuid4().hex, "url": "https://shop.example/"} for _ in range(30)]})

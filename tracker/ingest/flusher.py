@@ -12,6 +12,10 @@ not the flusher, decides when ingest pushes back with 503.
 
 A batch ClickHouse refuses for its content (not for being unreachable) is split in halves until
 the refused records are isolated; those go to `dead_letters` with the error, the rest is stored.
+An error that says nothing about the rows (`NOT_THE_ROWS`: a user, grant, table or resource the
+server lacks) is retried like an unreachable server: a materialized view whose definer the
+engine does not know refused every row of `events`, and splitting moved acknowledged events to
+`dead_letters` instead of waiting for the store to be fixed.
 Rows are never turned into Python objects here, so flushing does not hold the GIL for long.
 """
 
@@ -28,6 +32,17 @@ import orjson
 from tracker.errors import DataDirBusy, QueryTimeout, StorageError, TrackerError
 from tracker.ingest.spool import Segment, Spool
 from tracker.storage.client import Storage
+
+# ClickHouse error codes that blame the server, not the rows: retried, never dead-lettered.
+NOT_THE_ROWS = frozenset({
+    60, 81,  # UNKNOWN_TABLE, UNKNOWN_DATABASE (a view's target dropped, a store half migrated)
+    164, 192, 193, 194, 195, 497, 516,  # READONLY, UNKNOWN_USER, WRONG_PASSWORD, REQUIRED_PASSWORD,
+    # IP_ADDRESS_NOT_ALLOWED, ACCESS_DENIED, AUTHENTICATION_FAILED
+    173, 241, 243, 252,  # CANNOT_ALLOCATE_MEMORY, MEMORY_LIMIT_EXCEEDED, NOT_ENOUGH_SPACE, TOO_MANY_PARTS
+    202, 203, 236, 242, 279, 319, 394,  # TOO_MANY_SIMULTANEOUS_QUERIES, NO_FREE_CONNECTION, ABORTED,
+    # TABLE_IS_READ_ONLY, ALL_CONNECTION_TRIES_FAILED, UNKNOWN_STATUS_OF_INSERT, QUERY_WAS_CANCELLED
+    225, 999,  # NO_ZOOKEEPER, KEEPER_EXCEPTION
+})
 
 log = logging.getLogger(__name__)
 
@@ -149,9 +164,9 @@ class Flusher:
         data = b"".join(records)
         try:
             self.storage.insert_jsonl(self.table, data, dedup_token=dedup_token(data), what="flushing the spool")
-        except StorageError:
-            if not self.storage.ping():
-                raise  # unreachable: retry the whole batch later
+        except StorageError as error:
+            if error.code in NOT_THE_ROWS or not self.storage.ping():
+                raise  # the server's fault, or unreachable: retry the whole batch later
             if len(records) == 1:
                 self._dead_letter(records[0])
                 return

@@ -86,7 +86,9 @@ def translate_errors(what: str) -> Iterator[None]:
         text = str(exc)
         if "Cannot lock file" in text or "Another server instance" in text or "already initialized with path" in text:
             raise DataDirBusy("the embedded data dir is held by another process") from None
-        raise StorageError(f"storage unavailable during {what}" + (f" (ClickHouse code {code})" if code else "")) from None
+        error = StorageError(f"storage unavailable during {what}" + (f" (ClickHouse code {code})" if code else ""))
+        error.code = code
+        raise error from None
 
 
 def _role_of(table: str) -> str:
