@@ -114,10 +114,13 @@ def closed_before(now: datetime) -> datetime:
     return datetime(moment.year, moment.month, moment.day)
 
 
-def stale_days(storage: Storage, *, site: str = "", now: datetime | None = None, limit: int = MAX_DAYS_PER_TICK) -> list[tuple[str, date]]:
-    """Closed (site, day)s whose fragments are missing or no longer match the day's events."""
+def stale_days(storage: Storage, *, site: str = "", start: datetime | None = None, end: datetime | None = None,
+               now: datetime | None = None, limit: int = MAX_DAYS_PER_TICK) -> list[tuple[str, date]]:
+    """Closed (site, day)s whose fragments are missing or no longer match the day's events
+    (only days within [start, end) when given: UTC midnights)."""
     now = (now or datetime.now(UTC)).replace(tzinfo=None)
-    params = {"site": site, "oldest": now - timedelta(days=storage.settings.retention_days), "closed_before": closed_before(now),
+    oldest, closed = now - timedelta(days=storage.settings.retention_days), closed_before(now)
+    params = {"site": site, "oldest": max(oldest, start) if start else oldest, "closed_before": min(closed, end) if end else closed,
               "limit": limit}
     return [(s, d) for s, d in storage.query(_STALE, params, what="finding stale session days").rows]
 
@@ -138,9 +141,10 @@ def build_day(storage: Storage, site: str, day: date) -> int:
     return raw
 
 
-def refresh(storage: Storage, *, site: str = "", now: datetime | None = None, limit: int = MAX_DAYS_PER_TICK) -> list[tuple[str, date]]:
-    """Build the stale closed days (of one site when given), newest first; return them."""
-    days = stale_days(storage, site=site, now=now, limit=limit)
+def refresh(storage: Storage, *, site: str = "", start: datetime | None = None, end: datetime | None = None,
+            now: datetime | None = None, limit: int = MAX_DAYS_PER_TICK) -> list[tuple[str, date]]:
+    """Build the stale closed days (of one site and range when given), newest first; return them."""
+    days = stale_days(storage, site=site, start=start, end=end, now=now, limit=limit)
     for s, d in days:
         build_day(storage, s, d)
     return days

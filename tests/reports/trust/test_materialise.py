@@ -98,10 +98,23 @@ def test_background_job_refreshes(runtime, storage, site):
     assert covered(storage, site) == 2 and job.runs >= 1
 
 
+def test_refresh_builds_the_session_fragments_of_the_ranges_closed_days_only(client, storage, site, fraud_token):
+    days = lambda: {str(d) for d in storage.scalar(  # noqa: E731
+        "SELECT groupArray(DISTINCT day) FROM session_coverage WHERE site = {s:String}", {"s": site})}
+    day0, day1 = at(0).date().isoformat(), at(1).date().isoformat()
+    q = {"site": site, "from": day1, "to": day1}
+    assert client.post("/api/trust/refresh", params=q, headers=auth(fraud_token)).json()["sessions"] == [day1]
+    assert days() == {day1}, "day 0 lies outside the range"
+    q = {"site": site, **query()}
+    assert client.post("/api/trust/refresh", params=q, headers=auth(fraud_token)).json()["sessions"] == [day0]
+    assert days() == {day0, day1}
+    assert client.post("/api/trust/refresh", params=q, headers=auth(fraud_token)).json()["sessions"] == []
+
+
 def test_refresh_endpoint(client, site, fraud_token, marketer_token):
     q = {"site": site, **query()}
     assert client.post("/api/trust/refresh", params=q, headers=auth(marketer_token)).status_code == 403
     r = client.post("/api/trust/refresh", params=q, headers=auth(fraud_token))
     assert r.status_code == 200
     again = client.post("/api/trust/refresh", params=q, headers=auth(fraud_token)).json()
-    assert again == {"site": site, "from": q["from"], "to": q["to"], "traffic": "all", "tz": "UTC", "filters": [], "refreshed": []}
+    assert again == {"site": site, "from": q["from"], "to": q["to"], "traffic": "all", "tz": "UTC", "filters": [], "refreshed": [], "sessions": []}

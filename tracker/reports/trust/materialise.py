@@ -126,13 +126,18 @@ Params = NoParams
 
 
 def run(ctx: Context, params: Params) -> dict:
-    """`POST /api/trust/refresh`: materialise the stale closed days of the scope's range now.
-    The range is read as UTC days (`from` to `to`, both included), whatever `tz` says."""
+    """`POST /api/trust/refresh`: materialise the stale closed days of the scope's range now:
+    their trust signals (`refreshed`), then their session fragments (`sessions`, the days
+    rebuilt), the two things the background job keeps for reports. The range is read as UTC
+    days (`from` to `to`, both included), whatever `tz` says."""
     scope = ctx.scope
     start = datetime.combine(scope.start, datetime.min.time())
     end = datetime.combine(scope.end, datetime.min.time()) + timedelta(days=1)
-    days = refresh(ctx.storage, ctx.trust, site=scope.site, start=start, end=end, limit=(scope.end - scope.start).days + 1)
-    return {"refreshed": [{"day": d.day.isoformat(), "events": d.raw} for d in days]}
+    limit = (scope.end - scope.start).days + 1
+    days = refresh(ctx.storage, ctx.trust, site=scope.site, start=start, end=end, limit=limit)
+    sessions = session_days.refresh(ctx.storage, site=scope.site, start=start, end=end, limit=limit)
+    return {"refreshed": [{"day": d.day.isoformat(), "events": d.raw} for d in days],
+            "sessions": [d.isoformat() for _, d in sessions]}
 
 
 class TrustJob:

@@ -20,7 +20,7 @@ PROMOTIONS = Report.of(promotions, TRUST_ROLES, traffic="all", untrusted_set=Tru
 COUPONS = Report.of(coupons, TRUST_ROLES, traffic="all")
 NETWORKS = Report.of(networks, TRUST_ROLES, traffic="all")
 REFRESH = Report.of(materialise, TRUST_ROLES, name="refresh", traffic="all",
-                    summary="Materialise the trust signals of the range's stale closed days now.")
+                    summary="Materialise the trust signals and session fragments of the range's stale closed days now.")
 
 routes = [
     Route("/api/trust/visitors", handler(VISITORS), methods=["GET"]),
