@@ -74,7 +74,7 @@ def shop_orders(data: Path, fraction: float) -> list[dict]:
         "import sys, orjson\n"
         "from tracker.config import Settings\n"
         "from tracker.storage.client import Storage\n"
-        "s = Storage(Settings.load({'data_dir': sys.argv[1]}))\n"
+        "s = Storage(Settings.load({'data_dir': sys.argv[1], 'max_result_rows': 100_000_000}))\n"  # every order
         "rows = s.dicts(\"SELECT order_id AS id, toString(argMin(revenue, ts)) AS revenue, argMin(currency, ts) AS currency,"
         " argMin(coupon, ts) AS coupon, toUnixTimestamp64Milli(min(ts)) AS placed FROM events"
         " WHERE site = {site:String} AND type = 'purchase' AND order_id != ''"
@@ -82,8 +82,10 @@ def shop_orders(data: Path, fraction: float) -> list[dict]:
         "sys.stdout.buffer.write(orjson.dumps(rows))\n"
         "s.close()\n"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(data), SITE, str(round(fraction * 1000))],
-                         check=True, capture_output=True).stdout
+    run = subprocess.run([sys.executable, "-c", code, str(data), SITE, str(round(fraction * 1000))], capture_output=True)
+    if run.returncode:
+        raise SystemExit(f"reading the seeded orders failed: {run.stderr.decode()[-1000:]}")
+    out = run.stdout
     orders = orjson.loads(out)
     for k, order in enumerate(orders):
         order["ts"] = order.pop("placed")
