@@ -33,6 +33,7 @@ report is one union whatever is covered.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -143,11 +144,17 @@ def build_day(storage: Storage, site: str, day: date) -> int:
 
 def refresh(storage: Storage, *, site: str = "", start: datetime | None = None, end: datetime | None = None,
             now: datetime | None = None, limit: int = MAX_DAYS_PER_TICK) -> list[tuple[str, date]]:
-    """Build the stale closed days (of one site and range when given), newest first; return them."""
-    days = stale_days(storage, site=site, start=start, end=end, now=now, limit=limit)
-    for s, d in days:
-        build_day(storage, s, d)
+    """Build the stale closed days (of one site and range when given), newest first; return them.
+    One build at a time in this process, as for trust partials: a refresh overlapping the trust
+    job's tick finds the days the tick built already fresh instead of building them again."""
+    with _BUILDING:
+        days = stale_days(storage, site=site, start=start, end=end, now=now, limit=limit)
+        for s, d in days:
+            build_day(storage, s, d)
     return days
+
+
+_BUILDING = threading.Lock()
 
 
 # Whole UTC days of the range whose fragments still match the day's FINAL count; read once per

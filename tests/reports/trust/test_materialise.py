@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import BOT_UA, auth
-from tracker.reports import _sql
+from tracker.reports import _sql, session_days
 from tracker.reports.params import parse_scope
 from tracker.reports.runner import Context
 from tracker.reports.trust import materialise, score
@@ -84,6 +84,19 @@ def test_changed_fast_click_setting_invalidates(runtime, storage, site):
     rows = {r["vid"]: r for r in storage.dicts(score.VISITOR_SCORES, bind)}
     assert "fast_click" not in rows["fast"]["reasons"]  # computed live under the new setting
     assert len(materialise.stale_days(storage, other, site=site)) == 2
+
+
+def test_overlapping_refreshes_compute_each_stale_day_once(runtime, storage, site):
+    """An operator's refresh during the trust job's tick: the second waits, then finds nothing
+    stale, instead of computing every day again beside the first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(lambda _: materialise.refresh(storage, runtime.trust, site=site), range(3)))
+        built = list(pool.map(lambda _: session_days.refresh(storage, site=site), range(3)))
+    assert sorted(len(days) for days in runs) == [0, 0, 2]
+    assert sorted(len(days) for days in built) == [0, 0, 2]
+    assert covered(storage, site) == 2
 
 
 def test_background_job_refreshes(runtime, storage, site):

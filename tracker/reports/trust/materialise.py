@@ -7,7 +7,9 @@ looks every `trust_refresh_seconds` for closed
 UTC days whose partials are missing or stale — the day's event count (FINAL: each event id
 once, so a background merge of duplicate copies changes nothing) differs from the one recorded
 in `trust_coverage` (late import, erasure) or the partials' configuration changed — and recomputes them, newest first, a bounded number per tick.
-`POST /api/trust/refresh` does the same on demand for one site and range.
+`POST /api/trust/refresh` does the same on demand for one site and range. The two take turns
+(`_REFRESHING`): each finds the stale days only once it holds the lock, so a day is computed once
+even when an operator's refresh overlaps a tick (a 100M catch-up computed every day twice).
 
 Correctness never depends on this job: readers treat a day as covered only while its count
 and configuration still match, and compute everything else live (see `signals`).
@@ -116,10 +118,14 @@ def materialise_day(storage: Storage, config: TrustConfig, site: str, day: date)
 def refresh(storage: Storage, config: TrustConfig, *, site: str = "", start: datetime | None = None, end: datetime | None = None,
             limit: int = MAX_DAYS_PER_TICK, now: datetime | None = None) -> list[StaleDay]:
     """Materialise the stale closed days (of one site and range when given); return them."""
-    days = stale_days(storage, config, site=site, start=start, end=end, limit=limit, now=now)
-    for stale in days:
-        materialise_day(storage, config, stale.site, stale.day)
+    with _REFRESHING:
+        days = stale_days(storage, config, site=site, start=start, end=end, limit=limit, now=now)
+        for stale in days:
+            materialise_day(storage, config, stale.site, stale.day)
     return days
+
+
+_REFRESHING = threading.Lock()  # one refresh at a time in this process (see the module's doc)
 
 
 Params = NoParams
