@@ -112,6 +112,10 @@ def test_cli_reaches_a_server_by_data_env_or_url(tmp_path):
         for out in (by_flag, by_env, by_url, by_url_env):
             assert out.returncode == 0, out.stderr
             assert '"site": "demo"' in out.stdout
+        refreshed = [tracker("--data", str(server.data), "trust", "refresh", "--site", "demo", cwd=elsewhere) for _ in range(2)]
+        assert [r.returncode for r in refreshed] == [0, 0], refreshed[0].stderr
+        assert re.fullmatch(r"materialised \d+ day\(s\) of trust signals, built \d+ day\(s\) of session fragments\n", refreshed[0].stdout)
+        assert refreshed[1].stdout == "materialised 0 day(s) of trust signals, built 0 day(s) of session fragments\n"
         refused = tracker("site", "list", "--server", server.url, "--token", "trk_not_a_token", cwd=elsewhere)
         assert refused.returncode == 1 and f"tracker at {server.url} refused the token" in refused.stderr
         unknown = tracker("--data", str(server.data), "report", "overview", "--site", "nosuch", cwd=elsewhere)

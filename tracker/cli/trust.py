@@ -80,7 +80,8 @@ def run(args) -> int:
         print_rows([{"ts": e["ts"], "type": e["type"], "path": e["path"], "promo or order": e["promo_id"] or e["order_id"]}
                     for e in body["timeline"]], empty="(no events in the range)")
     elif name == "refresh":
-        print(f"materialised {len(body['refreshed'])} day(s)")
+        print(f"materialised {len(body['refreshed'])} day(s) of trust signals, "
+              f"built {len(body.get('sessions', []))} day(s) of session fragments")
     else:
         print_rows(body["rows"], COLUMNS[name])
         if "total" in body:
