@@ -20,7 +20,7 @@ MIN = 60
 NOW = datetime(2026, 3, 20, 12, 0)  # every day of the tests' ranges is closed
 
 
-SESSION_REPORTS = ("overview",)
+SESSION_REPORTS = ("overview", "sources", "campaigns", "devices")
 
 
 def both(runtime, site: str, name: str = "overview", **query) -> tuple[dict, dict, list]:

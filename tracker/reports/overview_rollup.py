@@ -33,9 +33,9 @@ from __future__ import annotations
 from tracker.reports import _sql, revenue, session_days
 
 GAP = _sql.SESSION_GAP_MS
-_DAY_MS = "toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000"
-# A fragment that could join a neighbour: it starts or ends within 30 minutes of its midnights.
-EDGE = f"(first_ms <= {_DAY_MS} + {GAP} OR last_ms >= {_DAY_MS} + 86400000 - {GAP})"
+# A fragment that could join a neighbour: within 30 minutes of its midnights, or of its day's
+# prefix end (`session_days.edge`).
+EDGE = session_days.edge("first_ms", "last_ms")
 
 
 def _tz_day(hour: str) -> str:

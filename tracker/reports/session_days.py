@@ -82,17 +82,25 @@ def fragments_sql(where: str) -> str:
 
 _COLUMNS = ", ".join(_FRAGMENT_COLUMNS)
 
+# One build covers the window [{lo}, {hi}) of one UTC day: the whole day once it is closed, or
+# today's prefix up to a watermark (`refresh_today`).
+WINDOW = "ts >= {lo:DateTime64(3, 'UTC')} AND ts < {hi:DateTime64(3, 'UTC')}"
+
 _BUILD = f"""
     INSERT INTO session_days (site, computed_at, {_COLUMNS})
     SELECT {{site:String}}, {{computed_at:DateTime64(3, 'UTC')}}, {_COLUMNS}
-    FROM ({fragments_sql("toDate(ts) = {day:Date}")})
+    FROM ({fragments_sql(WINDOW)})
 """
+
+# A window's stored rows (not FINAL: a merge that drops a duplicate changes it, and so does any
+# insert or deletion): what a build records and what a report checks its coverage by.
+_COUNT = "SELECT count() FROM events WHERE site = {site:String} AND " + WINDOW
 
 _STALE = """
     SELECT e.site AS site, e.day AS day
     FROM (
         SELECT site, toDate(ts) AS day, count() AS raw
-        FROM events FINAL
+        FROM events
         WHERE ts >= {oldest:DateTime64(3, 'UTC')} AND ts < {closed_before:DateTime64(3, 'UTC')}
           AND ({site:String} = '' OR site = {site:String})
         GROUP BY site, day
@@ -126,20 +134,65 @@ def stale_days(storage: Storage, *, site: str = "", start: datetime | None = Non
     return [(s, d) for s, d in storage.query(_STALE, params, what="finding stale session days").rows]
 
 
-def build_day(storage: Storage, site: str, day: date) -> int:
-    """(Re)build one site-day's fragments; returns the FINAL event count they cover."""
-    params = {"site": site, "day": day}
+def build_day(storage: Storage, site: str, day: date, upto: datetime | None = None) -> int:
+    """(Re)build one site-day's fragments and session parts, of the whole day or of its events
+    before `upto` (naive UTC); returns the stored event count they cover."""
+    lo = datetime.combine(day, datetime.min.time())
+    params = {"site": site, "lo": lo, "hi": upto or lo + timedelta(days=1)}
     # Count first: rows landing after the count make the day look stale (rebuilt, read raw
     # meanwhile) rather than covering rows the fragments never saw.
-    raw = int(storage.scalar("SELECT count() FROM events FINAL WHERE site = {site:String} AND toDate(ts) = {day:Date}", params,
-                             what="counting a session day") or 0)
+    raw = int(storage.scalar(_COUNT, params, what="counting a session day") or 0)
     computed_at = datetime.now(UTC).replace(tzinfo=None)
     storage.command(_BUILD, {**params, "computed_at": computed_at}, what="building session fragments")
+    from tracker.reports import session_parts  # it reads this module's coverage SQL: imported here, not at the top
+
+    session_parts.build_day(storage, {**params, "computed_at": computed_at})
     storage.command(
-        "INSERT INTO session_coverage (site, day, computed_at, raw_events) "
-        "VALUES ({site:String}, {day:Date}, {computed_at:DateTime64(3, 'UTC')}, {raw:UInt64})",
-        {**params, "computed_at": computed_at, "raw": raw}, what="recording session coverage")
+        "INSERT INTO session_coverage (site, day, computed_at, raw_events, upto) "
+        "VALUES ({site:String}, {day:Date}, {computed_at:DateTime64(3, 'UTC')}, {raw:UInt64}, {hi:DateTime64(3, 'UTC')})",
+        {**params, "day": day, "computed_at": computed_at, "raw": raw}, what="recording session coverage")
     return raw
+
+
+# Today's prefix. Events are stamped with the server's clock as they arrive, so the part of
+# today older than a couple of minutes no longer changes (an import or an erasure that does
+# change it changes its count: read raw until rebuilt). Building it lets a report cut live only
+# the last minutes instead of the whole of today; it is rebuilt once it is REBUILD old.
+LAG = timedelta(minutes=2)
+REBUILD = timedelta(minutes=10)
+
+_TODAY = """
+    SELECT s.site AS site, c.upto AS upto, c.raw_events AS raw
+    FROM (SELECT DISTINCT site FROM events WHERE ts >= {day:DateTime64(3, 'UTC')} AND ({site:String} = '' OR site = {site:String})) AS s
+    LEFT JOIN (
+        SELECT site, argMax(upto, computed_at) AS upto, argMax(raw_events, computed_at) AS raw_events
+        FROM session_coverage
+        WHERE day = toDate({day:DateTime64(3, 'UTC')}) AND ({site:String} = '' OR site = {site:String})
+        GROUP BY site
+    ) AS c ON s.site = c.site
+"""
+
+
+def refresh_today(storage: Storage, *, site: str = "", now: datetime | None = None) -> list[str]:
+    """(Re)build today's prefix, up to LAG before `now`, for each site (or `site`) with events
+    today whose prefix is missing, older than REBUILD or no longer matches its count; return
+    the sites built."""
+    now = (now or datetime.now(UTC)).replace(tzinfo=None)
+    day = datetime(now.year, now.month, now.day)
+    upto = (now - LAG).replace(second=0, microsecond=0)
+    if upto <= day:
+        return []
+    built = []
+    with _BUILDING:
+        for s, have, raw in storage.query(_TODAY, {"site": site, "day": day}, what="finding today's session prefix").rows:
+            have = have.replace(tzinfo=None) if have else None
+            if have and have > day and have >= upto - REBUILD and have < day + timedelta(days=1):
+                count = storage.scalar(_COUNT, {"site": s, "lo": day, "hi": have}, what="checking today's session prefix")
+                if int(count or 0) == int(raw):
+                    continue
+            build_day(storage, s, day.date(), upto)
+            built.append(s)
+    return built
 
 
 def refresh(storage: Storage, *, site: str = "", start: datetime | None = None, end: datetime | None = None,
@@ -157,27 +210,58 @@ def refresh(storage: Storage, *, site: str = "", start: datetime | None = None, 
 _BUILDING = threading.Lock()
 
 
-# Whole UTC days of the range whose fragments still match the day's FINAL count; read once per
-# report, bound as arrays ({sr_cov}: (day, computed_at) pairs, {sr_days}: those days).
-COVERED_DAYS = """
-    SELECT day, computed_at
+# The range's coverage rows: whole UTC days, or a prefix of one (`upto`), within [start, end).
+_COVERAGE = """
+    SELECT day, computed_at, raw_events, upto
     FROM session_coverage FINAL
     WHERE site = {site:String}
-      AND toDateTime64(day, 3, 'UTC') >= {start:DateTime64(3, 'UTC')}
-      AND toDateTime64(day, 3, 'UTC') + INTERVAL 1 DAY <= {end:DateTime64(3, 'UTC')}
-      AND (day, raw_events) IN (
-          SELECT toDate(ts), count() FROM events FINAL
-          WHERE site = {site:String} AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
-          GROUP BY toDate(ts)
-      )
+      AND toDateTime64(day, 3, 'UTC') >= {start:DateTime64(3, 'UTC')} AND upto <= {end:DateTime64(3, 'UTC')}
     ORDER BY day
 """
+# The stored rows of those windows now, per day.
+_COUNTS = """
+    SELECT toDate(ts) AS d, count()
+    FROM events
+    WHERE site = {site:String} AND ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')}
+      AND toDate(ts) IN {days:Array(Date)}
+      AND ts < transform(toDate(ts), {days:Array(Date)}, {uptos:Array(DateTime64(3, 'UTC'))}, toDateTime64('2106-01-01', 3, 'UTC'))
+    GROUP BY d
+"""
+_EPOCH = datetime(1970, 1, 1)
 
 
 def bind_coverage(storage: Storage, params: dict) -> dict:
-    """`params` plus the range's covered days ({sr_cov}, {sr_days}); none when nothing is."""
-    rows = storage.query(COVERED_DAYS, params, what="reading session coverage").rows
-    return {**params, "sr_cov": [(d, at) for d, at in rows], "sr_days": [d for d, _ in rows]}
+    """`params` plus the range's coverage, as bound arrays: {sr_cov} the (day, computed_at) of
+    every window whose stored count still matches, {sr_days} the whole days among them,
+    {sr_pdays}/{sr_pupto} the prefix days and where their prefix ends (epoch ms)."""
+    rows = storage.query(_COVERAGE, params, what="reading session coverage").rows
+    counts: dict = {}
+    if rows:
+        days, uptos = [r[0] for r in rows], [r[3].replace(tzinfo=None) for r in rows]
+        counts = dict(storage.query(_COUNTS, {**params, "days": days, "uptos": uptos}, what="reading session coverage").rows)
+    valid = [(d, at, upto.replace(tzinfo=None)) for d, at, raw, upto in rows if counts.get(d, 0) == raw]
+    whole = [d for d, _, upto in valid if upto >= datetime.combine(d, datetime.min.time()) + timedelta(days=1)]
+    prefix = [(d, upto) for d, _, upto in valid if d not in whole]
+    return {**params, "sr_cov": [(d, at) for d, at, _ in valid], "sr_days": whole,
+            "sr_pdays": [d for d, _ in prefix], "sr_pupto": [int((upto - _EPOCH).total_seconds() * 1000) for _, upto in prefix]}
+
+
+def edge(first: str, last: str) -> str:
+    """A fragment or part (`first`/`last`: its epoch ms columns, `day` its UTC day) that could
+    share a session with a neighbour: within 30 minutes of its day's midnights, or on either
+    side of its day's prefix end when the day is covered up to one ({sr_pdays}, {sr_pupto})."""
+    day_ms = "toInt64(toUnixTimestamp(toDateTime(day, 'UTC'))) * 1000"
+    gap = _sql.SESSION_GAP_MS
+    cut = "transform(day, {sr_pdays:Array(Date)}, {sr_pupto:Array(Int64)}, toInt64(0))"
+    return (f"({first} <= {day_ms} + {gap} OR {last} >= {day_ms} + 86400000 - {gap}"
+            f" OR (has({{sr_pdays:Array(Date)}}, day) AND (({last} >= {cut} - {gap} AND {last} < {cut})"
+            f" OR ({first} >= {cut} AND {first} <= {cut} + {gap}))))")
+
+
+# Events of the range no coverage window holds: cut live.
+UNCOVERED = ("ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')} AND toDate(ts) NOT IN {sr_days:Array(Date)}"
+             " AND NOT (has({sr_pdays:Array(Date)}, toDate(ts))"
+             " AND toUnixTimestamp64Milli(ts) < transform(toDate(ts), {sr_pdays:Array(Date)}, {sr_pupto:Array(Int64)}, toInt64(0)))")
 
 
 def use_rollup(storage: Storage, scope, bind: dict, *, by_day: bool) -> tuple[dict, bool]:
@@ -188,7 +272,7 @@ def use_rollup(storage: Storage, scope, bind: dict, *, by_day: bool) -> tuple[di
     if scope.filters or (by_day and not hour_aligned(scope.tz, scope.start_ts, scope.end_ts)):
         return bind, False
     bind = bind_coverage(storage, bind)
-    return bind, bool(bind["sr_days"])
+    return bind, bool(bind["sr_cov"])
 
 
 def hour_aligned(tz: str, start: datetime, end: datetime) -> bool:
@@ -213,7 +297,7 @@ STORED = f"""
     FROM session_days
     WHERE site = {{site:String}} AND (day, computed_at) IN {{sr_cov:Array(Tuple(Date, DateTime64(3, 'UTC')))}}"""
 
-LIVE = fragments_sql("ts >= {start:DateTime64(3, 'UTC')} AND ts < {end:DateTime64(3, 'UTC')} AND toDate(ts) NOT IN {sr_days:Array(Date)}")
+LIVE = fragments_sql(UNCOVERED)
 
 
 def fragments() -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tracker.reports import _sql, revenue
+from tracker.reports import _sql, revenue, session_days, session_parts
 from tracker.reports.figures import money, ratio
 from tracker.reports.params import Listing
 from tracker.reports.runner import Context
@@ -40,10 +40,24 @@ def sources_sql(trusted_only: bool, filters=(), counting: revenue.Money | None =
     LIMIT {{limit:UInt32}}"""
 
 
-def run(ctx: Context, params: Params) -> dict:
+def rollup_sql(trusted_only: bool, counting: revenue.Money | None) -> str:
+    """The same rows from session parts (`session_parts`; bind `session_days.bind_coverage`)."""
+    return f"""
+    SELECT source, finalizeAggregation(v) AS visitors, sessions, pageviews, bounces, orders, revenue
+    FROM ({session_parts.by_sql(trusted_only, counting, [("source", session_parts.SOURCE)])})
+    ORDER BY visitors DESC, sessions DESC, source
+    LIMIT {{limit:UInt32}}"""
+
+
+def run(ctx: Context, params: Params, *, rollups: bool = True) -> dict:
+    """`rollups=False` always cuts sessions from raw events (the tests' twin). Without filters,
+    a range with covered days reads session parts: the same rows, without a GROUP BY visitor
+    over every event."""
     counting = revenue.money_of(ctx.storage, ctx.bind())
-    rows = ctx.storage.dicts(sources_sql(ctx.scope.trusted_only, ctx.scope.filters, counting),
-                             ctx.bind(limit=params.limit, **revenue.bind(counting)), what="sources report")
+    bind = ctx.bind(limit=params.limit, **revenue.bind(counting))
+    bind, rollup = session_days.use_rollup(ctx.storage, ctx.scope, bind, by_day=False) if rollups else (bind, False)
+    sql = rollup_sql(ctx.scope.trusted_only, counting) if rollup else sources_sql(ctx.scope.trusted_only, ctx.scope.filters, counting)
+    rows = ctx.storage.dicts(sql, bind, what="sources report")
     return {"revenue_source": counting.source, "currency": counting.currency, "rows": [shape(r) for r in rows]}
 
 

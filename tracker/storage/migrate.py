@@ -43,6 +43,7 @@ RETENTION: dict[str, tuple[str, str]] = {
     "visitor_signals": ("day + toIntervalDay({days})", "evidence_retention_days"),
     "trust_coverage": ("day + toIntervalDay({days})", "evidence_retention_days"),
     "session_days": ("day + toIntervalDay({days})", "retention_days"),
+    "session_parts": ("day + toIntervalDay({days})", "retention_days"),
     "session_coverage": ("day + toIntervalDay({days})", "retention_days"),
     "audit_log": ("toDateTime(at) + toIntervalDay({days})", "audit_retention_days"),
 }

@@ -172,6 +172,7 @@ class TrustJob:
                 merged = compact_closed_days(self.storage)  # closed days in one part: FINAL reads them as they are
                 days = refresh(self.storage, self.config)
                 sessions = session_days.refresh(self.storage)  # merged closed days: their session fragments
+                today = session_days.refresh_today(self.storage)  # and today's prefix, so reports cut only its last minutes
                 self.runs += 1
                 if days:
                     log.info("materialised trust signals of %d site-days", len(days))
@@ -179,6 +180,8 @@ class TrustJob:
                     log.info("merged %d closed days of events into one part each", len(merged))
                 if sessions:
                     log.info("built session fragments of %d site-days", len(sessions))
+                if today:
+                    log.debug("built today's session prefix of %d sites", len(today))
             except TrackerError as exc:  # storage down or slow: try again next tick
                 log.warning("trust refresh failed: %s", exc.message)
             except Exception:  # never let the refresher die silently
