@@ -4,11 +4,12 @@
     .venv/bin/python loadtests/bench_rollup.py --data /tmp/rollup-1m --site live --rounds 5
 
 Opens the data dir (the background trust job off, so nothing merges or builds while timing),
-does what that job does (`compact_closed_days`, the trust partials, `session_days.refresh`),
-then times each report over the last 30 days with its raw twin in the same round, alternating
-which goes first, for `traffic=all` and `traffic=trusted`, and checks the two answers are the
-same. Today (and, with a tz, the range's edge days) is read raw in the rollup too. Prints the
-medians, the ratio raw/rollup, the fragment build time and the load average.
+does what that job does (`compact_closed_days`, the trust partials, `session_days.refresh` and
+`refresh_today`), then times each report over the last 30 days with its raw twin in the same
+round, alternating which goes first, for `traffic=all` and `traffic=trusted`, and checks the
+two answers are the same. Today after its prefix (and, with a tz, the range's edge days) is
+read raw in the rollup too. Prints the medians, the ratio raw/rollup, the build times and the
+load average.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from tracker.config import Settings
 from tracker.reports import session_days
-from tracker.reports.params import parse_scope
+from tracker.reports.params import parse_params, parse_scope
 from tracker.reports.routes import REPORTS
 from tracker.reports.runner import Context
 from tracker.reports.trust.materialise import refresh
@@ -29,6 +30,7 @@ from tracker.runtime import Runtime
 from tracker.storage.repartition import compact_closed_days
 
 DAYS = 30
+PARAMS = {"paths": {"start": "/", "depth": "3"}}  # as loadtests/bench_live.py asks them
 
 
 def timed(fn):
@@ -42,7 +44,7 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--site", default="live")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--reports", default="overview", help="comma-separated: overview (the one report that reads fragments)")
+    parser.add_argument("--reports", default="overview", help="comma-separated reports with a rollup: overview, sources, campaigns, devices, paths")
     parser.add_argument("--tz", default="UTC")
     args = parser.parse_args()
     runtime = Runtime.open(Settings.load({"data_dir": args.data, "query_timeout": 600, "trust_refresh_seconds": 0}))
@@ -57,6 +59,8 @@ def main() -> None:
         took, built = timed(lambda: session_days.refresh(storage, site=args.site, limit=10_000))
         fragments = storage.scalar("SELECT count() FROM session_days FINAL WHERE site = {site:String}", {"site": args.site})
         print(f"  session fragments of {len(built)} days in {took:.1f}s ({fragments:,} fragments)", flush=True)
+        took, today = timed(lambda: session_days.refresh_today(storage, site=args.site))
+        print(f"  today's prefix of {len(today)} site(s) in {took:.1f}s", flush=True)
         end = datetime.now(UTC).date()
         query = {"site": args.site, "from": (end - timedelta(days=DAYS - 1)).isoformat(), "to": end.isoformat(), "tz": args.tz}
         rows = []
@@ -66,7 +70,7 @@ def main() -> None:
                 scope = parse_scope({**query, "traffic": traffic})
                 verdicts = runtime.trust_sets.verdicts(scope.site, scope.start_ts, scope.end_ts, runtime.trust) if scope.trusted_only else None
                 ctx = Context(storage, scope, runtime.trust, verdicts.set_id if verdicts else 0)
-                params = report.params() if report.params.__dataclass_fields__ else None
+                params = parse_params(report.params, PARAMS.get(name, {}))
                 times = {False: [], True: []}
                 for i in range(args.rounds):
                     answers = {}

@@ -20,7 +20,8 @@ MIN = 60
 NOW = datetime(2026, 3, 20, 12, 0)  # every day of the tests' ranges is closed
 
 
-SESSION_REPORTS = ("overview", "sources", "campaigns", "devices")
+SESSION_REPORTS = ("overview", "sources", "campaigns", "devices", "paths")
+PARAMS = {"paths": {"start": "/p1", "depth": "3"}}  # a report's own parameters, where it needs some
 
 
 def both(runtime, site: str, name: str = "overview", **query) -> tuple[dict, dict, list]:
@@ -30,7 +31,7 @@ def both(runtime, site: str, name: str = "overview", **query) -> tuple[dict, dic
     verdicts = runtime.trust_sets.verdicts(site, scope.start_ts, scope.end_ts, runtime.trust) if scope.trusted_only else None
     ctx = Context(runtime.storage, scope, runtime.trust, verdicts.set_id if verdicts else 0)
     covered = session_days.bind_coverage(runtime.storage, ctx.bind())["sr_days"]
-    params = parse_params(report.params, {})
+    params = parse_params(report.params, PARAMS.get(name, {}))
     return report.run(ctx, params, rollups=False), report.run(ctx, params), covered
 
 

@@ -52,6 +52,8 @@ def test_a_session_across_midnight_keeps_its_first_parts_dimensions(runtime, jou
         raw, rolled, covered = both(runtime, site, name, traffic="all")
         assert covered and raw == rolled, name
     assert len(calls) == 3  # each report read the parts, not raw events
+    raw, rolled, _ = both(runtime, site, "paths", traffic="all")
+    assert raw == rolled
     sources = {r["source"]: r for r in both(runtime, site, "sources", traffic="all")[1]["rows"]}
     assert sources["news"]["sessions"] == 1 and sources["news"]["orders"] == 1 and sources["news"]["pageviews"] == 2
     assert sources["blog.example"]["sessions"] == 1 and sources["blog.example"]["bounce_rate"] == 0.0
@@ -136,3 +138,24 @@ def test_todays_prefix_is_read_with_the_rest_cut_live(runtime, journeys, new_sit
     session_days.refresh(runtime.storage, site=site, now=datetime(2026, 3, 4, 0, 6))
     bind = session_days.bind_coverage(runtime.storage, {**bind})
     assert NOON.date() in bind["sr_days"] and not bind["sr_pdays"]
+
+
+def test_paths_follow_a_session_across_midnight(runtime, journeys, new_site, monkeypatch):
+    from tracker.reports import paths
+    from tracker.reports.params import parse_params, parse_scope
+    from tracker.reports.runner import Context
+
+    site = journeys(new_site(), {
+        "a": [("pageview", "/", at(-20)), ("pageview", "/c", at(-5)), ("pageview", "/p", at(10)), ("pageview", "/c", at(15))],
+        "b": [("pageview", "/", at(-100)), ("pageview", "/c", at(-90))],
+        "c": [("pageview", "/", at(-100)), ("pageview", "/c", at(-31 - 90))],  # 31 minutes before "/": its own session
+    })
+    session_days.refresh(runtime.storage, site=site, now=NOW)
+    seen = []
+    real = session_parts.sessions_sql
+    monkeypatch.setattr(session_parts, "sessions_sql", lambda *a, **k: seen.append(k) or real(*a, **k))
+    ctx = Context(runtime.storage, parse_scope({"site": site, "from": "2026-03-01", "to": "2026-03-04", "traffic": "all"}), runtime.trust)
+    params = parse_params(paths.Params, {"start": "/", "depth": "3"})
+    raw, rolled = paths.run(ctx, params, rollups=False), paths.run(ctx, params)
+    assert seen and raw == rolled
+    assert {r["path"]: r["count"] for r in rolled["rows"]} == {"/c → /p": 1, "/c": 1, "(exit)": 1}

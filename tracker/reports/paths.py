@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tracker.errors import BadRequest
-from tracker.reports import _sql
+from tracker.reports import _sql, session_days, session_parts
 from tracker.reports.figures import ratio
 from tracker.reports.params import param
 from tracker.reports.runner import Context
@@ -63,13 +63,33 @@ def paths_sql(trusted_only: bool, filters=()) -> str:
     LIMIT {{limit:UInt32}}"""
 
 
+def rollup_sql(trusted_only: bool) -> str:
+    """The same rows from session parts (`session_parts`; bind `session_days.bind_coverage`):
+    only the sessions that viewed `start` are read whole."""
+    sessions = session_parts.sessions_sql(trusted_only, having="has(pages, cityHash64({start_path:String}))")
+    return f"""
+    SELECT sequence, count() AS sessions, sum(count()) OVER () AS total
+    FROM (
+        SELECT arraySlice(arrayDistinct(arrayFilter(p -> p != start, arraySlice(pages, indexOf(pages, start) + 1))), 1, {{depth:UInt8}}) AS sequence
+        FROM (SELECT pages, cityHash64({{start_path:String}}) AS start FROM ({sessions}))
+    )
+    GROUP BY sequence
+    ORDER BY sessions DESC, sequence
+    LIMIT {{limit:UInt32}}"""
+
+
 NAMES_SQL = f"SELECT h, name FROM ({_sql.PATH_NAMES}) WHERE h IN {{hashes:Array(UInt64)}}"
 
 
-def run(ctx: Context, params: Params) -> dict:
+def run(ctx: Context, params: Params, *, rollups: bool = True) -> dict:
+    """`rollups=False` always cuts sessions from raw events (the tests' twin); without filters a
+    range with covered days reads session parts: the same rows."""
     storage = ctx.storage
-    bind = ctx.bind(start_path=params.start, depth=params.depth, limit=params.limit)
-    rows = storage.dicts(paths_sql(ctx.scope.trusted_only, ctx.scope.filters), bind, what="paths report")
+    bind, rollup = ctx.bind(start_path=params.start, depth=params.depth, limit=params.limit), False
+    if rollups:
+        bind, rollup = session_days.use_rollup(storage, ctx.scope, bind, by_day=False)
+    sql = rollup_sql(ctx.scope.trusted_only) if rollup else paths_sql(ctx.scope.trusted_only, ctx.scope.filters)
+    rows = storage.dicts(sql, bind, what="paths report")
     hashes = sorted({h for r in rows for h in r["sequence"]})
     names = dict(storage.query(NAMES_SQL, {**bind, "hashes": hashes}, what="paths report").rows) if hashes else {}
     total = int(rows[0]["total"]) if rows else 0

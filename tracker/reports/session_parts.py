@@ -35,7 +35,7 @@ from tracker.storage.shards import local, shard_local
 
 GAP = _sql.SESSION_GAP_MS
 COLUMNS = ("visitor", "vid", "day", "start_ms", "end_ms", "pageviews", "engaged", "utm_source", "utm_medium", "utm_campaign",
-           "refs", "entry", "device", "browser", "os", "purchases")
+           "refs", "entry", "pages", "device", "browser", "os", "purchases")
 _COLUMNS = ", ".join(COLUMNS)
 
 
@@ -53,6 +53,7 @@ def parts_sql(where: str, table: str = "events") -> str:
            if(pageviews > 0, toInt64(intDiv(arrayFirst(x -> x % 2 = 1, visit), 4)), -1) AS pv_ms,
            arrayMap(r -> r.2, arrayFilter(r -> r.1 = pv_ms, all_refs)) AS refs,
            if(pageviews > 0, arrayFirst(v -> v.1 = pv_ms, views).2, 0) AS entry,
+           arrayMap(v -> v.2, arraySort(v -> v.1, arrayFilter(v -> v.1 >= start_ms AND v.1 <= end_ms, views))) AS pages,
            arrayFirst(a -> a.1 = start_ms, agents) AS agent,
            agent.2 AS device, agent.3 AS browser, agent.4 AS os,
            arrayMap(p -> p.2, arrayFilter(p -> p.1 >= start_ms AND p.1 <= end_ms, buys)) AS purchases
@@ -113,37 +114,40 @@ def parts(trusted_only: bool, where: str = "1") -> str:
 
 # Columns of a stitched session (`sessions_sql`).
 _SESSION = ("visitor", "start_ms", "end_ms", "pageviews", "bounced", "utm_source", "utm_medium", "utm_campaign", "refs", "entry",
-            "device", "browser", "os", "purchases")
+            "pages", "device", "browser", "os", "purchases")
 
 
-def sessions_sql(trusted_only: bool, *, buyers_only: bool = False) -> str:
+def sessions_sql(trusted_only: bool, *, having: str = "") -> str:
     """One row per session of the range, as `_sql.sessions` cuts them, with the columns of
     `_SESSION` (`bounced`: one pageview and no engagement event; `refs` not yet cleared of
-    the site's own hosts, `source` does that). `buyers_only`: only sessions with a purchase
-    (the money side of a report). Shard-local on a cluster: a visitor's parts lie on its shard."""
-    whole = "notEmpty(purchases)" if buyers_only else "1"
-    stitched = "arrayExists(p -> notEmpty(p.13), g)" if buyers_only else "1"
+    the site's own hosts, `source` does that; `pages`: the path hashes viewed, in order).
+    `having`: only sessions it holds for, a condition on `pages` and `purchases` alone (so it
+    reads the same on a part that is a whole session and on a joined one), e.g.
+    `notEmpty(purchases)` for the money side of a report. Shard-local on a cluster: a
+    visitor's parts lie on its shard."""
+    cond = having or "1"
     return shard_local(f"""
     SELECT visitor, start_ms, end_ms, pageviews, toUInt8(pageviews = 1 AND engaged = 0) AS bounced,
-           utm_source, utm_medium, utm_campaign, refs, entry, device, browser, os, purchases
-    FROM ({parts(trusted_only, f"NOT {EDGE} AND {whole}")})
+           utm_source, utm_medium, utm_campaign, refs, entry, pages, device, browser, os, purchases
+    FROM ({parts(trusted_only, f"NOT {EDGE} AND {cond}")})
     UNION ALL
     SELECT {", ".join(_SESSION)} FROM (
     SELECT visitor, g[1].1 AS start_ms, g[-1].2 AS end_ms, toUInt32(arraySum(p -> p.3, g)) AS pageviews,
            toUInt8(pageviews = 1 AND NOT arrayExists(p -> p.4 = 1, g)) AS bounced,
            g[1].5 AS utm_source, g[1].6 AS utm_medium, g[1].7 AS utm_campaign,
            arrayFirst(p -> p.3 > 0, g) AS landing, landing.8 AS refs, landing.9 AS entry,
+           arrayFlatten(arrayMap(p -> p.14, g)) AS pages,
            g[1].10 AS device, g[1].11 AS browser, g[1].12 AS os, arrayFlatten(arrayMap(p -> p.13, g)) AS purchases
     FROM (
         SELECT visitor,
                arraySort(p -> p.1, groupArray((start_ms, end_ms, pageviews, engaged, utm_source, utm_medium, utm_campaign,
-                                               refs, entry, device, browser, os, purchases))) AS ps,
+                                               refs, entry, device, browser, os, purchases, pages))) AS ps,
                arraySplit((p, i) -> i = 1 OR p.1 - ps[i - 1].2 > {GAP}, ps, arrayEnumerate(ps)) AS groups
         FROM ({parts(trusted_only, EDGE)})
         GROUP BY visitor
     )
-    ARRAY JOIN groups AS g
-    WHERE {stitched})""")
+    ARRAY JOIN groups AS g)
+    WHERE {cond}""")
 
 
 # The session's source, as `_sql.sessions` gives it: its first event's utm_source, else the
@@ -167,7 +171,7 @@ def by_sql(trusted_only: bool, counting: revenue.Money | None, keys: Sequence[tu
     buys = f"""
                 SELECT visitor, start_ms, {names}, 'purchase' AS type, p.1 AS event_id, p.2 AS order_id, p.3 AS revenue,
                        p.4 AS currency, p.5 AS coupon
-                FROM ({own} SELECT visitor, start_ms, purchases, {pick} FROM ({sessions_sql(trusted_only, buyers_only=True)}))
+                FROM ({own} SELECT visitor, start_ms, purchases, {pick} FROM ({sessions_sql(trusted_only, having="notEmpty(purchases)")}))
                 ARRAY JOIN purchases AS p"""
     money = revenue.events(buys, counting) if counting else buys
     return f"""

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS ${session_parts} $ON_CLUSTER
     utm_campaign LowCardinality(String),
     refs         Array(String) COMMENT 'outside referrer hosts of the pageviews at the first pageview''s instant',
     entry        UInt64 COMMENT 'cityHash64 of the first pageview''s path; 0 without one',
+    pages        Array(UInt64) COMMENT 'cityHash64 of the paths viewed, in time order',
     device       LowCardinality(String) COMMENT 'of an event at the first instant',
     browser      LowCardinality(String),
     os           LowCardinality(String),
