@@ -17,8 +17,8 @@ from tracker.storage import access
 from tracker.storage.migrate import load_migrations, render
 
 TABLES = ("events", "sites", "tokens", "dead_letters", "promos", "visitor_signals", "trust_coverage", "audit_log", "token_usage",
-          "erasures", "trust_sets", "purchases")
-BY_VISITOR = ("events", "visitor_signals", "trust_sets", "purchases")
+          "erasures", "trust_sets", "purchases", "promo_events")
+BY_VISITOR = ("events", "visitor_signals", "trust_sets", "purchases", "promo_events")
 
 
 def all_statements(cluster: str, replicated: bool) -> list[str]:

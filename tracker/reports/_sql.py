@@ -39,6 +39,19 @@ EVENTS = f"""
 PURCHASES = EVENTS.replace(f'FROM {local("events")} FINAL', f'FROM {local("purchases")} FINAL')
 
 
+# ... and of the `promo_events` table (migration 091: the promo views and clicks of events).
+PROMOS = EVENTS.replace(f'FROM {local("events")} FINAL', f'FROM {local("promo_events")} FINAL')
+PROMO_TYPES = "type IN ('promo_view', 'promo_click')"
+
+
+def promo_rows(base: str) -> str:
+    """The promo views and clicks of `base` (an events query), read from `promo_events` the way
+    `purchase_rows` reads purchases: ~1 row in 6 of a shop's range instead of a scan of all of it."""
+    if base.startswith(EVENTS):
+        return PROMOS + base[len(EVENTS):] + f"\n      AND {PROMO_TYPES}"
+    return f"SELECT * FROM ({base}) WHERE {PROMO_TYPES}"
+
+
 def purchase_rows(base: str) -> str:
     """The purchase rows of `base` (an events query). An `events(...)` query (the range, and
     its trust and filter conditions) is read from `purchases` with the same conditions: ~1 row

@@ -171,10 +171,15 @@ def attribution_sql(events: str, dim: str, model: str, with_coupons: bool) -> st
 
 def promotions_sql(trusted_only: bool, dim: str, model: str, with_coupons: bool, counting: revenue.Money, filters=(),
                    sharded: bool = False) -> str:
+    # The range's promo views and clicks and its purchases (money rules applied), each read from
+    # the table that keeps only them (`_sql.promo_rows`, `_sql.purchase_rows`): at 10M events
+    # ~1.7M rows instead of a FINAL scan of every event's type.
+    base = _sql.events(trusted_only, filters)
+    columns = "vid, type, ts, event_id, order_id, promo_id, promo_creative, promo_slot, promo_variant, promo_name, revenue, coupon"
     promo_events = f"""
-        SELECT vid, type, ts, event_id, order_id, promo_id, promo_creative, promo_slot, promo_variant, promo_name, revenue, coupon
-        FROM ({revenue.events(_sql.events(trusted_only, filters), counting)})
-        WHERE type IN ('promo_view', 'promo_click', 'purchase')"""
+        SELECT {columns} FROM ({_sql.promo_rows(base)})
+        UNION ALL
+        SELECT {columns} FROM ({revenue.events(_sql.purchase_rows(base), counting)}) WHERE type = 'purchase'"""
     if sharded:
         return f"""
     SELECT promo_id, dim, {", ".join(EXPOSURE_FIELDS)}, {", ".join(name for name, _, _ in RECORD[2:])}
@@ -185,11 +190,11 @@ def promotions_sql(trusted_only: bool, dim: str, model: str, with_coupons: bool,
     # One node: the promo events are read once into a materialised CTE that both halves share
     # (measured ~5-10% faster than inlining the CTE in both halves, with identical rows).
     return f"""
-    WITH promo_events AS MATERIALIZED ({promo_events}
+    WITH promo_stream AS MATERIALIZED ({promo_events}
     )
     SELECT promo_id, dim, {", ".join(EXPOSURE_FIELDS)}, {", ".join(name for name, _, _ in RECORD[2:])}
-    FROM ({exposure_sql("SELECT * FROM promo_events", dim)}) AS x
-    FULL OUTER JOIN ({attribution_sql("SELECT * FROM promo_events", dim, model, with_coupons)}) AS a USING (promo_id, dim)
+    FROM ({exposure_sql("SELECT * FROM promo_stream", dim)}) AS x
+    FULL OUTER JOIN ({attribution_sql("SELECT * FROM promo_stream", dim, model, with_coupons)}) AS a USING (promo_id, dim)
     SETTINGS join_use_nulls = 0, enable_materialized_cte = 1
     """
 

@@ -39,6 +39,7 @@ _TABLE = re.compile(r"\$\{(\w+)\}")
 RETENTION: dict[str, tuple[str, str]] = {
     "events": ("toDateTime(ts) + toIntervalDay({days})", "retention_days"),
     "purchases": ("toDateTime(ts) + toIntervalDay({days})", "retention_days"),
+    "promo_events": ("toDateTime(ts) + toIntervalDay({days})", "retention_days"),
     "dead_letters": ("toDateTime(at) + toIntervalDay({days})", "evidence_retention_days"),
     "visitor_signals": ("day + toIntervalDay({days})", "evidence_retention_days"),
     "trust_coverage": ("day + toIntervalDay({days})", "evidence_retention_days"),

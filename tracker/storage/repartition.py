@@ -107,8 +107,8 @@ def repartition_events(storage: Storage) -> bool:
 
 def compact_closed_days(storage: Storage, *, now: datetime | None = None, limit: int = MAX_COMPACTIONS) -> list[str]:
     """Merge closed day partitions that hold several parts (or one never merged) into one part,
-    on every node, in `events` and in `purchases` (its purchase rows, read with FINAL the same
-    way); returns the events partition ids merged (of the last node)."""
+    on every node, in `events`, `purchases` and `promo_events` (its purchase and promotion rows,
+    read with FINAL the same way); returns the events partition ids merged (of the last node)."""
     now = (now or datetime.now(UTC)).replace(tzinfo=None)
     closed = (now - SETTLE).date()
     merged: list[str] = []
@@ -119,7 +119,7 @@ def compact_closed_days(storage: Storage, *, now: datetime | None = None, limit:
     return merged
 
 
-COMPACTED = ("events", "purchases")
+COMPACTED = ("events", "purchases", "promo_events")
 
 
 def _compact(node: Storage, table: str, closed, limit: int) -> list[str]:

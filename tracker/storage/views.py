@@ -1,7 +1,7 @@
 """Materialized views that keep a derived table in step with `events` as rows are inserted.
 
-One today: `purchases_mv` copies every purchase row of `events` into `purchases`
-(migration 083 explains why). A view is checked at every start (`ensure_views`, called by
+Two today: `purchases_mv` copies every purchase row of `events` into `purchases` (migration
+083 explains why) and `promo_events_mv` its promo views and clicks into `promo_events` (091). A view is checked at every start (`ensure_views`, called by
 `migrate` on every node after the migrations and `repartition`): when the source table does
 not list it among its dependencies (`system.tables.dependencies_table`), it is (re)created and
 its target backfilled from the source. That happens on the first start after the migration
@@ -40,7 +40,8 @@ class View:
     where: str  # the source rows the target keeps (a constant condition: no user input)
 
 
-VIEWS = (View("purchases_mv", "events", "purchases", "type = 'purchase'"),)
+VIEWS = (View("purchases_mv", "events", "purchases", "type = 'purchase'"),
+         View("promo_events_mv", "events", "promo_events", "type IN ('promo_view', 'promo_click')"))
 
 _DEPENDENTS = """
     SELECT dependencies_table FROM system.tables
