@@ -73,12 +73,12 @@ def campaigns_sql(trusted_only: bool, counting: revenue.Money, filters=()) -> st
 TAGS = (("utm_source", "utm_source"), ("utm_medium", "utm_medium"), ("utm_campaign", "utm_campaign"))
 
 
-def rollup_sql(trusted_only: bool, counting: revenue.Money) -> str:
+def rollup_sql(trusted_only: bool, counting: revenue.Money, *, sharded: bool = False) -> str:
     """The same rows from session parts (`session_parts`; bind `session_days.bind_coverage`)."""
     return f"""
     SELECT utm_source, utm_medium, utm_campaign, finalizeAggregation(v) AS visitors, sessions, pageviews,
            conversions, converting AS converting_sessions, conversion_revenue AS campaign_revenue
-    FROM ({session_parts.by_sql(trusted_only, counting, TAGS)})
+    FROM ({session_parts.by_sql(trusted_only, counting, TAGS, sharded=sharded)})
     ORDER BY sessions DESC, conversions DESC, utm_source, utm_medium, utm_campaign"""
 
 
@@ -89,8 +89,11 @@ def run(ctx: Context, params: Params, *, rollups: bool = True) -> dict:
     bind, rollup = ctx.bind(**revenue.bind(counting)), False
     if rollups:
         bind, rollup = session_days.use_rollup(ctx.storage, ctx.scope, bind, by_day=False)
-    sql = rollup_sql(ctx.scope.trusted_only, counting) if rollup else campaigns_sql(ctx.scope.trusted_only, counting, ctx.scope.filters)
-    rows = ctx.storage.dicts(sql, bind, what="campaigns report")
+    if rollup:
+        sql = rollup_sql(ctx.scope.trusted_only, counting, sharded=bool(ctx.storage.cluster))
+    else:
+        sql = campaigns_sql(ctx.scope.trusted_only, counting, ctx.scope.filters)
+    rows = ctx.storage.dicts(sql, bind, what="campaigns report", settings=session_parts.SETTINGS if rollup else None)
     return {"revenue_source": counting.source, "currency": counting.currency, "rows": [shape(r) for r in rows]}
 
 

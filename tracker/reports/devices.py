@@ -49,12 +49,12 @@ def devices_sql(trusted_only: bool, filters=(), counting: revenue.Money | None =
     LIMIT {{limit:UInt32}} BY dimension"""
 
 
-def rollup_sql(trusted_only: bool, counting: revenue.Money | None) -> str:
+def rollup_sql(trusted_only: bool, counting: revenue.Money | None, *, sharded: bool = False) -> str:
     """The same rows from session parts (`session_parts`; bind `session_days.bind_coverage`)."""
     return f"""
     SELECT pair.1 AS dimension, pair.2 AS value, uniqExactMerge(v) AS visitors, sum(sessions) AS sessions,
            sum(bounces) AS bounces, sum(orders) AS orders, sum(revenue) AS revenue
-    FROM ({session_parts.by_sql(trusted_only, counting, [(d, d) for d in DIMENSIONS])})
+    FROM ({session_parts.by_sql(trusted_only, counting, [(d, d) for d in DIMENSIONS], sharded=sharded)})
     ARRAY JOIN [('device', device), ('browser', browser), ('os', os)] AS pair
     GROUP BY dimension, value
     ORDER BY dimension, sessions DESC, value
@@ -68,8 +68,11 @@ def run(ctx: Context, params: Params, *, rollups: bool = True) -> dict:
     bind, rollup = ctx.bind(limit=params.limit, **revenue.bind(counting)), False
     if rollups:
         bind, rollup = session_days.use_rollup(ctx.storage, ctx.scope, bind, by_day=False)
-    sql = rollup_sql(ctx.scope.trusted_only, counting) if rollup else devices_sql(ctx.scope.trusted_only, ctx.scope.filters, counting)
-    rows = ctx.storage.dicts(sql, bind, what="devices report")
+    if rollup:
+        sql = rollup_sql(ctx.scope.trusted_only, counting, sharded=bool(ctx.storage.cluster))
+    else:
+        sql = devices_sql(ctx.scope.trusted_only, ctx.scope.filters, counting)
+    rows = ctx.storage.dicts(sql, bind, what="devices report", settings=session_parts.SETTINGS if rollup else None)
     return {"revenue_source": counting.source, "currency": counting.currency, **shape(rows)}
 
 

@@ -40,11 +40,11 @@ def sources_sql(trusted_only: bool, filters=(), counting: revenue.Money | None =
     LIMIT {{limit:UInt32}}"""
 
 
-def rollup_sql(trusted_only: bool, counting: revenue.Money | None) -> str:
+def rollup_sql(trusted_only: bool, counting: revenue.Money | None, *, sharded: bool = False) -> str:
     """The same rows from session parts (`session_parts`; bind `session_days.bind_coverage`)."""
     return f"""
     SELECT source, finalizeAggregation(v) AS visitors, sessions, pageviews, bounces, orders, revenue
-    FROM ({session_parts.by_sql(trusted_only, counting, [("source", session_parts.SOURCE)])})
+    FROM ({session_parts.by_sql(trusted_only, counting, [("source", session_parts.SOURCE)], sharded=sharded)})
     ORDER BY visitors DESC, sessions DESC, source
     LIMIT {{limit:UInt32}}"""
 
@@ -56,8 +56,11 @@ def run(ctx: Context, params: Params, *, rollups: bool = True) -> dict:
     counting = revenue.money_of(ctx.storage, ctx.bind())
     bind = ctx.bind(limit=params.limit, **revenue.bind(counting))
     bind, rollup = session_days.use_rollup(ctx.storage, ctx.scope, bind, by_day=False) if rollups else (bind, False)
-    sql = rollup_sql(ctx.scope.trusted_only, counting) if rollup else sources_sql(ctx.scope.trusted_only, ctx.scope.filters, counting)
-    rows = ctx.storage.dicts(sql, bind, what="sources report")
+    if rollup:
+        sql = rollup_sql(ctx.scope.trusted_only, counting, sharded=bool(ctx.storage.cluster))
+    else:
+        sql = sources_sql(ctx.scope.trusted_only, ctx.scope.filters, counting)
+    rows = ctx.storage.dicts(sql, bind, what="sources report", settings=session_parts.SETTINGS if rollup else None)
     return {"revenue_source": counting.source, "currency": counting.currency, "rows": [shape(r) for r in rows]}
 
 
