@@ -36,6 +36,13 @@ def same_purchases(storage: Storage, site: str) -> list:
     return events
 
 
+def forget(store: Storage, table: str, version: int) -> None:
+    """The store as it was before migration `version` made `table` (and its view `<table>_mv`)."""
+    store.command(f"DROP VIEW {table}_mv SYNC")
+    store.command(f"DROP TABLE {table} SYNC")
+    store.command("ALTER TABLE schema_migrations DELETE WHERE version = {v:UInt32}", {"v": version}, settings={"mutations_sync": 2})
+
+
 def test_the_ingest_users_inserts_reach_purchases_and_only_purchase_rows_do(as_user, server_runtime):  # noqa: F811
     site = site_on(server_runtime)
     # The ingest user may insert into events but not read it: the view runs as its definer.
@@ -48,9 +55,7 @@ def test_the_ingest_users_inserts_reach_purchases_and_only_purchase_rows_do(as_u
 def test_a_store_with_events_and_no_purchases_table_is_backfilled(store):  # noqa: F811
     site = "shop"
     store.insert_jsonl("events", journey(site, "old"))
-    store.command("DROP VIEW purchases_mv SYNC")
-    store.command("DROP TABLE purchases SYNC")
-    store.command("ALTER TABLE schema_migrations DELETE WHERE version = 83", settings={"mutations_sync": 2})
+    forget(store, "purchases", 83)
     store.insert_jsonl("events", journey(site, "mid", 600))  # written while no view existed
     assert migrate(store) == [83]
     assert len(same_purchases(store, site)) == 6
@@ -115,9 +120,7 @@ def test_promo_events_hold_exactly_the_promo_rows_and_a_store_from_before_them_i
     them copied at the next start."""
     site = "shop"
     store.insert_jsonl("events", promo_journey(site, "old"))
-    store.command("DROP VIEW promo_events_mv SYNC")
-    store.command("DROP TABLE promo_events SYNC")
-    store.command("ALTER TABLE schema_migrations DELETE WHERE version = 91", settings={"mutations_sync": 2})
+    forget(store, "promo_events", 91)
     store.insert_jsonl("events", promo_journey(site, "mid", 600))  # written while no view existed
     assert migrate(store) == [91]
     store.insert_jsonl("events", promo_journey(site, "new", 1200))

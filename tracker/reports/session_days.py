@@ -17,17 +17,19 @@ the overview (`overview_rollup`) adds the fragments up and corrects only those f
 the report's tz come from the hours: exact whenever every UTC hour of the range falls on one
 tz day (`hour_aligned`: whole-hour offsets; otherwise the report reads raw events).
 
-The other session reports (sources, devices, campaigns) still cut raw events: stitching
-fragments' per-session parts back into sessions per visitor was measured slower than the raw
-cut at 10M (docs/benchmarks.md "Session fragments").
+The same build writes the day's session parts (`session_parts`: one row per session within the
+day, for sources, campaigns, devices and paths) under the same `computed_at`, so one coverage
+row covers both tables.
 
 Coverage. The build (`build_day`, run by the trust job right after it merges closed days)
-counts the day's events FINAL first and records the count in `session_coverage`; a report
-treats a day as covered only while that count is still the day's FINAL count
-(`bind_coverage`), so a late event, an import or an erasure sends the day back to raw events
-until the next tick rebuilds it. Today, partial days at the range's edges (a tz other than
-UTC) and stale days are cut live by the same fragment SQL over raw events (`LIVE`), so a
-report is one union whatever is covered.
+counts the window's stored rows first (not FINAL: a merge that drops a duplicate changes the
+count too) and records the count in `session_coverage`; a report treats a window as covered
+only while that count is still its count (`bind_coverage`), so a late event, an import or an
+erasure sends the day back to raw events until the next tick rebuilds it. A window is a whole
+closed day, or today's prefix up to a couple of minutes ago (`refresh_today`, rebuilt every
+10 minutes): its end (`upto`) is then a seam like midnight (`edge`). The rest of today,
+partial days at the range's edges (a tz other than UTC) and stale days are cut live by the
+same SQL over raw events (`LIVE`, `UNCOVERED`), so a report is one union whatever is covered.
 """
 
 from __future__ import annotations
